@@ -1,0 +1,29 @@
+"""stop_monitor Lambda: every minute (EventBridge Scheduler), a few sub-minute ticks that exit
+positions whose stop-loss or take-profit is hit and mark every account to market."""
+
+import time
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from tradeflow import clock
+from tradeflow.adapters.db import get_connection
+from tradeflow.pipeline import stop_monitor
+from tradeflow.settings import StopMonitorEnv, env
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event, context):
+    settings = env(StopMonitorEnv)
+    conn = get_connection(settings)
+    exits = 0
+    for n in range(settings.ticks_per_invocation):
+        if n:
+            time.sleep(settings.tick_seconds)
+        exits += len(stop_monitor.tick(clock.now(), conn, settings))
+    metrics.add_metric(name="StopTriggers", unit=MetricUnit.Count, value=exits)
+    return {"ticks": settings.ticks_per_invocation, "exits": exits}

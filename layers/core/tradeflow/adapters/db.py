@@ -1,0 +1,95 @@
+"""PostgreSQL connections and schema migrations (psycopg 3).
+
+Migrations are the numbered ``migrations/NNNN_name.sql`` files, applied in order, each in
+its own transaction, and recorded in ``schema_migrations``. A session-level advisory lock
+makes :func:`migrate` safe to run twice and from two processes at once.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from urllib.parse import quote
+
+import psycopg
+from psycopg.rows import dict_row
+
+from tradeflow.settings import DatabaseEnv
+
+#: Arbitrary constant identifying tradeflow's migration lock (pg_advisory_lock key).
+MIGRATION_LOCK = 7_231_004_117
+
+
+def connect(conninfo: str) -> psycopg.Connection:
+    """A new autocommit connection returning rows as dicts; transactions are explicit
+    (``with conn.transaction():``)."""
+    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
+
+
+def conninfo_from_secret(secret: dict | str) -> str:
+    """A libpq URL from an RDS/Aurora Secrets Manager secret (JSON with host, port,
+    username, password and dbname), with TLS required."""
+    s = json.loads(secret) if isinstance(secret, str) else secret
+    user, password = quote(s["username"], safe=""), quote(s["password"], safe="")
+    return f"postgresql://{user}:{password}@{s['host']}:{s.get('port', 5432)}/{s.get('dbname', 'postgres')}?sslmode=require"
+
+
+def migrations() -> list[tuple[str, str]]:
+    """(version, SQL) of every migration shipped with the package, in order."""
+    folder = resources.files("tradeflow.adapters") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+def migrate(conninfo: str) -> list[str]:
+    """Apply the migrations not yet applied; return the versions applied by this call."""
+    applied: list[str] = []
+    with connect(conninfo) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in migrations():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql)
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                applied.append(version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied
+
+
+@lru_cache(maxsize=1)
+def _conninfo(database_url: str | None, secret_arn: str | None) -> str:
+    if database_url:
+        return database_url
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    return conninfo_from_secret(get_secret(secret_arn, transform="json"))
+
+
+_connection: psycopg.Connection | None = None
+
+
+def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
+    """The process's connection, opened on first use and kept for warm invocations;
+    reopened if the server closed it (e.g. after Aurora resumed from a pause)."""
+    global _connection
+    if _connection is None or _connection.closed or _connection.broken:
+        _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn))
+    return _connection
+
+
+def close_connection() -> None:
+    """Close the cached connection (the local stack calls this before switching databases)."""
+    global _connection
+    if _connection is not None:
+        _connection.close()
+        _connection = None
+    _conninfo.cache_clear()

@@ -1,0 +1,331 @@
+"""The PostgreSQL store, in trading terms. Every function takes an open psycopg connection;
+callers own the transaction. Writes are idempotent through natural keys."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from tradeflow.domain.ledger import Position
+from tradeflow.domain.orders import OrderRequest
+from tradeflow.domain.risk import Decision, RiskState
+from tradeflow.domain.signals import Intent, Signal
+from tradeflow.domain.strategy import StrategyConfig
+
+Row = dict[str, Any]
+
+
+# --- strategies and accounts -------------------------------------------------------------
+
+def add_strategy(
+    conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, secret_sha256: str, now: datetime
+) -> None:
+    """Register a strategy and open its paper account with ``config.starting_cash``;
+    re-registering replaces settings and secret hash but keeps the account."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO strategies (strategy_id, settings, secret_sha256, created_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (strategy_id) DO UPDATE SET settings = EXCLUDED.settings, secret_sha256 = EXCLUDED.secret_sha256",
+            (strategy_id, config.model_dump_json(), secret_sha256, now),
+        )
+        conn.execute(
+            "INSERT INTO accounts (strategy_id, starting_cash, cash, updated_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (strategy_id) DO NOTHING",
+            (strategy_id, config.starting_cash, config.starting_cash, now),
+        )
+
+
+def strategy(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> tuple[StrategyConfig, bool] | None:
+    """(settings, paused) of a strategy, or None. ``lock`` serialises decisions per strategy."""
+    row = conn.execute(
+        "SELECT settings, paused FROM strategies WHERE strategy_id = %s" + (" FOR UPDATE" if lock else ""),
+        (strategy_id,),
+    ).fetchone()
+    return None if row is None else (StrategyConfig.model_validate(row["settings"]), row["paused"])
+
+
+def strategy_ids(conn: psycopg.Connection) -> list[str]:
+    return [r["strategy_id"] for r in conn.execute("SELECT strategy_id FROM strategies ORDER BY strategy_id")]
+
+
+def set_paused(conn: psycopg.Connection, strategy_id: str, paused: bool) -> bool:
+    """Pause or resume a strategy; False if there is no such strategy."""
+    cur = conn.execute("UPDATE strategies SET paused = %s WHERE strategy_id = %s", (paused, strategy_id))
+    return cur.rowcount == 1
+
+
+def set_kill_switch(conn: psycopg.Connection, on: bool, reason: str | None, now: datetime) -> None:
+    conn.execute("UPDATE risk_state SET kill_switch = %s, reason = %s, updated_at = %s", (on, reason, now))
+
+
+def account(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> Row:
+    """The strategy's paper account: starting_cash, cash, realised_pnl, fees (currency)."""
+    return conn.execute(
+        "SELECT * FROM accounts WHERE strategy_id = %s" + (" FOR UPDATE" if lock else ""), (strategy_id,)
+    ).fetchone()
+
+
+def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decimal, realised: Decimal,
+                   fee: Decimal, now: datetime) -> None:
+    conn.execute(
+        "UPDATE accounts SET cash = cash + %s, realised_pnl = realised_pnl + %s, fees = fees + %s, updated_at = %s "
+        "WHERE strategy_id = %s",
+        (cash_delta, realised, fee, now, strategy_id),
+    )
+
+
+# --- prices ------------------------------------------------------------------------------
+
+def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
+                 bid: Decimal | None = None, ask: Decimal | None = None) -> None:
+    """Add a price to the feed; a second price for the same symbol and time is ignored."""
+    conn.execute(
+        "INSERT INTO quotes (symbol, ts, price, bid, ask, source) VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (symbol, ts) DO NOTHING",
+        (symbol, ts, price, bid, ask, source),
+    )
+
+
+def latest_quote(conn: psycopg.Connection, symbol: str, at: datetime) -> Row | None:
+    """The last quote for ``symbol`` at or before ``at`` (ts, price, bid, ask), or None."""
+    return conn.execute(
+        "SELECT ts, price, bid, ask FROM quotes WHERE symbol = %s AND ts <= %s ORDER BY ts DESC LIMIT 1",
+        (symbol, at),
+    ).fetchone()
+
+
+# --- signals and decisions ---------------------------------------------------------------
+
+def insert_signal(conn: psycopg.Connection, signal: Signal) -> bool:
+    """Persist a signal; False if its dedupe key is already stored (a repeated alert)."""
+    a = signal.alert
+    cur = conn.execute(
+        "INSERT INTO signals (signal_id, dedupe_key, strategy_id, symbol, exchange, action, alert, alert_time, "
+        "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (signal.signal_id, signal.dedupe_key, signal.strategy_id, a.ticker, a.exchange, a.action,
+         a.model_dump_json(), a.time, signal.received_at),
+    )
+    return cur.rowcount == 1
+
+
+def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
+    return conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (signal_id,)).fetchone()
+
+
+def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol: str, intent: Intent,
+               before: datetime) -> RiskState:
+    """The inputs of the risk gates: the kill switch, the strategy's open positions and
+    approved entries not yet filled (symbol -> side), and the last approved signal with the
+    same symbol and intent received before ``before``."""
+    kill = conn.execute("SELECT kill_switch FROM risk_state").fetchone()["kill_switch"]
+    held = {
+        r["symbol"]: r["side"]
+        for r in conn.execute(
+            "SELECT symbol, side FROM positions WHERE strategy_id = %s AND status = 'open' "
+            "UNION ALL "
+            "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
+            "FROM decisions d JOIN signals s USING (signal_id) "
+            "WHERE s.strategy_id = %s AND d.approved AND 'entry' = ANY (d.legs) AND NOT EXISTS ("
+            "  SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry' "
+            "  AND o.status IN ('filled', 'cancelled', 'rejected', 'expired'))",
+            (strategy_id, strategy_id),
+        )
+    }
+    last = conn.execute(
+        "SELECT max(s.received_at) AS at FROM decisions d JOIN signals s USING (signal_id) "
+        "WHERE s.strategy_id = %s AND s.symbol = %s AND d.intent = %s AND d.approved AND s.received_at < %s",
+        (strategy_id, symbol, intent, before),
+    ).fetchone()["at"]
+    return RiskState(kill_switch=kill, paused=paused, open_positions=held, last_same_signal_at=last)
+
+
+def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Intent, d: Decision,
+                    inputs: dict[str, Any], config_hash: str, now: datetime) -> None:
+    conn.execute(
+        "INSERT INTO decisions (signal_id, approved, intent, legs, reasons, inputs, config_hash, decided_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (signal_id, d.approved, intent, list(d.legs), json.dumps(list(d.reasons)), json.dumps(inputs, default=str),
+         config_hash, now),
+    )
+
+
+def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
+    return conn.execute(
+        "SELECT s.*, d.approved, d.intent, d.legs FROM signals s JOIN decisions d USING (signal_id) "
+        "WHERE s.signal_id = %s",
+        (signal_id,),
+    ).fetchone()
+
+
+# --- orders ------------------------------------------------------------------------------
+
+def insert_order(conn: psycopg.Connection, strategy_id: str, signal_id: uuid.UUID | None, o: OrderRequest,
+                 now: datetime) -> bool:
+    """Create an order in ``pending``; False if its client_order_id exists already."""
+    cur = conn.execute(
+        "INSERT INTO orders (client_order_id, strategy_id, signal_id, symbol, side, quantity, order_type, purpose, "
+        "stop_price, limit_price, oco_group, parent_client_order_id, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (client_order_id) DO NOTHING",
+        (o.client_order_id, strategy_id, signal_id, o.symbol, o.side, o.quantity, o.order_type, o.purpose,
+         o.stop_price, o.limit_price, o.oco_group, o.parent_client_order_id, now),
+    )
+    return cur.rowcount == 1
+
+
+def orders_for_signal(conn: psycopg.Connection, signal_id: uuid.UUID) -> list[Row]:
+    return conn.execute("SELECT * FROM orders WHERE signal_id = %s ORDER BY order_id", (signal_id,)).fetchall()
+
+
+def order(conn: psycopg.Connection, client_order_id: str, lock: bool = False) -> Row | None:
+    return conn.execute(
+        "SELECT * FROM orders WHERE client_order_id = %s" + (" FOR UPDATE" if lock else ""), (client_order_id,)
+    ).fetchone()
+
+
+def transition(conn: psycopg.Connection, order_id: int, from_status: str, to_status: str, reason: str | None,
+               now: datetime) -> None:
+    """Move an order to ``to_status`` through the append-only event log (the database checks
+    the transition table and that the order is in ``from_status``)."""
+    conn.execute(
+        "INSERT INTO order_events (order_id, from_status, to_status, reason, at) VALUES (%s, %s, %s, %s, %s)",
+        (order_id, from_status, to_status, reason, now),
+    )
+
+
+def bracket_legs(conn: psycopg.Connection, entry_client_order_id: str) -> list[Row]:
+    return conn.execute(
+        "SELECT * FROM orders WHERE parent_client_order_id = %s ORDER BY order_id FOR UPDATE",
+        (entry_client_order_id,),
+    ).fetchall()
+
+
+def open_exit_orders(conn: psycopg.Connection, position_id: int) -> list[Row]:
+    return conn.execute(
+        "SELECT * FROM orders WHERE position_id = %s AND status IN ('pending', 'accepted', 'partially_filled') "
+        "ORDER BY order_id FOR UPDATE",
+        (position_id,),
+    ).fetchall()
+
+
+def attach_to_position(conn: psycopg.Connection, order_id: int, position_id: int) -> None:
+    conn.execute("UPDATE orders SET position_id = %s WHERE order_id = %s", (position_id, order_id))
+
+
+# --- fills and positions -----------------------------------------------------------------
+
+def insert_fill(conn: psycopg.Connection, order_id: int, quantity: Decimal, price: Decimal, quote_price: Decimal,
+                slippage_bps: Decimal, fee: Decimal, realised: Decimal, now: datetime) -> None:
+    """Record the order's first fill (sequence 1); a second attempt violates UNIQUE(order_id, seq)."""
+    conn.execute(
+        "INSERT INTO fills (order_id, seq, quantity, price, quote_price, slippage_bps, commission, realised_pnl, "
+        "filled_at) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s)",
+        (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now),
+    )
+
+
+def open_position(conn: psycopg.Connection, strategy_id: str, symbol: str, lock: bool = False) -> Row | None:
+    return conn.execute(
+        "SELECT * FROM positions WHERE strategy_id = %s AND symbol = %s AND status = 'open'"
+        + (" FOR UPDATE" if lock else ""),
+        (strategy_id, symbol),
+    ).fetchone()
+
+
+def save_position(conn: psycopg.Connection, strategy_id: str, row: Row | None, after: Position, realised: Decimal,
+                  fee: Decimal, price: Decimal, reason: str, now: datetime) -> int:
+    """Write the position after a fill: open a new one, update it, or close it. Returns its id."""
+    if row is None:
+        return conn.execute(
+            "INSERT INTO positions (strategy_id, symbol, side, quantity, avg_entry_price, status, opened_at, fees) "
+            "VALUES (%s, %s, %s, %s, %s, 'open', %s, %s) RETURNING position_id",
+            (strategy_id, after.symbol, after.side, abs(after.quantity), after.avg_price, now, fee),
+        ).fetchone()["position_id"]
+    if after.quantity == 0:
+        conn.execute(
+            "UPDATE positions SET quantity = 0, status = 'closed', closed_at = %s, exit_price = %s, exit_reason = %s, "
+            "realised_pnl = realised_pnl + %s, fees = fees + %s WHERE position_id = %s",
+            (now, price, reason, realised, fee, row["position_id"]),
+        )
+    else:
+        conn.execute(
+            "UPDATE positions SET quantity = %s, avg_entry_price = %s, realised_pnl = realised_pnl + %s, "
+            "fees = fees + %s WHERE position_id = %s",
+            (abs(after.quantity), after.avg_price, realised, fee, row["position_id"]),
+        )
+    return row["position_id"]
+
+
+def open_positions_with_exits(conn: psycopg.Connection, at: datetime) -> list[Row]:
+    """Open positions with their active stop-loss and take-profit legs and latest price at ``at``."""
+    return conn.execute(
+        "SELECT p.position_id, p.strategy_id, p.symbol, p.side, q.price, "
+        "  sl.client_order_id AS sl_id, sl.stop_price, tp.client_order_id AS tp_id, tp.limit_price "
+        "FROM positions p "
+        "JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
+        "              ORDER BY ts DESC LIMIT 1) q ON true "
+        "LEFT JOIN orders sl ON sl.position_id = p.position_id AND sl.purpose = 'stop_loss' AND sl.status = 'accepted' "
+        "LEFT JOIN orders tp ON tp.position_id = p.position_id AND tp.purpose = 'take_profit' AND tp.status = 'accepted' "
+        "WHERE p.status = 'open' ORDER BY p.position_id",
+        (at,),
+    ).fetchall()
+
+
+def mark_to_market(conn: psycopg.Connection, strategy_id: str, at: datetime) -> tuple[Decimal, Decimal]:
+    """(cash, market value) of the strategy's account at ``at``: open positions valued at the
+    latest price (a position with no price yet at its entry price)."""
+    cash = account(conn, strategy_id)["cash"]
+    value = conn.execute(
+        "SELECT coalesce(sum(CASE p.side WHEN 'long' THEN 1 ELSE -1 END * p.quantity "
+        "  * coalesce(q.price, p.avg_entry_price)), 0) AS value "
+        "FROM positions p LEFT JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
+        "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
+        (at, strategy_id),
+    ).fetchone()["value"]
+    return cash, value
+
+
+def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:
+    conn.execute(
+        "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) VALUES (%s, %s, %s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        (strategy_id, at, cash, value, cash + value),
+    )
+
+
+# --- notifications -----------------------------------------------------------------------
+
+def claim_notification(conn: psycopg.Connection, key: str, kind: str, strategy_id: str, subject: str, message: str,
+                       now: datetime) -> bool:
+    """Record a notification as pending; False if it was already sent (a redelivery)."""
+    conn.execute(
+        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT DO NOTHING",
+        (key, kind, strategy_id, subject, message, now),
+    )
+    row = conn.execute("SELECT status FROM notifications WHERE notification_key = %s", (key,)).fetchone()
+    return row["status"] != "sent"
+
+
+def finish_notification(conn: psycopg.Connection, key: str, channels: list[str], error: str | None,
+                        now: datetime) -> None:
+    conn.execute(
+        "UPDATE notifications SET status = %s, channels = %s, error = %s, sent_at = %s WHERE notification_key = %s",
+        ("failed" if error else "sent", channels, error, None if error else now, key),
+    )
+
+
+def day_summary(conn: psycopg.Connection, strategy_id: str, start: datetime, end: datetime) -> Row:
+    """Fills and realised P&L (gross) of fills in [start, end), and open positions now."""
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM fills f JOIN orders o USING (order_id) "
+        "        WHERE o.strategy_id = %(s)s AND f.filled_at >= %(a)s AND f.filled_at < %(b)s) AS fills, "
+        "       (SELECT coalesce(sum(f.realised_pnl - f.commission), 0) FROM fills f JOIN orders o USING (order_id) "
+        "        WHERE o.strategy_id = %(s)s AND f.filled_at >= %(a)s AND f.filled_at < %(b)s) AS realised_pnl, "
+        "       (SELECT count(*) FROM positions WHERE strategy_id = %(s)s AND status = 'open') AS open_positions",
+        {"s": strategy_id, "a": start, "b": end},
+    ).fetchone()

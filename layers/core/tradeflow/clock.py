@@ -1,0 +1,51 @@
+"""The injectable clock. Every "now" in tradeflow comes from here, so a replay is deterministic.
+
+In Lambda this is the system clock (UTC). The local stack installs a replay clock with
+:func:`use_clock` and moves it bar by bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+
+def system_now() -> datetime:
+    """The wall-clock time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+_source: Callable[[], datetime] = system_now
+
+
+def now() -> datetime:
+    """The current time (timezone-aware UTC) from the installed clock."""
+    return _source()
+
+
+@contextmanager
+def use_clock(source: Callable[[], datetime]) -> Iterator[None]:
+    """Install ``source`` as the clock inside the ``with`` block, then restore the previous one."""
+    global _source
+    previous, _source = _source, source
+    try:
+        yield
+    finally:
+        _source = previous
+
+
+class ReplayClock:
+    """A clock that stands still until told to move: ``clock.set(t)``; call it for the time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.set(start)
+
+    def set(self, t: datetime) -> None:
+        """Move to ``t`` (must be timezone-aware; stored as UTC)."""
+        if t.tzinfo is None:
+            raise ValueError("the replay clock needs a timezone-aware time, e.g. 2024-03-01T15:30:00Z")
+        self._now = t.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self._now

@@ -1,0 +1,47 @@
+"""Messages carried between the Lambdas on SQS (the Signal itself is in ``signals``)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class OrderInstruction(BaseModel):
+    """``orders.fifo``: an approved signal for order_creator to turn into orders."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: uuid.UUID
+    strategy_id: str
+    symbol: str
+
+
+class ExecutionRequest(BaseModel):
+    """``executions.fifo``: fill this order. ``trigger`` says why now: the signal, or a
+    stop-loss / take-profit hit at ``trigger_price`` (currency per share)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    trigger: Literal["signal", "stop_loss", "take_profit"] = "signal"
+    trigger_price: Decimal | None = None
+
+
+NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary"]
+
+
+class NotificationEvent(BaseModel):
+    """``notifications``: something the trader hears about. ``key`` makes it idempotent;
+    ``facts`` holds the values the message is written from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: NotificationKind
+    strategy_id: str
+    facts: dict[str, Any]

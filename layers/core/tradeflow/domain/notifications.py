@@ -1,0 +1,35 @@
+"""The words a trader reads on their phone: short messages for fills, exits, refusals and the
+daily summary. SMS bodies stay within one 160-character segment where they can."""
+
+from __future__ import annotations
+
+from tradeflow.domain.messages import NotificationEvent
+
+
+def render(event: NotificationEvent) -> tuple[str, str]:
+    """(subject, message) for ``event``. Raises KeyError if a fact the kind needs is missing."""
+    f = event.facts
+    s = event.strategy_id
+    if event.kind == "fill":
+        what = {"entry": "Entry", "exit": "Exit", "stop_loss": "Stop-loss", "take_profit": "Take-profit"}[f["purpose"]]
+        text = f"[{s}] {what} {f['side'].upper()} {f['quantity']} {f['symbol']} @ {f['price']}"
+        if f.get("realised_pnl") is not None:
+            text += f", P&L {f['realised_pnl']}"
+        return f"tradeflow: {what.lower()} {f['symbol']}", text
+    if event.kind == "signal_refused":
+        return (
+            f"tradeflow: alert refused for {f['symbol']}",
+            f"[{s}] {f['action']} {f['symbol']} refused: {f['reason']}",
+        )
+    if event.kind == "order_rejected":
+        return (
+            f"tradeflow: order rejected for {f['symbol']}",
+            f"[{s}] order {f['client_order_id']} {f['symbol']} rejected: {f['reason']}",
+        )
+    if event.kind == "daily_summary":
+        return (
+            f"tradeflow: daily summary {f['date']}",
+            f"[{s}] {f['date']}: {f['fills']} fills, net P&L {f['realised_pnl']}, "
+            f"equity {f['equity']}, {f['open_positions']} open",
+        )
+    raise ValueError(f"unknown notification kind {event.kind!r}")

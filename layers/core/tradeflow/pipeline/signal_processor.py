@@ -1,0 +1,55 @@
+"""The signal_processor step: persist a signal (idempotent), apply the risk gates, record the
+decision with its inputs and config hash, and forward an approved signal to orders.fifo."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import psycopg
+
+from tradeflow import clock
+from tradeflow.adapters import aws, store
+from tradeflow.domain import risk
+from tradeflow.domain.messages import NotificationEvent, OrderInstruction
+from tradeflow.domain.signals import Signal, intent_of
+from tradeflow.settings import SignalProcessorEnv
+
+
+class UnregisteredStrategy(RuntimeError):
+    """The signal's strategy has a webhook secret but no row in the database."""
+
+
+def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -> bool:
+    """Decide on ``signal``; returns whether it was approved. Processing it twice decides once
+    and forwards the same decision again (downstream is idempotent)."""
+    now = clock.now()
+    with conn.transaction():
+        found = store.strategy(conn, signal.strategy_id, lock=True)
+        if found is None:
+            raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not in the database")
+        config, paused = found
+        store.insert_signal(conn, signal)
+        alert = signal.alert
+        if alert.price is not None:
+            store.record_quote(conn, alert.ticker, alert.time or signal.received_at, alert.price, "alert")
+        row = store.decision(conn, signal.signal_id)
+        if row is None:
+            intent = intent_of(alert, config.allow_short)
+            state = store.risk_state(conn, signal.strategy_id, paused, alert.ticker, intent, signal.received_at)
+            decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
+            store.insert_decision(
+                conn, signal.signal_id, intent, decided, {"risk_state": asdict(state)}, config.config_hash(), now
+            )
+            row = store.decision(conn, signal.signal_id)
+    if row["approved"]:
+        instruction = OrderInstruction(signal_id=signal.signal_id, strategy_id=signal.strategy_id, symbol=alert.ticker)
+        aws.send(env.orders_queue_url, instruction, signal.message_group, str(signal.signal_id))
+    else:
+        event = NotificationEvent(
+            key=f"refused:{signal.signal_id}",
+            kind="signal_refused",
+            strategy_id=signal.strategy_id,
+            facts={"symbol": alert.ticker, "action": alert.action, "reason": "; ".join(row["reasons"])},
+        )
+        aws.send(env.notifications_queue_url, event)
+    return row["approved"]

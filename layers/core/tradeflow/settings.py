@@ -1,0 +1,76 @@
+"""Environment of each Lambda, as pydantic models checked at cold start.
+
+Nothing else in tradeflow reads ``os.environ``. A missing or malformed variable fails the
+cold start with a message naming it, rather than failing later inside a trade.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Env(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+
+class DatabaseEnv(_Env):
+    """How to reach PostgreSQL: ``DATABASE_URL`` (local, tests) or ``DATABASE_SECRET_ARN``
+    (AWS: the Aurora secret in Secrets Manager, JSON with host, port, username, password, dbname)."""
+
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DatabaseEnv":
+        if not (self.database_url or self.database_secret_arn):
+            raise ValueError("set DATABASE_URL or DATABASE_SECRET_ARN so the function can reach PostgreSQL")
+        return self
+
+
+class WebhookEnv(_Env):
+    """webhook: only SQS. ``ALLOWED_SOURCE_IPS`` is an optional comma-separated allowlist
+    checked against API Gateway's ``requestContext.http.sourceIp``."""
+
+    signals_queue_url: str
+    allowed_source_ips: str = ""
+
+
+class SignalProcessorEnv(DatabaseEnv):
+    orders_queue_url: str
+    notifications_queue_url: str
+
+
+class OrderCreatorEnv(DatabaseEnv):
+    executions_queue_url: str
+    notifications_queue_url: str
+
+
+class PaperExecutorEnv(DatabaseEnv):
+    notifications_queue_url: str
+
+
+class StopMonitorEnv(DatabaseEnv):
+    """stop_monitor: ``TICKS_PER_INVOCATION`` checks, ``TICK_SECONDS`` apart (seconds), in
+    each scheduled invocation; 1 tick per invocation when driven by a replay clock."""
+
+    executions_queue_url: str
+    notifications_queue_url: str
+    ticks_per_invocation: int = Field(default=4, ge=1, le=12)
+    tick_seconds: float = Field(default=15.0, ge=0)
+
+
+class NotifierEnv(DatabaseEnv):
+    """notifier: the trader-alerts topic (email subscriptions) and optional SMS numbers
+    (E.164, comma-separated) published to directly."""
+
+    trader_alerts_topic_arn: str
+    sms_phone_numbers: str = ""
+
+
+@lru_cache
+def env(model: type[_Env]) -> _Env:
+    """The environment parsed into ``model``, once per process (cold start)."""
+    return model()
