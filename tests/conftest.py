@@ -1,0 +1,101 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, a fresh migrated database per
+test (copied from a migrated template, ~50 ms), and the local stack on a replay clock."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tradeflow.adapters import db
+from tradeflow.clock import ReplayClock
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory) -> str:
+    """URL of the maintenance database of a session-wide server: DATABASE_URL's server if set,
+    else an embedded one."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from tradeflow.local.stack import embedded_database
+
+    return embedded_database(tmp_path_factory.mktemp("pg") / "data", "postgres")
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url) -> str:
+    with db.connect(pg_server_url) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tf_template")
+        conn.execute("CREATE DATABASE tf_template")
+    url = _with_database(pg_server_url, "tf_template")
+    db.migrate(url)
+    return "tf_template"
+
+
+def _with_database(url: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
+
+
+@pytest.fixture
+def database_url(pg_server_url, template_db) -> str:
+    """A fresh, migrated database for one test; dropped afterwards."""
+    name = f"tf_test_{os.getpid()}_{next(_counter)}"
+    with db.connect(pg_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield _with_database(pg_server_url, name)
+    db.close_connection()
+    with db.connect(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def conn(database_url):
+    with db.connect(database_url) as connection:
+        yield connection
+
+
+START = datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def replay_clock() -> ReplayClock:
+    return ReplayClock(START)
+
+
+@pytest.fixture
+def stack(database_url, replay_clock, tmp_path, monkeypatch):
+    """The local stack (moto SQS/SNS/SSM + this test's database) on a replay clock."""
+    from tradeflow.local.stack import LocalStack
+
+    for key in ("DATABASE_URL", "SIGNALS_QUEUE_URL", "TRADER_ALERTS_TOPIC_ARN", "SMS_PHONE_NUMBERS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TRADEFLOW_HOME", str(tmp_path / "home"))
+    with LocalStack(tmp_path / "home", database_url, replay_clock) as local:
+        yield local
+    for key in ("DATABASE_URL",):
+        os.environ.pop(key, None)
+
+
+SECRET = "s3cret-passphrase-for-tests"
+
+
+@pytest.fixture
+def strategy(stack):
+    """A registered strategy ``test`` with default settings, slippage 0 and commission 0 unless
+    a test re-registers it. Returns its credential ``test.<secret>``."""
+    from tradeflow.domain.strategy import StrategyConfig
+
+    stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0)), SECRET)
+    return f"test.{SECRET}"
+
+
+def repo() -> Path:
+    return Path(__file__).resolve().parents[1]

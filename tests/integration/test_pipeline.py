@@ -1,0 +1,275 @@
+"""Each handler against the embedded PostgreSQL and moto, through the local stack."""
+
+import base64
+import json
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from tradeflow import names
+from tradeflow.adapters import aws, db
+from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.local.stack import http_api_event, sqs_event
+from tests.conftest import SECRET, START
+
+
+def alert(action="buy", ticker="AAPL", price="100", **extra) -> str:
+    return json.dumps({"ticker": ticker, "action": action, "price": price, "time": START.isoformat(), **extra})
+
+
+def rows(conn, sql, *args):
+    return conn.execute(sql, args).fetchall()
+
+
+def take(stack, queue):
+    """Receive what waits on ``queue`` (without deleting it) as a Lambda SQS event."""
+    sqs = aws.client("sqs")
+    messages = sqs.receive_message(QueueUrl=stack.queue_urls[queue], MaxNumberOfMessages=10,
+                                   AttributeNames=["All"]).get("Messages", [])
+    return sqs_event(queue, messages)
+
+
+# --- webhook -----------------------------------------------------------------------------
+
+def test_webhook_accepts_an_alert_and_answers_the_same_signal_id_for_a_retry(stack, strategy):
+    first = stack.post_webhook(alert(), token=strategy)
+    again = stack.post_webhook(alert(), token=strategy)
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert json.loads(first["body"])["signal_id"] == json.loads(again["body"])["signal_id"]
+    event = take(stack, names.SIGNALS_QUEUE)
+    assert len(event["Records"]) == 1  # the FIFO deduplication id collapsed the retry
+    assert event["Records"][0]["attributes"]["MessageGroupId"] == "test:AAPL"
+
+
+def test_webhook_passphrase_in_body_and_base64_body(stack, strategy):
+    body = alert(passphrase=strategy)
+    event = http_api_event(body, None, "application/json", "52.89.214.238", START)
+    event |= {"body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}
+    response = stack.invoke("webhook", event)
+    assert response["statusCode"] == 202
+
+
+@pytest.mark.parametrize("body, token, status, field", [
+    ('{"key": "mysecretkey" "msg": Long #AAPL at 179.98"}', f"test.{SECRET}", 400, "body"),
+    ('{"ticker": "AAPL", "action": "{{strategy.order.action}}"}', f"test.{SECRET}", 400, "action"),
+    ('{"ticker": "AAPL", "action": "buy", "quantity": "0"}', f"test.{SECRET}", 400, "quantity"),
+    ('{"ticker": "AAPL", "action": "buy"}', "test.wrong-secret", 401, None),
+    ('{"ticker": "AAPL", "action": "buy"}', None, 401, None),
+    ('{"ticker": "AAPL", "action": "buy"}', f"nobody.{SECRET}", 400, "strategy"),
+    ("x" * 20000, f"test.{SECRET}", 413, "body"),
+])
+def test_webhook_refusals_teach_and_never_5xx(stack, strategy, body, token, status, field):
+    response = stack.post_webhook(body, token=token)
+    answer = json.loads(response["body"])
+    assert response["statusCode"] == status and answer["error"]
+    assert answer.get("field") == field
+    assert SECRET not in response["body"]
+    assert take(stack, names.SIGNALS_QUEUE)["Records"] == []
+
+
+def test_webhook_source_allowlist_uses_the_api_gateway_source_ip(stack, strategy, monkeypatch):
+    from tradeflow.settings import env
+
+    monkeypatch.setenv("ALLOWED_SOURCE_IPS", "52.89.214.238,34.212.75.30")
+    env.cache_clear()
+    assert stack.post_webhook(alert(), token=strategy, source_ip="52.89.214.238")["statusCode"] == 202
+    # a forged X-Forwarded-For does not help: the event builder puts the real source in both
+    assert stack.post_webhook(alert(), token=strategy, source_ip="203.0.113.9")["statusCode"] == 403
+    env.cache_clear()
+
+
+def test_webhook_never_imports_the_database_driver(tmp_path):
+    code = ("import sys, importlib.util; s = importlib.util.spec_from_file_location('h', 'functions/webhook/handler.py');"
+            "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); print('psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__file__.rsplit("/tests/", 1)[0])
+    assert out.stdout.strip() == "False"
+
+
+# --- the pipeline ------------------------------------------------------------------------
+
+def test_a_buy_alert_becomes_a_filled_entry_with_an_active_bracket(stack, strategy, conn):
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    orders = {o["purpose"]: o for o in rows(conn, "SELECT * FROM orders")}
+    assert orders["entry"]["status"] == "filled"
+    assert (orders["stop_loss"]["status"], orders["stop_loss"]["stop_price"]) == ("accepted", Decimal("95.00"))
+    assert (orders["take_profit"]["status"], orders["take_profit"]["limit_price"]) == ("accepted", Decimal("110.00"))
+    position = rows(conn, "SELECT * FROM positions")[0]
+    assert (position["side"], position["quantity"], position["avg_entry_price"]) == ("long", 10, 100)
+    assert rows(conn, "SELECT cash FROM accounts")[0]["cash"] == Decimal("99000")
+    events = [(e["from_status"], e["to_status"]) for e in rows(
+        conn, "SELECT * FROM order_events WHERE order_id = %s ORDER BY event_id", orders["entry"]["order_id"])]
+    assert events == [("pending", "accepted"), ("accepted", "filled")]
+    assert any("Entry BUY 10 AAPL @ 100" in n["message"] for n in stack.inbox())
+
+
+def test_delivering_every_message_twice_changes_nothing(stack, strategy, conn):
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    for queue in (names.SIGNALS_QUEUE, names.ORDERS_QUEUE, names.EXECUTIONS_QUEUE):
+        event = take(stack, queue)
+        assert event["Records"], queue
+        for _ in range(2):
+            stack.invoke(names.QUEUE_CONSUMERS[queue], event)
+        aws.client("sqs").purge_queue(QueueUrl=stack.queue_urls[queue])
+    counts = rows(conn, "SELECT (SELECT count(*) FROM signals) s, (SELECT count(*) FROM decisions) d, "
+                        "(SELECT count(*) FROM orders) o, (SELECT count(*) FROM fills) f, "
+                        "(SELECT count(*) FROM positions) p")[0]
+    assert counts == {"s": 1, "d": 1, "o": 3, "f": 1, "p": 1}
+    assert rows(conn, "SELECT cash FROM accounts")[0]["cash"] == Decimal("99000")
+
+
+def test_stop_loss_closes_the_position_and_cancels_the_take_profit(stack, strategy, conn, replay_clock):
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    replay_clock.set(START + timedelta(minutes=1))
+    stack.record_quote("AAPL", START + timedelta(minutes=1), Decimal("96"))
+    stack.run_schedule("stop_monitor")
+    stack.drain()
+    assert rows(conn, "SELECT status FROM positions")[0]["status"] == "open"  # 96 is above the 95 stop
+    replay_clock.set(START + timedelta(minutes=2))
+    stack.record_quote("AAPL", START + timedelta(minutes=2), Decimal("94.5"))
+    stack.run_schedule("stop_monitor")
+    stack.run_schedule("stop_monitor")  # a second tick before the fill must not fill twice
+    stack.drain()
+    position = rows(conn, "SELECT * FROM positions")[0]
+    assert (position["status"], position["exit_reason"], position["realised_pnl"]) == ("closed", "stop_loss", -55)
+    statuses = {o["purpose"]: o["status"] for o in rows(conn, "SELECT purpose, status FROM orders")}
+    assert statuses == {"entry": "filled", "stop_loss": "filled", "take_profit": "cancelled"}
+    assert rows(conn, "SELECT count(*) AS n FROM fills")[0]["n"] == 2
+    assert rows(conn, "SELECT cash FROM accounts")[0]["cash"] == Decimal("100000") - 55
+    assert rows(conn, "SELECT count(*) AS n FROM equity_snapshots")[0]["n"] == 2  # one per tick time
+
+
+def test_exit_alert_closes_the_position_and_cancels_its_bracket(stack, strategy, conn, replay_clock):
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    replay_clock.set(START + timedelta(hours=1))
+    stack.post_webhook(alert("exit", price="104", time=(START + timedelta(hours=1)).isoformat()), token=strategy)
+    stack.drain()
+    statuses = sorted(o["status"] for o in rows(conn, "SELECT status FROM orders WHERE purpose <> 'entry'"))
+    assert statuses == ["cancelled", "cancelled", "filled"]
+    position = rows(conn, "SELECT * FROM positions")[0]
+    assert (position["status"], position["realised_pnl"], position["exit_price"]) == ("closed", 40, 104)
+
+
+def test_refused_signal_is_recorded_with_its_reason_and_the_trader_told(stack, strategy, conn):
+    stack.post_webhook(alert("exit"), token=strategy)
+    stack.drain()
+    decision = rows(conn, "SELECT * FROM decisions")[0]
+    assert decision["approved"] is False and decision["reasons"] == ["no open position in AAPL to exit"]
+    assert len(decision["config_hash"]) == 16 and "risk_state" in decision["inputs"]
+    assert [n["message"] for n in stack.inbox()] == ["[test] exit AAPL refused: no open position in AAPL to exit"]
+
+
+def test_kill_switch_refuses_every_signal(stack, strategy, conn):
+    from tradeflow.adapters import store
+
+    store.set_kill_switch(conn, True, "test", START)
+    stack.post_webhook(alert(), token=strategy)
+    stack.drain()
+    assert "kill switch" in rows(conn, "SELECT reasons FROM decisions")[0]["reasons"][0]
+    assert rows(conn, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+
+
+def test_an_entry_without_any_price_is_rejected_with_a_reason(stack, strategy, conn):
+    stack.post_webhook(json.dumps({"ticker": "ZZZ", "action": "buy", "time": START.isoformat()}), token=strategy)
+    stack.drain()
+    order = rows(conn, "SELECT * FROM orders")[0]
+    assert order["status"] == "rejected" and "no price for ZZZ" in order["reason"]
+    assert any("rejected: no price for ZZZ" in n["message"] for n in stack.inbox())
+
+
+def test_reverse_closes_the_short_then_opens_the_long(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(allow_short=True, slippage_bps=0, commission_bps=0), SECRET)
+    stack.post_webhook(alert("sell", quantity="5"), token=f"test.{SECRET}")
+    stack.drain()
+    replay_clock.set(START + timedelta(hours=1))
+    stack.post_webhook(alert("buy", price="98", quantity="5", time=(START + timedelta(hours=1)).isoformat()),
+                       token=f"test.{SECRET}")
+    stack.drain()
+    positions = rows(conn, "SELECT side, status, realised_pnl FROM positions ORDER BY position_id")
+    assert positions == [{"side": "short", "status": "closed", "realised_pnl": 10},
+                         {"side": "long", "status": "open", "realised_pnl": 0}]
+
+
+# --- queues: partial batch failures and dead letters -------------------------------------
+
+def test_a_poison_message_goes_to_the_dead_letter_queue_and_does_not_block_others(stack, strategy, conn):
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=stack.queue_urls[names.SIGNALS_QUEUE], MessageBody='{"not": "a signal"}',
+                     MessageGroupId="test:BAD", MessageDeduplicationId="poison")
+    stack.post_webhook(alert(quantity="1"), token=strategy)
+    stack.drain()
+    assert stack.dead_letters()[names.dead_letter_queue(names.SIGNALS_QUEUE)] == 1
+    assert rows(conn, "SELECT count(*) AS n FROM fills")[0]["n"] == 1
+    assert any(d.failed for d in stack.deliveries)
+
+
+# --- notifier ----------------------------------------------------------------------------
+
+def test_daily_summary_is_sent_once_per_day_by_email_and_sms(stack, strategy, conn, monkeypatch):
+    from tradeflow.settings import env
+
+    monkeypatch.setenv("SMS_PHONE_NUMBERS", "+15555550100")
+    env.cache_clear()
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    stack.inbox()
+    assert stack.run_schedule("notifier") == {"summaries": 1}
+    assert stack.run_schedule("notifier") == {"summaries": 0}
+    note = rows(conn, "SELECT * FROM notifications WHERE kind = 'daily_summary'")[0]
+    assert note["channels"] == ["email", "sms"] and note["status"] == "sent"
+    assert [n["message"] for n in stack.inbox()] == [
+        "[test] 2024-03-01: 1 fills, net P&L 0.00, equity 100000.00, 1 open"]
+    env.cache_clear()
+
+
+# --- the database enforces the rules ----------------------------------------------------
+
+def _filled_entry(stack, strategy, conn):
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    return rows(conn, "SELECT order_id FROM orders WHERE purpose = 'entry'")[0]["order_id"]
+
+
+def test_the_database_refuses_a_transition_outside_the_table(stack, strategy, conn):
+    order_id = _filled_entry(stack, strategy, conn)
+    with pytest.raises(psycopg.errors.CheckViolation, match="cannot go from filled to accepted"):
+        conn.execute("INSERT INTO order_events (order_id, from_status, to_status, at) "
+                     "VALUES (%s, 'filled', 'accepted', now())", (order_id,))
+    with pytest.raises(psycopg.errors.CheckViolation, match="is filled, not pending"):
+        conn.execute("INSERT INTO order_events (order_id, from_status, to_status, at) "
+                     "VALUES (%s, 'pending', 'cancelled', now())", (order_id,))
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE order_events SET reason = 'x'", "DELETE FROM order_events", "DELETE FROM fills",
+    "UPDATE orders SET status = 'cancelled'",
+])
+def test_the_logs_are_append_only_and_status_changes_only_through_events(stack, strategy, conn, sql):
+    _filled_entry(stack, strategy, conn)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql)
+
+
+def test_migrate_is_safe_twice_and_from_two_processes_at_once(pg_server_url):
+    with db.connect(pg_server_url) as c:
+        c.execute("DROP DATABASE IF EXISTS tf_migrate_race WITH (FORCE)")
+        c.execute("CREATE DATABASE tf_migrate_race")
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    url = make_conninfo(**{**conninfo_to_dict(pg_server_url), "dbname": "tf_migrate_race"})
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(db.migrate(url))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(len, results)) == [0, len(db.migrations())]
+    assert db.migrate(url) == []

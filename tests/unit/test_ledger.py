@@ -1,0 +1,72 @@
+"""The ledger's invariants, as hypothesis properties."""
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradeflow.domain.fills import commission, fill_price
+from tradeflow.domain.ledger import Position, apply_fill, equity
+
+prices = st.decimals(min_value="0.01", max_value="5000", places=2)
+quantities = st.integers(min_value=1, max_value=1000).map(Decimal)
+fills = st.lists(st.tuples(st.sampled_from(["buy", "sell"]), quantities, prices, st.decimals("0", "20", places=2)),
+                 min_size=1, max_size=30)
+
+
+@given(fills, prices)
+def test_cash_plus_market_value_is_starting_cash_plus_pnl_minus_fees(sequence, mark):
+    """equity = cash + Σ quantity·price, and also = start + realised + unrealised − fees."""
+    start = Decimal("100000")
+    cash, position, realised, fees = start, Position("X"), Decimal(0), Decimal(0)
+    for side, quantity, price, fee in sequence:
+        effect = apply_fill(position, side, quantity, price, fee)
+        cash += effect.cash_delta
+        realised += effect.realised_pnl
+        fees += fee
+        position = effect.position
+    assert equity(cash, [position], {"X": mark}) == start + realised + position.unrealised_pnl(mark) - fees
+
+
+@given(fills, prices)
+def test_when_flat_cash_change_is_realised_pnl_minus_fees(sequence, exit_price):
+    cash, position, realised, fees = Decimal(0), Position("X"), Decimal(0), Decimal(0)
+    for side, quantity, price, fee in sequence:
+        effect = apply_fill(position, side, quantity, price, fee)
+        cash, realised, fees, position = cash + effect.cash_delta, realised + effect.realised_pnl, fees + fee, effect.position
+    if position.quantity:
+        close = "sell" if position.quantity > 0 else "buy"
+        effect = apply_fill(position, close, abs(position.quantity), exit_price, Decimal(0))
+        cash, realised, position = cash + effect.cash_delta, realised + effect.realised_pnl, effect.position
+    assert position.quantity == 0
+    assert cash == realised - fees
+
+
+def test_round_trip_long():
+    opened = apply_fill(Position("AAPL"), "buy", Decimal(10), Decimal(100), Decimal(1))
+    closed = apply_fill(opened.position, "sell", Decimal(10), Decimal(110), Decimal(1))
+    assert closed.realised_pnl == Decimal(100) and closed.position.quantity == 0
+    assert opened.cash_delta + closed.cash_delta == Decimal(98)
+
+
+def test_adding_averages_the_entry_price():
+    first = apply_fill(Position("AAPL"), "buy", Decimal(10), Decimal(100), Decimal(0)).position
+    second = apply_fill(first, "buy", Decimal(30), Decimal(120), Decimal(0)).position
+    assert (second.quantity, second.avg_price, second.cost) == (Decimal(40), Decimal(115), Decimal(4600))
+
+
+@given(prices, st.decimals("0", "100", places=1))
+def test_slippage_always_costs_the_trader(quote, bps):
+    assert fill_price("buy", "market", quote, bps) >= quote.quantize(Decimal("0.0001"))
+    assert fill_price("sell", "market", quote, bps) <= quote
+
+
+@given(prices, prices)
+def test_a_limit_order_never_fills_worse_than_its_limit(quote, limit):
+    assert fill_price("sell", "limit", quote, Decimal(50), limit) >= limit
+    assert fill_price("buy", "limit", quote, Decimal(50), limit) <= limit
+
+
+def test_commission_is_bps_of_notional_rounded_to_the_cent():
+    assert commission(Decimal("10000"), Decimal(1)) == Decimal("1.00")
+    assert commission(Decimal("12345.67"), Decimal("2.5")) == Decimal("3.09")

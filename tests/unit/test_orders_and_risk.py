@@ -1,0 +1,109 @@
+"""Brackets, the order state machine, sizing and the risk gates."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradeflow.domain.orders import (
+    TRANSITIONS, BracketError, InvalidTransition, bracket, check_transition, default_bracket_prices,
+)
+from tradeflow.domain.risk import RiskState, decide
+from tradeflow.domain.sizing import SizingError, order_quantity
+from tradeflow.domain.stops import exit_trigger
+from tradeflow.domain.strategy import StrategyConfig
+
+NOW = datetime(2024, 3, 1, 21, tzinfo=UTC)
+entries = st.decimals(min_value="1.00", max_value="10000", places=2)
+percents = st.decimals(min_value="0.1", max_value="50", places=1)
+
+
+@given(entries, percents, percents)
+def test_a_long_stop_is_below_entry_and_its_target_above(entry, stop_pct, take_pct):
+    stop, take = default_bracket_prices("buy", entry, stop_pct, take_pct)
+    if stop >= entry or take <= entry:  # rounding to the cent can reach the entry on tiny distances
+        with pytest.raises(BracketError):
+            bracket(uuid.uuid4(), "X", "buy", Decimal(1), entry, stop, take)
+        return
+    orders = bracket(uuid.uuid4(), "X", "buy", Decimal(1), entry, stop, take)
+    legs = {o.purpose: o for o in orders}
+    assert legs["stop_loss"].stop_price < entry < legs["take_profit"].limit_price
+    assert legs["stop_loss"].oco_group == legs["take_profit"].oco_group
+    assert entry - stop <= entry * stop_pct / 100  # a stop never risks more than asked
+
+
+@given(entries, percents)
+def test_a_short_stop_is_above_entry_or_the_bracket_is_refused(entry, pct):
+    stop, _ = default_bracket_prices("sell", entry, pct, None)
+    if stop <= entry:
+        with pytest.raises(BracketError, match="must be above the entry price"):
+            bracket(uuid.uuid4(), "X", "sell", Decimal(1), entry, stop, None)
+    else:
+        assert entry < stop <= entry * (1 + pct / 100)
+
+
+def test_bracket_refuses_a_stop_above_a_long_entry():
+    with pytest.raises(BracketError, match="must be below the entry price"):
+        bracket(uuid.uuid4(), "AAPL", "buy", Decimal(1), Decimal(100), Decimal(101), None)
+
+
+def test_client_order_ids_are_deterministic():
+    sid = uuid.uuid4()
+    first = [o.client_order_id for o in bracket(sid, "X", "buy", Decimal(1), Decimal(100), Decimal(95), Decimal(110))]
+    again = [o.client_order_id for o in bracket(sid, "X", "buy", Decimal(1), Decimal(100), Decimal(95), Decimal(110))]
+    assert first == again and len(set(first)) == 3
+
+
+@given(st.sampled_from(["pending", "accepted", "partially_filled", "filled", "cancelled", "rejected", "expired"]),
+       st.sampled_from(["pending", "accepted", "partially_filled", "filled", "cancelled", "rejected", "expired"]))
+def test_transitions_outside_the_table_are_refused(a, b):
+    if (a, b) in TRANSITIONS:
+        check_transition(a, b)
+    else:
+        with pytest.raises(InvalidTransition):
+            check_transition(a, b)
+
+
+def test_filled_is_terminal():
+    assert not [t for t in TRANSITIONS if t[0] in ("filled", "cancelled", "rejected", "expired")]
+
+
+def test_sizing_uses_the_alert_quantity_then_the_strategy():
+    config = StrategyConfig(fixed_notional=Decimal(1000))
+    assert order_quantity(config, Decimal(7), Decimal(100), Decimal(10**5)) == 7
+    assert order_quantity(config, None, Decimal(300), Decimal(10**5)) == 3
+    pct = StrategyConfig(position_sizing="percent_of_equity", percent_of_equity=Decimal(10))
+    assert order_quantity(pct, None, Decimal(100), Decimal(50000)) == 50
+    with pytest.raises(SizingError, match="rounds to zero"):
+        order_quantity(config, None, Decimal(5000), Decimal(10**5))
+
+
+def test_stop_loss_wins_when_both_could_trigger():
+    assert exit_trigger("long", Decimal(90), Decimal(95), Decimal(80)) == "stop_loss"
+    assert exit_trigger("long", Decimal(111), Decimal(95), Decimal(110)) == "take_profit"
+    assert exit_trigger("short", Decimal(106), Decimal(105), Decimal(90)) == "stop_loss"
+    assert exit_trigger("long", Decimal(100), Decimal(95), Decimal(110)) is None
+
+
+CONFIG = StrategyConfig(max_open_positions=2, dedupe_window_seconds=60)
+
+
+@pytest.mark.parametrize("intent, state, approved, legs, reason", [
+    ("enter_long", RiskState(kill_switch=True), False, (), "kill switch"),
+    ("enter_long", RiskState(paused=True), False, (), "paused"),
+    ("exit", RiskState(), False, (), "no open position in AAPL"),
+    ("exit", RiskState(open_positions={"AAPL": "long"}), True, ("exit",), "exit long"),
+    ("enter_long", RiskState(open_positions={"AAPL": "long"}), False, (), "already long"),
+    ("enter_long", RiskState(open_positions={"MSFT": "long", "IBM": "long"}), False, (), "max open positions"),
+    ("enter_long", RiskState(open_positions={"AAPL": "short"}), True, ("exit", "entry"), "reverse"),
+    ("enter_short", RiskState(), False, (), "short entries are off"),
+    ("enter_long", RiskState(last_same_signal_at=NOW - timedelta(seconds=30)), False, (), "duplicate"),
+    ("enter_long", RiskState(last_same_signal_at=NOW - timedelta(seconds=90)), True, ("entry",), "open long"),
+])
+def test_risk_gates(intent, state, approved, legs, reason):
+    decision = decide(intent, "AAPL", CONFIG, state, NOW)
+    assert decision.approved is approved and decision.legs == legs
+    assert reason in decision.reasons[0]
