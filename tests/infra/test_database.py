@@ -30,7 +30,7 @@ def test_parameters_force_tls_and_close_idle_sessions(template: Template) -> Non
 def test_credentials_live_in_secrets_manager(template: Template) -> None:
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
-        {"Name": "tradeflow/database", "GenerateSecretString": Match.object_like({"ExcludeCharacters": Match.any_value()})},
+        {"GenerateSecretString": Match.object_like({"SecretStringTemplate": '{"username":"tradeflow"}'})},
     )
 
 

@@ -241,21 +241,22 @@ def save_position(conn: psycopg.Connection, strategy_id: str, row: Row | None, a
     """Write the position after a fill: open a new one, update it, or close it. Returns its id."""
     if row is None:
         return conn.execute(
-            "INSERT INTO positions (strategy_id, symbol, side, quantity, avg_entry_price, status, opened_at, fees) "
-            "VALUES (%s, %s, %s, %s, %s, 'open', %s, %s) RETURNING position_id",
-            (strategy_id, after.symbol, after.side, abs(after.quantity), after.avg_price, now, fee),
+            "INSERT INTO positions (strategy_id, symbol, side, quantity, cost_basis, avg_entry_price, status, "
+            "opened_at, fees) VALUES (%s, %s, %s, %s, %s, %s, 'open', %s, %s) RETURNING position_id",
+            (strategy_id, after.symbol, after.side, abs(after.quantity), abs(after.cost), after.avg_price, now, fee),
         ).fetchone()["position_id"]
     if after.quantity == 0:
         conn.execute(
-            "UPDATE positions SET quantity = 0, status = 'closed', closed_at = %s, exit_price = %s, exit_reason = %s, "
+            "UPDATE positions SET quantity = 0, cost_basis = 0, status = 'closed', closed_at = %s, exit_price = %s, "
+            "exit_reason = %s, "
             "realised_pnl = realised_pnl + %s, fees = fees + %s WHERE position_id = %s",
             (now, price, reason, realised, fee, row["position_id"]),
         )
     else:
         conn.execute(
-            "UPDATE positions SET quantity = %s, avg_entry_price = %s, realised_pnl = realised_pnl + %s, "
-            "fees = fees + %s WHERE position_id = %s",
-            (abs(after.quantity), after.avg_price, realised, fee, row["position_id"]),
+            "UPDATE positions SET quantity = %s, cost_basis = %s, avg_entry_price = %s, "
+            "realised_pnl = realised_pnl + %s, fees = fees + %s WHERE position_id = %s",
+            (abs(after.quantity), abs(after.cost), after.avg_price, realised, fee, row["position_id"]),
         )
     return row["position_id"]
 

@@ -15,25 +15,35 @@ from decimal import Decimal
 from tradeflow.domain.orders import OrderSide
 
 ZERO = Decimal(0)
+#: A partial close releases its share of the cost basis rounded to this many currency units,
+#: so that every later sum is exact and nothing is lost to rounding in the books.
+COST_PLACES = Decimal("1e-8")
 
 
 @dataclass(frozen=True)
 class Position:
-    """An open position: signed ``quantity`` (shares) at ``avg_price`` (currency per share)."""
+    """An open position: signed ``quantity`` (shares) and signed ``cost`` basis (currency;
+    quantity × average price). Keeping the cost rather than the average price keeps the books
+    exact: an average such as 1/3 never has to be rounded."""
 
     symbol: str
     quantity: Decimal = ZERO
-    avg_price: Decimal = ZERO
+    cost: Decimal = ZERO
 
     @property
     def side(self) -> str | None:
         return "long" if self.quantity > 0 else "short" if self.quantity < 0 else None
 
+    @property
+    def avg_price(self) -> Decimal:
+        """Average entry price (currency per share); 0 when flat."""
+        return self.cost / self.quantity if self.quantity else ZERO
+
     def market_value(self, price: Decimal) -> Decimal:
         return self.quantity * price
 
     def unrealised_pnl(self, price: Decimal) -> Decimal:
-        return (price - self.avg_price) * self.quantity
+        return self.quantity * price - self.cost
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,9 @@ class FillEffect:
 def apply_fill(position: Position, side: OrderSide, quantity: Decimal, price: Decimal, fee: Decimal) -> FillEffect:
     """Apply a fill of ``quantity`` (> 0) shares at ``price`` with commission ``fee``.
 
-    Adding moves the average price to the quantity-weighted mean; reducing realises
-    ``(price − avg_price) · closed quantity`` (sign of the position); a fill larger than the
-    position closes it and opens the remainder on the other side at ``price``.
+    Adding adds ``quantity · price`` to the cost basis (average cost). Reducing releases the
+    closed share of the cost basis and realises ``proceeds − released cost``; a fill larger
+    than the position closes it and opens the remainder on the other side at ``price``.
     """
     if quantity <= 0 or price <= 0 or fee < 0:
         raise ValueError(f"a fill needs quantity > 0, price > 0 and fee >= 0, got {quantity}, {price}, {fee}")
@@ -58,19 +68,18 @@ def apply_fill(position: Position, side: OrderSide, quantity: Decimal, price: De
     cash_delta = -signed * price - fee
     held = position.quantity
     if held == 0 or (held > 0) == (signed > 0):
-        total = held + signed
-        avg = (abs(held) * position.avg_price + quantity * price) / abs(total)
-        return FillEffect(Position(position.symbol, total, avg), cash_delta, ZERO)
+        return FillEffect(Position(position.symbol, held + signed, position.cost + signed * price), cash_delta, ZERO)
     closed = min(quantity, abs(held))
+    released = position.cost if closed == abs(held) else (position.cost * closed / abs(held)).quantize(COST_PLACES)
     direction = 1 if held > 0 else -1
-    realised = (price - position.avg_price) * closed * direction
+    realised = direction * closed * price - released
     remaining = held + signed
     if remaining == 0:
         after = Position(position.symbol)
     elif (remaining > 0) == (held > 0):
-        after = Position(position.symbol, remaining, position.avg_price)
+        after = Position(position.symbol, remaining, position.cost - released)
     else:
-        after = Position(position.symbol, remaining, price)
+        after = Position(position.symbol, remaining, remaining * price)
     return FillEffect(after, cash_delta, realised)
 
 

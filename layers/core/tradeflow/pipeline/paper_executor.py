@@ -60,7 +60,7 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
     held = ledger.Position(order["symbol"])
     if row is not None:
         sign = 1 if row["side"] == "long" else -1
-        held = ledger.Position(order["symbol"], sign * row["quantity"], row["avg_entry_price"])
+        held = ledger.Position(order["symbol"], sign * row["quantity"], sign * row["cost_basis"])
     quantity = order["quantity"]
     if order["purpose"] in EXIT_PURPOSES:
         if row is None or (order["side"] == "sell") != (row["side"] == "long"):

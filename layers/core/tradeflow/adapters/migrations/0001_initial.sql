@@ -57,7 +57,8 @@ CREATE TABLE positions (
     symbol          text NOT NULL,
     side            text NOT NULL CHECK (side IN ('long', 'short')),
     quantity        numeric NOT NULL CHECK (quantity >= 0),
-    avg_entry_price numeric NOT NULL CHECK (avg_entry_price >= 0),
+    cost_basis      numeric NOT NULL CHECK (cost_basis >= 0),    -- quantity x average price
+    avg_entry_price numeric NOT NULL CHECK (avg_entry_price > 0), -- kept after close, for the record
     status          text NOT NULL CHECK (status IN ('open', 'closed')),
     opened_at       timestamptz NOT NULL,
     closed_at       timestamptz,
