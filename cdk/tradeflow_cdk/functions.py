@@ -1,0 +1,281 @@
+"""The six Lambdas, the shared layer, their roles and their event sources.
+
+Every function: arm64, Python 3.12, handler ``functions/<name>/handler.py:handler``, the
+``tradeflow`` layer, active tracing, its own log group and its own role holding only what
+it uses. The webhook runs outside the VPC and may only send to signals.fifo (and read the
+strategies' webhook secrets); the other five run in the VPC next to the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from tradeflow import names
+from tradeflow_cdk import paths
+from tradeflow_cdk.network import Network
+from tradeflow_cdk.queues import Queues
+from tradeflow_cdk.nag import acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+#: SQS event source mappings never run more than this many consumers of one queue, so a
+#: flood of messages cannot exhaust the database's connections (and needs no reserved
+#: concurrency, which new accounts with a quota of 10 cannot grant).
+MAX_CONSUMERS_PER_QUEUE = 2
+SMS_REASON = " The notifier texts the configured phone numbers directly: sns:Publish to a phone number has no resource ARN."
+TICKS_PER_INVOCATION = 4
+TICK_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    timeout: Duration
+    memory_mb: int
+    in_vpc: bool
+    #: Reserved concurrency when the trader opts in (tradeflow:reserved_concurrency).
+    reserved: int
+
+
+SPECS = (
+    # The webhook must answer TradingView within 3 s, cold start included: more memory, more CPU.
+    FunctionSpec("webhook", "TradingView alert -> signals.fifo", Duration.seconds(10), 512, False, 10),
+    FunctionSpec("signal_processor", "signal -> risk decision -> orders.fifo", Duration.seconds(60), 256, True, 2),
+    FunctionSpec("order_creator", "decision -> sized bracket order -> executions.fifo", Duration.seconds(60), 256, True, 2),
+    FunctionSpec("paper_executor", "order -> simulated fill, position, P&L", Duration.seconds(60), 256, True, 2),
+    FunctionSpec("stop_monitor", "stop-loss / take-profit ticks every minute", Duration.seconds(90), 256, True, 1),
+    FunctionSpec("notifier", "notifications -> email topic and SMS; daily summary", Duration.seconds(60), 256, True, 2),
+)
+assert tuple(s.name for s in SPECS) == names.FUNCTIONS, "SPECS must follow tradeflow.names.FUNCTIONS"
+
+TIMEOUTS = {spec.name: spec.timeout for spec in SPECS}
+
+#: The queues each function sends to (its environment carries their URLs).
+SENDS_TO = {
+    "webhook": (names.SIGNALS_QUEUE,),
+    "signal_processor": (names.ORDERS_QUEUE, names.NOTIFICATIONS_QUEUE),
+    "order_creator": (names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE),
+    "paper_executor": (names.NOTIFICATIONS_QUEUE,),
+    "stop_monitor": (names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE),
+    "notifier": (),
+}
+
+
+def function_name(name: str) -> str:
+    return f"{names.APP}-{name}"
+
+
+def strategy_secret_arn() -> str:
+    parameter = names.STRATEGY_SECRET_PARAMETER.format(strategy="*")
+    return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{parameter}"
+
+
+class Layer(Construct):
+    """The shared layer: tradeflow and its dependencies for arm64 / CPython 3.12."""
+
+    def __init__(self, scope: Construct, id: str, *, code_path: str) -> None:
+        super().__init__(scope, id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            layer_version_name=f"{names.APP}-core",
+            code=lambda_.Code.from_asset(code_path),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="tradeflow package, powertools, pydantic, psycopg (layers/build.py)",
+        )
+
+
+def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, in_vpc: bool, description: str) -> iam.Role:
+    """A role for one function: write to its own log group; in the VPC, manage its ENIs."""
+    role = iam.Role(
+        scope,
+        id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+        inline_policies={
+            "logs": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[log_group.log_group_arn],
+                    )
+                ]
+            )
+        },
+    )
+    if in_vpc:
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        )
+        acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+            "The ENI actions a VPC function needs (ec2:CreateNetworkInterface and friends) have "
+            "no resource-level scoping; AWS's managed policy is exactly that set and follows AWS's changes.",
+        )
+    return role
+
+
+def acknowledge_tracing(role: iam.Role, also: str = "") -> None:
+    acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+        "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not "
+        "support resource-level permissions." + also,
+    )
+
+
+def acknowledge_runtime(function: lambda_.Function) -> None:
+    acknowledge(function, "AwsSolutions-L1",
+        "Python 3.12 is the runtime the layer is built for (layers/build.py, cp312 arm64 wheels) "
+        "and is supported by AWS Lambda; moving to a newer runtime is a deliberate layer rebuild.",
+    )
+
+
+class Functions(Construct):
+    """``by_name[name]`` for each of the six functions, wired to their queues and grants."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        layer: lambda_.ILayerVersion,
+        network: Network,
+        queues: Queues,
+        database_secret: secretsmanager.ISecret,
+        trader_alerts: sns.ITopic,
+        sms_numbers: tuple[str, ...],
+        allowed_source_ips: tuple[str, ...],
+        reserved_concurrency: bool,
+    ) -> None:
+        super().__init__(scope, id)
+        self.by_name: dict[str, lambda_.Function] = {}
+        extra_env = {
+            "webhook": {"ALLOWED_SOURCE_IPS": ",".join(allowed_source_ips)},
+            "stop_monitor": {"TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION), "TICK_SECONDS": str(TICK_SECONDS)},
+            "notifier": {
+                "TRADER_ALERTS_TOPIC_ARN": trader_alerts.topic_arn,
+                "SMS_PHONE_NUMBERS": ",".join(sms_numbers),
+            },
+        }
+        for spec in SPECS:
+            environment = {
+                "POWERTOOLS_SERVICE_NAME": spec.name,
+                "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+                **{names.QUEUE_URL_ENV[q]: queues.by_name[q].queue_url for q in SENDS_TO[spec.name]},
+                **extra_env.get(spec.name, {}),
+            }
+            if spec.in_vpc:
+                environment["DATABASE_SECRET_ARN"] = database_secret.secret_arn
+            function = self._function(spec, layer, network, environment, reserved_concurrency)
+            sms = spec.name == "notifier" and bool(sms_numbers)
+            acknowledge_tracing(function.role, SMS_REASON if sms else "")
+            self.by_name[spec.name] = function
+            for queue_name in SENDS_TO[spec.name]:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queues.by_name[queue_name].queue_arn])
+                )
+            if spec.in_vpc:
+                database_secret.grant_read(function)
+
+        for queue_name, consumer in names.QUEUE_CONSUMERS.items():
+            self.by_name[consumer].add_event_source(
+                sources.SqsEventSource(
+                    queues.by_name[queue_name],
+                    batch_size=10,
+                    report_batch_item_failures=True,
+                    max_concurrency=MAX_CONSUMERS_PER_QUEUE,
+                )
+            )
+
+        self._webhook_secrets(self.by_name["webhook"])
+        self._notifier_publish(self.by_name["notifier"], trader_alerts, sms_numbers)
+
+    def _function(
+        self,
+        spec: FunctionSpec,
+        layer: lambda_.ILayerVersion,
+        network: Network,
+        environment: dict[str, str],
+        reserved_concurrency: bool,
+    ) -> lambda_.Function:
+        construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"/aws/lambda/{function_name(spec.name)}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = lambda_role(
+            self, f"{construct_id}Role", log_group=log_group, in_vpc=spec.in_vpc,
+            description=f"tradeflow {spec.name}: {spec.description}",
+        )
+        vpc_props = (
+            {
+                "vpc": network.vpc,
+                "vpc_subnets": network.subnets,
+                "security_groups": [network.functions],
+                "allow_public_subnet": False,
+                "ipv6_allowed_for_dual_stack": True,
+            }
+            if spec.in_vpc
+            else {}
+        )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            function_name=function_name(spec.name),
+            description=f"tradeflow {spec.name}: {spec.description}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(paths.FUNCTIONS / spec.name), exclude=["__pycache__", "*.pyc"]),
+            layers=[layer],
+            timeout=spec.timeout,
+            memory_size=spec.memory_mb,
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            reserved_concurrent_executions=spec.reserved if reserved_concurrency else None,
+            **vpc_props,
+        )
+        acknowledge_runtime(function)
+        return function
+
+    @staticmethod
+    def _webhook_secrets(webhook: lambda_.Function) -> None:
+        """Read (and decrypt) the strategies' webhook secrets, nothing else in SSM."""
+        webhook.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[strategy_secret_arn()]))
+        webhook.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
+                conditions={"StringEquals": {"kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        parameter = names.STRATEGY_SECRET_PARAMETER.format(strategy="*")
+        acknowledge(webhook.role, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{parameter}]",
+            "One SecureString per strategy; strategies are added at run time by `tradeflow strategy add`, "
+            "so the webhook may read any strategy's webhook secret and nothing else in SSM.",
+        )
+        acknowledge(webhook.role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
+            "Decrypting SecureString parameters with the AWS managed aws/ssm key, whose id is not known "
+            "at synth; limited to calls made through SSM (kms:ViaService).",
+        )
+
+    @staticmethod
+    def _notifier_publish(notifier: lambda_.Function, topic: sns.ITopic, sms_numbers: tuple[str, ...]) -> None:
+        topic.grant_publish(notifier)
+        if sms_numbers:
+            # Publishing to a phone number has no resource ARN to scope to.
+            notifier.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))

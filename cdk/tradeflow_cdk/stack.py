@@ -1,0 +1,126 @@
+"""The tradeflow stack: it only assembles the constructs, one per capability."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, CfnOutput, Environment, Stack
+from constructs import Construct
+
+from tradeflow import names
+from tradeflow_cdk import nag, paths
+from tradeflow_cdk.api import WebhookApi
+from tradeflow_cdk.config import StackConfig
+from tradeflow_cdk.database import Database
+from tradeflow_cdk.functions import TIMEOUTS, Functions, Layer
+from tradeflow_cdk.migrations import Migrations
+from tradeflow_cdk.monitoring import Monitoring
+from tradeflow_cdk.network import Network
+from tradeflow_cdk.notifications import Notifications
+from tradeflow_cdk.queues import Queues
+from tradeflow_cdk.schedules import Schedules
+
+STACK_NAME = names.APP
+
+
+class TradeflowStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, description="tradeflow: TradingView alerts -> paper trades", **kwargs)
+        self.config = config
+        self.network = Network(
+            self, "Network", egress=config.egress, availability_zones=config.availability_zones
+        )
+        self.queues = Queues(self, "Queues", consumer_timeouts=TIMEOUTS)
+        self.notifications = Notifications(
+            self, "Notifications", alert_emails=config.alert_emails, ops_emails=config.ops_emails
+        )
+        self.database = Database(
+            self,
+            "Database",
+            network=self.network,
+            min_acu=config.db_min_acu,
+            max_acu=config.db_max_acu,
+            deletion_protection=config.deletion_protection,
+        )
+        self.layer = Layer(self, "Layer", code_path=str(config.layer_path)).layer
+        self.functions = Functions(
+            self,
+            "Functions",
+            layer=self.layer,
+            network=self.network,
+            queues=self.queues,
+            database_secret=self.database.secret,
+            trader_alerts=self.notifications.trader_alerts,
+            sms_numbers=config.sms_numbers,
+            allowed_source_ips=config.allowed_source_ips,
+            reserved_concurrency=config.reserved_concurrency,
+        )
+        self.migrations = Migrations(
+            self,
+            "Migrations",
+            layer=self.layer,
+            network=self.network,
+            database=self.database,
+            nonce=config.migrate_nonce,
+        )
+        self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
+        self.schedules = Schedules(
+            self,
+            "Schedules",
+            stop_monitor=self.functions.by_name["stop_monitor"],
+            notifier=self.functions.by_name["notifier"],
+            around_the_clock=config.stop_monitor_24_7,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions=self.functions.by_name,
+            queues=self.queues,
+            api=self.api.api,
+            cluster=self.database.cluster,
+            operations=self.notifications.operations,
+        )
+
+        CfnOutput(self, "WebhookUrl", value=f"{self.api.url}webhook",
+                  description="TradingView webhook URL: append /<strategy>.<secret> (printed by tradeflow strategy add)")
+        CfnOutput(self, "TraderAlertsTopicArn", value=self.notifications.trader_alerts.topic_arn)
+        CfnOutput(self, "OperationsTopicArn", value=self.notifications.operations.topic_arn)
+        CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
+        CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
+
+
+def _load_layer_builder() -> Any:
+    spec = importlib.util.spec_from_file_location("tradeflow_layer_build", paths.ROOT / "layers" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def ensure_layer(path: Path) -> Path:
+    """The layer asset at ``path``; the default zip is built (pip, no Docker) when missing."""
+    if path.exists():
+        return path
+    if path != paths.DEFAULT_LAYER_ZIP:
+        raise FileNotFoundError(f"tradeflow:layer_path {path} does not exist")
+    print(f"building the layer into {path.parent} (once; `tradeflow build-layer` rebuilds it)")
+    return _load_layer_builder().build_layer(path.parent)
+
+
+def build_app(
+    context: dict[str, Any] | None = None, *, checks: bool = True, outdir: str | None = None
+) -> tuple[App, TradeflowStack]:
+    """The CDK app with the tradeflow stack and, unless ``checks`` is false, cdk-nag's
+    AwsSolutions pack. ``context`` adds to what the CLI passes (cdk.json and ``-c``)."""
+    app = App(context=context or None, outdir=outdir)
+    config = StackConfig.from_context(app.node)
+    ensure_layer(config.layer_path)
+    env = None
+    if config.account or config.region:
+        env = Environment(account=config.account, region=config.region)
+    stack = TradeflowStack(app, "Tradeflow", stack_name=STACK_NAME, config=config, env=env)
+    if checks:
+        nag.add_checks(app)
+    return app, stack
