@@ -75,8 +75,8 @@ def function_name(name: str) -> str:
     return f"{names.APP}-{name}"
 
 
-def strategy_secret_arn() -> str:
-    parameter = names.STRATEGY_SECRET_PARAMETER.format(strategy="*")
+def strategy_parameter_arn(pattern: str = names.STRATEGY_SECRET_PARAMETER) -> str:
+    parameter = pattern.format(strategy="*")
     return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{parameter}"
 
 
@@ -254,8 +254,12 @@ class Functions(Construct):
 
     @staticmethod
     def _webhook_secrets(webhook: lambda_.Function) -> None:
-        """Read (and decrypt) the strategies' webhook secrets, nothing else in SSM."""
-        webhook.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[strategy_secret_arn()]))
+        """Read (and decrypt) the strategies' webhook secrets and read their settings, nothing
+        else in SSM. The settings travel on with each signal, so no VPC function needs SSM."""
+        webhook.add_to_role_policy(iam.PolicyStatement(
+            actions=["ssm:GetParameter"],
+            resources=[strategy_parameter_arn(), strategy_parameter_arn(names.STRATEGY_SETTINGS_PARAMETER)],
+        ))
         webhook.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
@@ -267,6 +271,11 @@ class Functions(Construct):
         acknowledge(webhook.role, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{parameter}]",
             "One SecureString per strategy; strategies are added at run time by `tradeflow strategy add`, "
             "so the webhook may read any strategy's webhook secret and nothing else in SSM.",
+        )
+        settings = names.STRATEGY_SETTINGS_PARAMETER.format(strategy="*")
+        acknowledge(webhook.role, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{settings}]",
+            "One settings parameter per strategy, added at run time by `tradeflow strategy add --aws`; "
+            "the webhook reads them (nothing else) and passes them on with each signal.",
         )
         acknowledge(webhook.role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
             "Decrypting SecureString parameters with the AWS managed aws/ssm key, whose id is not known "

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Json
 
+from tradeflow.adapters.aws import DeliveryError
 from tradeflow.adapters.db import get_connection
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.pipeline import notifier
@@ -30,7 +31,11 @@ processor = BatchProcessor(event_type=EventType.SQS, model=NotificationRecord)
 
 def record_handler(record: NotificationRecord) -> None:
     settings = env(NotifierEnv)
-    sent = notifier.deliver(record.body, get_connection(settings), settings)
+    try:
+        sent = notifier.deliver(record.body, get_connection(settings), settings)
+    except DeliveryError:
+        metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=int(sent))
 
 

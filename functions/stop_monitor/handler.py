@@ -19,11 +19,10 @@ logger, metrics, tracer = Logger(), Metrics(), Tracer()
 @tracer.capture_lambda_handler
 def handler(event, context):
     settings = env(StopMonitorEnv)
-    conn = get_connection(settings)
     exits = 0
     for n in range(settings.ticks_per_invocation):
         if n:
             time.sleep(settings.tick_seconds)
-        exits += len(stop_monitor.tick(clock.now(), conn, settings))
+        exits += len(stop_monitor.tick(clock.now(), get_connection(settings), settings))
     metrics.add_metric(name="StopTriggers", unit=MetricUnit.Count, value=exits)
     return {"ticks": settings.ticks_per_invocation, "exits": exits}

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tradeflow import clock
 from tradeflow.adapters import aws
-from tradeflow.adapters.secrets import strategy_secret
+from tradeflow.adapters.parameters import strategy_secret, strategy_settings
 from tradeflow.domain.alerts import MAX_BODY_BYTES, AlertError
 from tradeflow.names import SIGNALS_QUEUE
 from tradeflow.pipeline.webhook import Unauthorized, UnknownStrategy, accept
@@ -36,6 +36,7 @@ def _receive(token: str | None) -> Response:
     signal = accept(
         body, token, clock.now(), strategy_secret,
         lambda s: aws.send(settings.signals_queue_url, s, s.message_group, s.dedupe_key[:128]),
+        strategy_settings,
     )
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=1)
     logger.info("alert accepted", signal_id=str(signal.signal_id), strategy_id=signal.strategy_id,

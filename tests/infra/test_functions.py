@@ -110,8 +110,10 @@ def test_webhook_may_only_send_to_signals_and_read_strategy_secrets(template: Te
     assert len(sqs) == 1 and actions_of(sqs) == {"sqs:SendMessage"}
     assert sqs[0]["Resource"] == {"Fn::GetAtt": [queue_logical_id(resources, names.SIGNALS_QUEUE), "Arn"]}
     (ssm,) = [s for s in statements if s["Action"] == "ssm:GetParameter"]
-    parameter = names.STRATEGY_SECRET_PARAMETER.format(strategy="*")
-    assert ssm["Resource"]["Fn::Join"][1][-1] == f":parameter{parameter}"
+    assert {r["Fn::Join"][1][-1] for r in ssm["Resource"]} == {
+        f":parameter{p.format(strategy='*')}"
+        for p in (names.STRATEGY_SECRET_PARAMETER, names.STRATEGY_SETTINGS_PARAMETER)
+    }
     (kms,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
     assert "kms:ViaService" in kms["Condition"]["StringEquals"]
 

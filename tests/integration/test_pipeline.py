@@ -273,3 +273,30 @@ def test_migrate_is_safe_twice_and_from_two_processes_at_once(pg_server_url):
         t.join()
     assert sorted(map(len, results)) == [0, len(db.migrations())]
     assert db.migrate(url) == []
+
+
+# --- strategies registered in SSM only (as `tradeflow strategy add --aws` does) -------
+
+def test_a_strategy_registered_only_in_ssm_is_registered_by_its_first_signal(stack, conn):
+    from tradeflow.adapters.parameters import put_strategy
+
+    put_strategy("remote", SECRET, StrategyConfig(starting_cash=Decimal(5000)).model_dump_json())
+    stack.post_webhook(alert(quantity="10"), token=f"remote.{SECRET}")
+    stack.drain()
+    assert rows(conn, "SELECT strategy_id, cash FROM accounts") == [{"strategy_id": "remote", "cash": Decimal("3999.40")}]
+
+
+def test_cli_registers_a_strategy_in_aws_ssm(capsys):
+    from moto import mock_aws
+
+    from tradeflow.adapters.parameters import strategy_secret, strategy_settings
+    from tradeflow.local.cli import main
+
+    aws.client.cache_clear()
+    with mock_aws():
+        assert main(["strategy", "add", "live-test", "--secret", "abcdefghijklmnop", "--aws"]) == 0
+        assert strategy_secret("live-test") == "abcdefghijklmnop"
+        assert StrategyConfig.model_validate_json(strategy_settings("live-test")) == StrategyConfig()
+    aws.client.cache_clear()
+    out = capsys.readouterr().out
+    assert "/webhook/live-test.abcdefghijklmnop" in out and "{{strategy.order.action}}" in out

@@ -56,6 +56,9 @@ OPERATIONS_TOPIC = "tradeflow-operations"
 
 #: SSM parameter holding a strategy's webhook secret (SecureString).
 STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
+#: SSM parameter holding a strategy's settings (String, the JSON of StrategyConfig). Only the
+#: webhook (outside the VPC) reads SSM; the settings travel on with each signal.
+STRATEGY_SETTINGS_PARAMETER = "/tradeflow/strategies/{strategy}/settings"
 
 #: Powertools namespace and service names.
 METRICS_NAMESPACE = "tradeflow"

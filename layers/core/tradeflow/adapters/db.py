@@ -21,10 +21,14 @@ from tradeflow.settings import DatabaseEnv
 MIGRATION_LOCK = 7_231_004_117
 
 
+#: Seconds to wait for a connection: Aurora Serverless v2 takes up to ~15 s to resume from a pause.
+CONNECT_TIMEOUT = 30
+
+
 def connect(conninfo: str) -> psycopg.Connection:
     """A new autocommit connection returning rows as dicts; transactions are explicit
     (``with conn.transaction():``)."""
-    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
+    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
 
 
 def conninfo_from_secret(secret: dict | str) -> str:
@@ -79,10 +83,16 @@ _connection: psycopg.Connection | None = None
 
 def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
     """The process's connection, opened on first use and kept for warm invocations;
-    reopened if the server closed it (e.g. after Aurora resumed from a pause)."""
+    checked with ``SELECT 1`` and reopened if the server closed it (Aurora's
+    ``idle_session_timeout``, or a pause)."""
     global _connection
-    if _connection is None or _connection.closed or _connection.broken:
-        _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn))
+    if _connection is not None and not _connection.closed:
+        try:
+            _connection.execute("SELECT 1")  # the server may have closed it (idle timeout, pause)
+            return _connection
+        except psycopg.OperationalError:
+            _connection.close()
+    _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn))
     return _connection
 
 

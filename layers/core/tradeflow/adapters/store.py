@@ -22,16 +22,15 @@ Row = dict[str, Any]
 
 # --- strategies and accounts -------------------------------------------------------------
 
-def add_strategy(
-    conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, secret_sha256: str, now: datetime
-) -> None:
+def add_strategy(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, now: datetime) -> None:
     """Register a strategy and open its paper account with ``config.starting_cash``;
-    re-registering replaces settings and secret hash but keeps the account."""
+    re-registering replaces the settings (when they changed) but keeps the account."""
     with conn.transaction():
         conn.execute(
-            "INSERT INTO strategies (strategy_id, settings, secret_sha256, created_at) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (strategy_id) DO UPDATE SET settings = EXCLUDED.settings, secret_sha256 = EXCLUDED.secret_sha256",
-            (strategy_id, config.model_dump_json(), secret_sha256, now),
+            "INSERT INTO strategies (strategy_id, settings, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (strategy_id) DO UPDATE SET settings = EXCLUDED.settings "
+            "WHERE strategies.settings IS DISTINCT FROM EXCLUDED.settings",
+            (strategy_id, config.model_dump_json(), now),
         )
         conn.execute(
             "INSERT INTO accounts (strategy_id, starting_cash, cash, updated_at) VALUES (%s, %s, %s, %s) "

@@ -28,6 +28,8 @@ class Signal(BaseModel):
     strategy_id: str
     alert: Alert
     received_at: datetime
+    #: The strategy's settings (StrategyConfig JSON) as the webhook read them from SSM.
+    settings: str | None = None
 
     @property
     def symbol(self) -> str:
@@ -50,13 +52,12 @@ def signal_key(strategy_id: str, alert: Alert, received_at: datetime) -> str:
     return hashlib.sha256(f"{strategy_id}\n{content}".encode()).hexdigest()
 
 
-def new_signal(strategy_id: str, alert: Alert, received_at: datetime) -> Signal:
+def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: str | None = None) -> Signal:
     """Build the Signal for ``alert``; its ``signal_id`` is derived from the key, so a repeated
     alert gets the same id."""
     key = signal_key(strategy_id, alert, received_at)
-    return Signal(
-        signal_id=uuid.UUID(key[:32]), dedupe_key=key, strategy_id=strategy_id, alert=alert, received_at=received_at
-    )
+    return Signal(signal_id=uuid.UUID(key[:32]), dedupe_key=key, strategy_id=strategy_id, alert=alert,
+                  received_at=received_at, settings=settings)
 
 
 def intent_of(alert: Alert, allow_short: bool) -> Intent:

@@ -64,10 +64,17 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         secret = args.secret or secrets.token_urlsafe(24)
         if "." in secret or len(secret) < 12:
             raise ValueError("a webhook secret needs at least 12 characters and no '.'")
-        with LocalStack() as stack:
-            stack.add_strategy(args.name, config, secret)
+        if args.aws:  # the deployed stack: SSM only; the first alert registers it in the database
+            from tradeflow.adapters.parameters import put_strategy
+
+            put_strategy(args.name, secret, config.model_dump_json())
+            where = "in AWS (SSM Parameter Store, your default AWS credentials and region)"
+        else:
+            with LocalStack() as stack:
+                stack.add_strategy(args.name, config, secret)
+            where = "in the local stack"
         token = f"{args.name}.{secret}"
-        print(f"strategy {args.name} registered (settings hash {config.config_hash()})\n")
+        print(f"strategy {args.name} registered {where} (settings hash {config.config_hash()})\n")
         print(f"Webhook URL path (after your API's URL):  /webhook/{token}")
         print("TradingView alert message (Message box):")
         print(f"  {ALERT_TEMPLATE}")
@@ -144,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     strategy.add_argument("name", help="1-63 lower-case letters, digits or dashes")
     strategy.add_argument("--secret", help="webhook secret (default: a random one)")
     strategy.add_argument("--settings", help="JSON of strategy settings, e.g. '{\"stop_loss_pct\": \"2\"}'")
+    strategy.add_argument("--aws", action="store_true",
+                          help="register in the deployed stack (SSM) instead of the local one")
     strategy.set_defaults(run=cmd_strategy)
 
     kill = sub.add_parser("kill-switch", help="halt (on) or resume (off) all trading")

@@ -181,23 +181,22 @@ class LocalStack:
         return self.state_dir / "ssm.json"
 
     def _load_secrets(self) -> None:
-        from tradeflow.adapters.secrets import put_strategy_secret
+        from tradeflow.adapters.parameters import put_strategy
 
         if self._secrets_file().exists():
-            for strategy_id, secret in json.loads(self._secrets_file().read_text()).items():
-                put_strategy_secret(strategy_id, secret)
+            for strategy_id, saved in json.loads(self._secrets_file().read_text()).items():
+                put_strategy(strategy_id, saved["secret"], saved["settings"])
 
     def add_strategy(self, strategy_id: str, config: Any, secret: str) -> None:
-        """Register a strategy: its row and account in PostgreSQL, its secret in SSM."""
-        import hashlib
+        """Register a strategy: secret and settings in SSM (as ``tradeflow strategy add --aws``
+        does in AWS), and its row and paper account in PostgreSQL."""
+        from tradeflow.adapters.parameters import put_strategy
 
-        from tradeflow.adapters.secrets import put_strategy_secret
-
+        put_strategy(strategy_id, secret, config.model_dump_json())
         with db.connect(self.database_url) as conn:
-            store.add_strategy(conn, strategy_id, config, hashlib.sha256(secret.encode()).hexdigest(), clock.now())
-        put_strategy_secret(strategy_id, secret)
+            store.add_strategy(conn, strategy_id, config, clock.now())
         saved = json.loads(self._secrets_file().read_text()) if self._secrets_file().exists() else {}
-        saved[strategy_id] = secret
+        saved[strategy_id] = {"secret": secret, "settings": config.model_dump_json()}
         self._secrets_file().write_text(json.dumps(saved, indent=1))
         self._secrets_file().chmod(0o600)
 

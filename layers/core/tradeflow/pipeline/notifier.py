@@ -38,8 +38,8 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
 
 
 def daily_summary(conn: psycopg.Connection, env: NotifierEnv) -> int:
-    """Send each strategy's summary of the trading day (America/New_York) that contains now;
-    returns how many were sent. Run twice, it sends each once."""
+    """Send each strategy's summary of the trading day (America/New_York) that contains now,
+    and record its end-of-day equity; returns how many were sent. Run twice, it sends each once."""
     now = clock.now()
     zone = ZoneInfo(MARKET_TIME_ZONE)
     day = now.astimezone(zone).date()
@@ -48,6 +48,7 @@ def daily_summary(conn: psycopg.Connection, env: NotifierEnv) -> int:
     for strategy_id in store.strategy_ids(conn):
         s = store.day_summary(conn, strategy_id, start, start + timedelta(days=1))
         cash, value = store.mark_to_market(conn, strategy_id, now)
+        store.record_equity(conn, strategy_id, now, cash, value)
         event = NotificationEvent(
             key=f"summary:{strategy_id}:{day.isoformat()}", kind="daily_summary", strategy_id=strategy_id,
             facts={"date": day.isoformat(), "fills": s["fills"], "realised_pnl": f"{s['realised_pnl']:.2f}",

@@ -12,18 +12,27 @@ from tradeflow.adapters import aws, store
 from tradeflow.domain import risk
 from tradeflow.domain.messages import NotificationEvent, OrderInstruction
 from tradeflow.domain.signals import Signal, intent_of
+from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import SignalProcessorEnv
 
 
 class UnregisteredStrategy(RuntimeError):
-    """The signal's strategy has a webhook secret but no row in the database."""
+    """The signal's strategy has a webhook secret but no settings in SSM or the database."""
 
 
 def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -> bool:
     """Decide on ``signal``; returns whether it was approved. Processing it twice decides once
-    and forwards the same decision again (downstream is idempotent)."""
+    and forwards the same decision again (downstream is idempotent).
+
+    The strategy's settings come with the signal, read by the webhook from SSM, where
+    ``tradeflow strategy add --aws`` writes them from a laptop that cannot reach the private
+    database: the first signal of a strategy registers it and opens its paper account, and a
+    change of settings is copied over.
+    """
     now = clock.now()
     with conn.transaction():
+        if signal.settings is not None:
+            store.add_strategy(conn, signal.strategy_id, StrategyConfig.model_validate_json(signal.settings), now)
         found = store.strategy(conn, signal.strategy_id, lock=True)
         if found is None:
             raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not in the database")

@@ -48,17 +48,19 @@ def accept(
     received_at: datetime,
     lookup: Callable[[str], str | None],
     enqueue: Callable[[Signal], None],
+    settings: Callable[[str], str | None] = lambda strategy_id: None,
 ) -> Signal:
     """Turn one webhook request into a queued Signal.
 
-    ``token`` is the URL path credential, if any. Raises AlertError (400), UnknownStrategy
-    (400) or Unauthorized (401); a queue failure propagates (the caller answers 503 so that
-    TradingView retries).
+    ``token`` is the URL path credential, if any; ``lookup`` gives a strategy's secret and
+    ``settings`` its settings JSON (both from SSM in AWS), which travel with the signal.
+    Raises AlertError (400), UnknownStrategy (400) or Unauthorized (401); a queue failure
+    propagates (the caller answers 503 so that TradingView retries).
     """
     strategy_id = authenticate(token, lookup) if token else None
     fields = read_body(body)
     if strategy_id is None:
         strategy_id = authenticate(fields.get("passphrase"), lookup)
-    signal = new_signal(strategy_id, normalise(fields), received_at)
+    signal = new_signal(strategy_id, normalise(fields), received_at, settings(strategy_id))
     enqueue(signal)
     return signal

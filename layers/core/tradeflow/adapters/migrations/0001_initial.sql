@@ -2,8 +2,7 @@
 
 CREATE TABLE strategies (
     strategy_id   text PRIMARY KEY CHECK (strategy_id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
-    settings      jsonb NOT NULL,
-    secret_sha256 text NOT NULL,            -- the webhook secret itself lives in SSM
+    settings      jsonb NOT NULL,           -- a copy of the SSM settings; the webhook secret stays in SSM
     paused        boolean NOT NULL DEFAULT false,
     created_at    timestamptz NOT NULL
 );
