@@ -1,5 +1,7 @@
 """stop_monitor Lambda: every minute (EventBridge Scheduler), a few sub-minute ticks that exit
-positions whose stop-loss or take-profit is hit and mark every account to market."""
+positions whose stop-loss or take-profit is hit and mark every account to market. While the
+open-positions flag in the state bucket says 0 it does not touch the database, so an idle
+Aurora can pause."""
 
 import time
 
@@ -7,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tradeflow import clock
+from tradeflow.adapters import state
 from tradeflow.adapters.db import get_connection
 from tradeflow.pipeline import stop_monitor
 from tradeflow.settings import StopMonitorEnv, env
@@ -23,6 +26,11 @@ def handler(event, context):
     for n in range(settings.ticks_per_invocation):
         if n:
             time.sleep(settings.tick_seconds)
-        exits += len(stop_monitor.tick(clock.now(), get_connection(settings), settings))
+        if settings.state_bucket and state.open_positions(settings.state_bucket) == 0:
+            continue  # nothing open: leave the database asleep
+        conn = get_connection(settings)
+        exits += len(stop_monitor.tick(clock.now(), conn, settings))
+        if settings.state_bucket:
+            state.sync_open_positions(conn, settings.state_bucket)
     metrics.add_metric(name="StopTriggers", unit=MetricUnit.Count, value=exits)
     return {"ticks": settings.ticks_per_invocation, "exits": exits}

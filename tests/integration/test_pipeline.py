@@ -300,3 +300,37 @@ def test_cli_registers_a_strategy_in_aws_ssm(capsys):
     aws.client.cache_clear()
     out = capsys.readouterr().out
     assert "/webhook/live-test.abcdefghijklmnop" in out and "{{strategy.order.action}}" in out
+
+
+# --- the open-positions flag lets the stop monitor leave an idle database asleep --------
+
+def test_stop_monitor_leaves_the_database_alone_while_nothing_is_open(stack, strategy, conn, replay_clock, monkeypatch):
+    from tradeflow.adapters import state
+    from tradeflow.settings import env
+
+    assert state.open_positions(stack.state_bucket) is None
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    assert state.open_positions(stack.state_bucket) == 1
+    replay_clock.set(START + timedelta(hours=1))
+    stack.post_webhook(alert("exit", time=(START + timedelta(hours=1)).isoformat()), token=strategy)
+    stack.drain()
+    assert state.open_positions(stack.state_bucket) == 0
+    db.close_connection()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+    env.cache_clear()
+    assert stack.run_schedule("stop_monitor") == {"ticks": 1, "exits": 0}  # no connection attempted
+    aws.client("s3").delete_object(Bucket=stack.state_bucket, Key=names.OPEN_POSITIONS_KEY)
+    with pytest.raises(psycopg.OperationalError):  # flag missing: it must look, and fails loudly
+        stack.run_schedule("stop_monitor")
+    env.cache_clear()
+
+
+def test_stop_monitor_restores_a_missing_flag_from_the_database(stack, strategy, conn):
+    from tradeflow.adapters import state
+
+    stack.post_webhook(alert(quantity="10"), token=strategy)
+    stack.drain()
+    aws.client("s3").delete_object(Bucket=stack.state_bucket, Key=names.OPEN_POSITIONS_KEY)
+    stack.run_schedule("stop_monitor")
+    assert state.open_positions(stack.state_bucket) == 1

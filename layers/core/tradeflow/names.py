@@ -60,6 +60,12 @@ STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
 #: webhook (outside the VPC) reads SSM; the settings travel on with each signal.
 STRATEGY_SETTINGS_PARAMETER = "/tradeflow/strategies/{strategy}/settings"
 
+#: The state bucket's object holding how many positions are open (decimal text), and the
+#: environment variable naming the bucket. The stop monitor leaves the database alone (so
+#: Aurora can pause) while it says 0.
+STATE_BUCKET_ENV = "STATE_BUCKET"
+OPEN_POSITIONS_KEY = "state/open-positions"
+
 #: Powertools namespace and service names.
 METRICS_NAMESPACE = "tradeflow"
 

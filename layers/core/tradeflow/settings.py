@@ -49,15 +49,20 @@ class OrderCreatorEnv(DatabaseEnv):
 
 
 class PaperExecutorEnv(DatabaseEnv):
+    """paper_executor; ``STATE_BUCKET`` (optional) holds the open-positions flag it keeps."""
+
     notifications_queue_url: str
+    state_bucket: str | None = None
 
 
 class StopMonitorEnv(DatabaseEnv):
     """stop_monitor: ``TICKS_PER_INVOCATION`` checks, ``TICK_SECONDS`` apart (seconds), in
-    each scheduled invocation; 1 tick per invocation when driven by a replay clock."""
+    each scheduled invocation; 1 tick per invocation when driven by a replay clock. With
+    ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0."""
 
     executions_queue_url: str
     notifications_queue_url: str
+    state_bucket: str | None = None
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
 

@@ -173,6 +173,9 @@ class LocalStack:
         inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
         os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
+        self.state_bucket = "tradeflow-local-state"
+        aws.client("s3").create_bucket(Bucket=self.state_bucket)
+        os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
 
     # --- strategies and secrets --------------------------------------------------------
