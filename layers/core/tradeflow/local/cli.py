@@ -80,8 +80,9 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         print(f"  {ALERT_TEMPLATE}")
         print(f"or post to /webhook and add to the message:  \"passphrase\": \"{token}\"")
         return 0
-    with db.connect(_database_url()) as conn:
-        db.migrate(_database_url())
+    url = _database_url()
+    db.migrate(url)
+    with db.connect(url) as conn:
         if not store.set_paused(conn, args.name, args.action == "pause"):
             raise ValueError(f"no strategy {args.name!r}; add it with tradeflow strategy add {args.name}")
     print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
