@@ -105,6 +105,14 @@ def test_demo_collapses_retries_and_explains_refusals(demo):
     assert demo.dead_letters and not any(demo.dead_letters.values())
 
 
+def test_demo_emits_the_metrics_the_dashboard_shows(demo):
+    m = demo.metrics
+    assert m["AlertsAccepted"] == demo.alerts_posted
+    assert m["SignalsApproved"] + m["SignalsRefused"] == demo.alerts_posted - demo.duplicates_collapsed
+    assert m["Fills"] == demo.summary["fills"]
+    assert m["NotificationsSent"] == sum(demo.notifications.values())
+
+
 def test_demo_notifies_every_fill_and_each_day(demo):
     assert demo.notifications["fill"] == demo.summary["fills"]
     assert demo.notifications["daily_summary"] == demo.days

@@ -150,6 +150,7 @@ class DemoResult:
     trades: list[dict]
     notifications: Counter
     dead_letters: dict[str, int]
+    metrics: Counter
 
 
 def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] | None = None,
@@ -206,7 +207,7 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
 
         summary, curve, trades, notifications = read_results(database_url, STRATEGY_ID)
         return DemoResult(len(days), posted, responses, refusals, duplicates, wall, summary, curve, trades,
-                          notifications, stack.dead_letters())
+                          notifications, stack.dead_letters(), stack.metrics)
 
 
 def _fresh_database(state_dir: Path) -> str:

@@ -115,6 +115,7 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("max drawdown", f"{s['max_drawdown']:.2%}")
     t.add_row("notifications sent", f"{sum(result.notifications.values())} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(result.notifications.items())) + ")")
+    t.add_row("powertools metrics", ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items())))
     t.add_row("dead-letter queues", ", ".join(f"{q}: {n}" for q, n in result.dead_letters.items()))
     t.add_row("wall time", f"{result.wall_seconds:.1f} s")
     t.add_row("HTML report", str(report))

@@ -105,7 +105,6 @@ class LocalStack:
         self.handlers: dict[str, ModuleType] = {}
         self.queue_urls: dict[str, str] = {}
         self.deliveries: list[Delivery] = []
-        self.counts: Counter[str] = Counter()
         self.metrics: Counter[str] = Counter()
         self._feed = None
 
@@ -229,7 +228,6 @@ class LocalStack:
         from aws_lambda_powertools import Metrics
 
         module = self.handler(function)
-        self.counts[f"invoke:{function}"] += 1
         try:
             return module.handler(event, LambdaContext(function_name=f"tradeflow-{function}"))
         finally:
