@@ -3,7 +3,9 @@
 Every function: arm64, Python 3.12, handler ``functions/<name>/handler.py:handler``, the
 ``tradeflow`` layer, active tracing, its own log group and its own role holding only what
 it uses. The webhook runs outside the VPC and may only send to signals.fifo (and read the
-strategies' webhook secrets); the other five run in the VPC next to the database.
+strategies' webhook secrets); the other five run in the VPC next to the database. The paper
+executor and the stop monitor also keep the open-positions flag in the state bucket
+(``STATE_BUCKET``; state.py): the executor writes it, the stop monitor reads and writes it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tradeflow_cdk import paths
 from tradeflow_cdk.network import Network
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.nag import acknowledge
+from tradeflow_cdk.state import STATE_ACCESS, State
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -151,6 +154,7 @@ class Functions(Construct):
         network: Network,
         queues: Queues,
         database_secret: secretsmanager.ISecret,
+        state: State,
         trader_alerts: sns.ITopic,
         sms_numbers: tuple[str, ...],
         allowed_source_ips: tuple[str, ...],
@@ -175,6 +179,8 @@ class Functions(Construct):
             }
             if spec.in_vpc:
                 environment["DATABASE_SECRET_ARN"] = database_secret.secret_arn
+            if spec.name in STATE_ACCESS:
+                environment[names.STATE_BUCKET_ENV] = state.bucket.bucket_name
             function = self._function(spec, layer, network, environment, reserved_concurrency)
             sms = spec.name == "notifier" and bool(sms_numbers)
             acknowledge_tracing(function.role, SMS_REASON if sms else "")
@@ -185,6 +191,8 @@ class Functions(Construct):
                 )
             if spec.in_vpc:
                 database_secret.grant_read(function)
+            if spec.name in STATE_ACCESS:
+                state.grant(spec.name, function)
 
         for queue_name, consumer in names.QUEUE_CONSUMERS.items():
             self.by_name[consumer].add_event_source(

@@ -6,6 +6,16 @@ subnets an IPv6 range and an egress-only internet gateway (free): outbound IPv6 
 nothing from the internet can open a connection inward, and those three services answer
 on IPv6 at their usual regional names. ``egress="endpoints"`` swaps that for interface
 endpoints. See docs/cost.md.
+
+S3 (the state bucket's open-positions object, state.py) is reached in both modes through an S3
+*gateway* endpoint, which is free: a route in each private subnet's route table to S3's prefix
+list. The functions' security group must allow that IPv4 traffic, but CloudFormation cannot
+give S3's prefix-list id at synth time without a lookup or a custom resource (the stack
+synthesises offline, without credentials), so it allows HTTPS to any IPv4 address. That
+reaches no further than the route tables do: the subnets are isolated (no internet gateway, no
+NAT), so IPv4 leaves the VPC only through the gateway endpoint, and the endpoint's policy
+admits only the open-positions object. Anything new that must reach S3 from the VPC has to be
+added to that policy (state.py).
 """
 
 from __future__ import annotations
@@ -24,8 +34,9 @@ ENDPOINT_SERVICES = {
 
 
 class Network(Construct):
-    """``vpc``, the private ``subnets`` and two security groups: ``functions`` (the Lambdas
-    that reach the database) and ``database`` (ingress only from ``functions``)."""
+    """``vpc``, the private ``subnets``, the ``s3_endpoint`` (gateway) and two security groups:
+    ``functions`` (the Lambdas that reach the database) and ``database`` (ingress only from
+    ``functions``)."""
 
     def __init__(
         self,
@@ -73,6 +84,14 @@ class Network(Construct):
         )
         self.database.add_ingress_rule(self.functions, ec2.Port.tcp(5432), "PostgreSQL from tradeflow functions")
         self.functions.add_egress_rule(self.database, ec2.Port.tcp(5432), "PostgreSQL")
+
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets]
+        )
+        self.functions.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+            "S3 through the gateway endpoint (isolated subnets: IPv4 has no other way out)",
+        )
 
         if egress == "ipv6":
             self._egress_only_ipv6()

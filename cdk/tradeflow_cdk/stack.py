@@ -21,6 +21,7 @@ from tradeflow_cdk.network import Network
 from tradeflow_cdk.notifications import Notifications
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.schedules import Schedules
+from tradeflow_cdk.state import State
 
 STACK_NAME = names.APP
 
@@ -44,6 +45,7 @@ class TradeflowStack(Stack):
             max_acu=config.db_max_acu,
             deletion_protection=config.deletion_protection,
         )
+        self.state = State(self, "State", network=self.network)
         self.layer = Layer(self, "Layer", code_path=str(config.layer_path)).layer
         self.functions = Functions(
             self,
@@ -52,6 +54,7 @@ class TradeflowStack(Stack):
             network=self.network,
             queues=self.queues,
             database_secret=self.database.secret,
+            state=self.state,
             trader_alerts=self.notifications.trader_alerts,
             sms_numbers=config.sms_numbers,
             allowed_source_ips=config.allowed_source_ips,
@@ -89,6 +92,8 @@ class TradeflowStack(Stack):
         CfnOutput(self, "OperationsTopicArn", value=self.notifications.operations.topic_arn)
         CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "StateBucketName", value=self.state.bucket.bucket_name,
+                  description=f"holds {names.OPEN_POSITIONS_KEY}; delete that object before cdk destroy")
 
 
 def _load_layer_builder() -> Any:

@@ -1,6 +1,9 @@
-"""The six functions: runtime, layer, VPC placement, environment contract and least privilege."""
+"""The six functions: runtime, layer, VPC placement, environment contract and least privilege
+(including the open-positions flag in the state bucket)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from aws_cdk.assertions import Template
@@ -164,3 +167,53 @@ def test_notifier_publishes_to_the_trader_alerts_topic(template: Template, resou
 def test_no_reserved_concurrency_by_default(template: Template) -> None:
     for name in names.FUNCTIONS:
         assert "ReservedConcurrentExecutions" not in functions(template)[name][1]
+
+
+def s3_grants(resources: dict, role_logical_id: str) -> set[tuple[str, str]]:
+    """(action, resource as JSON) for every S3 action granted to a role."""
+    grants = set()
+    for s in role_statements(resources, role_logical_id):
+        resources_ = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        for action in actions_of([s]):
+            if action.startswith("s3:"):
+                assert s["Effect"] == "Allow"
+                grants |= {(action, json.dumps(r, sort_keys=True)) for r in resources_}
+    return grants
+
+
+def open_positions_arn(resources: dict) -> str:
+    (bucket_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"]
+    arn = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{names.OPEN_POSITIONS_KEY}"]]}
+    return json.dumps(arn, sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "actions"),
+    [("paper_executor", {"s3:PutObject"}), ("stop_monitor", {"s3:GetObject", "s3:PutObject"})],
+)
+def test_open_positions_flag_access_is_exactly_that_object(
+    template: Template, resources: dict, name: str, actions: set[str]
+) -> None:
+    # Given the function that keeps (executor) or reads and keeps (stop monitor) the flag
+    _, props = functions(template)[name]
+    # Then its role holds exactly these S3 actions, on the one object and not the bucket
+    assert s3_grants(resources, props["Role"]["Fn::GetAtt"][0]) == {(a, open_positions_arn(resources)) for a in actions}
+
+
+def test_no_other_function_has_s3_access(template: Template, resources: dict) -> None:
+    for name, (_, props) in functions(template).items():
+        if name not in ("paper_executor", "stop_monitor"):
+            assert not s3_grants(resources, props["Role"]["Fn::GetAtt"][0]), name
+
+
+@pytest.mark.parametrize("name", ["paper_executor", "stop_monitor"])
+def test_flag_functions_are_told_the_state_bucket(template: Template, resources: dict, name: str) -> None:
+    (bucket_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"]
+    env = functions(template)[name][1]["Environment"]["Variables"]
+    assert env[names.STATE_BUCKET_ENV] == {"Ref": bucket_id}
+    assert names.STATE_BUCKET_ENV == "STATE_BUCKET"
+
+
+def test_webhook_has_no_state_bucket(template: Template) -> None:
+    env = functions(template)["webhook"][1]["Environment"]["Variables"]
+    assert names.STATE_BUCKET_ENV not in env

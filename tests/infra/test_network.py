@@ -1,6 +1,10 @@
-"""Network and database exposure: nothing inbound from the internet, no NAT, IPv6 egress only."""
+"""Network and database exposure: nothing inbound from the internet, no NAT, IPv6 egress only;
+IPv4 leaves the VPC only through the S3 gateway endpoint, which admits only the open-positions
+object."""
 
 from aws_cdk.assertions import Match, Template
+
+from tradeflow import names
 
 OPEN = {"0.0.0.0/0", "::/0"}
 
@@ -43,7 +47,9 @@ def test_no_nat_gateway_and_ipv6_egress_only(template: Template) -> None:
     for route in routes.values():
         assert route["Properties"]["DestinationIpv6CidrBlock"] == "::/0"
         assert "EgressOnlyInternetGatewayId" in route["Properties"]
-    template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    # and the only VPC endpoint is the (free) S3 gateway: no interface endpoints
+    (endpoint,) = template.find_resources("AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
 
 
 def test_functions_security_group_egress_is_postgres_and_https_over_ipv6(template: Template) -> None:
@@ -60,3 +66,49 @@ def test_functions_security_group_egress_is_postgres_and_https_over_ipv6(templat
 
 def test_vpc_has_flow_logs(template: Template) -> None:
     template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
+
+
+def _function_subnets(template: Template) -> set[str]:
+    return {
+        subnet["Ref"]
+        for function in template.find_resources("AWS::Lambda::Function").values()
+        for subnet in function["Properties"].get("VpcConfig", {}).get("SubnetIds", [])
+    }
+
+
+def test_s3_gateway_endpoint_serves_the_functions_subnets(template: Template) -> None:
+    # Given the S3 gateway endpoint and the subnets the VPC functions run in
+    (endpoint,) = template.find_resources("AWS::EC2::VPCEndpoint").values()
+    props = endpoint["Properties"]
+    assert props["VpcEndpointType"] == "Gateway"
+    assert props["ServiceName"] == {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}
+    subnets = _function_subnets(template)
+    assert len(subnets) == 2
+    # Then the route table of every one of those subnets routes S3 through the endpoint
+    associations = template.find_resources("AWS::EC2::SubnetRouteTableAssociation").values()
+    tables = {a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnets}
+    assert len(tables) == 2
+    assert {t["Ref"] for t in props["RouteTableIds"]} == tables
+
+
+def test_s3_gateway_endpoint_admits_only_the_open_positions_object(template: Template) -> None:
+    (endpoint,) = template.find_resources("AWS::EC2::VPCEndpoint").values()
+    (statement,) = endpoint["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    resource = statement["Resource"]["Fn::Join"][1]
+    assert resource[0]["Fn::GetAtt"][1] == "Arn" and resource[1] == f"/{names.OPEN_POSITIONS_KEY}"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_functions_ipv4_egress_is_https_only_and_has_no_way_out_but_s3(template: Template) -> None:
+    # Given the functions' IPv4 egress rule (the S3 prefix-list id is not known at synth)
+    sg = next(g for g in template.find_resources("AWS::EC2::SecurityGroup").values()
+              if g["Properties"]["GroupDescription"] == "tradeflow functions that use the database")
+    ipv4 = [r for r in sg["Properties"]["SecurityGroupEgress"] if "CidrIp" in r]
+    assert [(r["CidrIp"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ipv4] == [("0.0.0.0/0", "tcp", 443, 443)]
+    # Then IPv4 has no route out of the VPC except the S3 gateway endpoint
+    template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    for route in template.find_resources("AWS::EC2::Route").values():
+        assert "DestinationCidrBlock" not in route["Properties"], route
