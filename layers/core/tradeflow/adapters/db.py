@@ -8,6 +8,7 @@ makes :func:`migrate` safe to run twice and from two processes at once.
 from __future__ import annotations
 
 import json
+import time
 from functools import lru_cache
 from importlib import resources
 from urllib.parse import quote
@@ -78,17 +79,26 @@ def _conninfo(database_url: str | None, secret_arn: str | None) -> str:
     return conninfo_from_secret(get_secret(secret_arn, transform="json"))
 
 
+#: A connection unused for longer than this (seconds) is checked before use: the server may
+#: have closed it meanwhile (Aurora's 2-minute ``idle_session_timeout``, or a pause).
+PING_AFTER_SECONDS = 30.0
+
 _connection: psycopg.Connection | None = None
+_last_used = 0.0
 
 
 def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
-    """The process's connection, opened on first use and kept for warm invocations;
-    checked with ``SELECT 1`` and reopened if the server closed it (Aurora's
-    ``idle_session_timeout``, or a pause)."""
-    global _connection
+    """The process's connection, opened on first use and kept for warm invocations. After
+    :data:`PING_AFTER_SECONDS` unused it is checked with ``SELECT 1`` and reopened if the
+    server closed it; within a busy batch it is handed out without a round trip."""
+    global _connection, _last_used
+    now = time.monotonic()
+    idle, _last_used = now - _last_used, now
     if _connection is not None and not _connection.closed:
+        if idle < PING_AFTER_SECONDS:
+            return _connection
         try:
-            _connection.execute("SELECT 1")  # the server may have closed it (idle timeout, pause)
+            _connection.execute("SELECT 1")
             return _connection
         except psycopg.OperationalError:
             _connection.close()
