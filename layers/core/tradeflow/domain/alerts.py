@@ -77,6 +77,7 @@ class Alert(BaseModel):
     delayed: bool = False
     action: Action
     sentiment: Sentiment | None = None
+    #: Entry quantity; with a non-zero ``position_size``, at most its size (see _target_quantity).
     quantity: Decimal | None = None
     price: Decimal | None = None
     #: Entry order: type, its prices and time in force.
@@ -441,6 +442,14 @@ def _entry_order(values: dict[str, Any]) -> None:
         raise AlertError("stopPrice", f"a {kind} order needs \"stopPrice\": the price that triggers it")
 
 
+def _target_quantity(values: dict[str, Any]) -> None:
+    """With a non-zero target position, the entry quantity is at most its size: the order's
+    contracts of a reversal (long 10 -> short 10: 20 contracts) include the closing ones."""
+    size = values.get("position_size")
+    if size:
+        values["quantity"] = min(values.get("quantity", abs(size)), abs(size))
+
+
 def _side(values: dict[str, Any]) -> Literal["long", "short"] | None:
     """The side the alert enters, if it clearly enters one."""
     size = values.get("position_size")
@@ -506,6 +515,7 @@ def normalise(fields: dict[str, Any]) -> Alert:
         key, value = _pick(fields, name)
         if value is not None:
             values[name] = read(key, value)
+    _target_quantity(values)
     values.update(_stop_loss(fields))
     values.update(_take_profit(fields))
     _entry_order(values)

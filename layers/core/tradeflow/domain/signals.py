@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -42,14 +44,41 @@ class Signal(BaseModel):
 
 
 def signal_key(strategy_id: str, alert: Alert, received_at: datetime) -> str:
-    """The natural key of an alert: SHA-256 (hex) of the strategy, the normalised alert and
-    its time — the alert's own ``time`` when it has one, else the received time floored to
-    :data:`UNTIMED_DEDUPE_SECONDS`. Two deliveries of one alert share a key."""
+    """The natural key of an alert, SHA-256 (hex). Two alerts are *the same alert* when all of
+    these are equal:
+
+    * the strategy (``strategy_id``: the webhook token or passphrase it authenticated with);
+    * the normalised content: every :class:`Alert` field (ticker, exchange, action, sentiment,
+      quantity, prices, order type, time in force, stop-loss, take-profits, trailing stop,
+      reverse, target position, comment, ...) after normalisation, so field-name synonyms,
+      key case, quoted or bare numbers and ``1`` / ``1.0`` / ``1E+0`` make no difference, and
+      fields that do not enter the Alert (``passphrase``, the bar's OHLCV, unknown keys) are
+      ignored;
+    * the time: the alert's own ``time`` (``{{timenow}}``) when it has one, else the arrival
+      time floored to :data:`UNTIMED_DEDUPE_SECONDS` (the arrival minute).
+
+    So TradingView's retries and an alert duplicated by accident collapse into one signal,
+    while the same template firing at another time is a new signal. An untimed alert sent
+    twice across a minute boundary gets two keys; the risk module's dedupe window catches it.
+    """
     when = alert.time or datetime.fromtimestamp(
         received_at.timestamp() // UNTIMED_DEDUPE_SECONDS * UNTIMED_DEDUPE_SECONDS, received_at.tzinfo
     )
-    content = alert.model_copy(update={"time": when}).model_dump_json()
-    return hashlib.sha256(f"{strategy_id}\n{content}".encode()).hexdigest()
+    content = _canonical(alert.model_copy(update={"time": when}).model_dump(mode="python"))
+    return hashlib.sha256(f"{strategy_id}\n{json.dumps(content, sort_keys=True)}".encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready form with one spelling per number: Decimals as their normalised string."""
+    if isinstance(value, Decimal):
+        return str(value.normalize() + 0)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
 
 
 def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: str | None = None) -> Signal:
@@ -61,14 +90,30 @@ def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: 
 
 
 def intent_of(alert: Alert, allow_short: bool) -> Intent:
-    """What the alert asks for, in TradersPost's reading of action + sentiment:
+    """What the alert asks for, first rule that applies:
 
-    * ``exit`` / ``close``, or any action with sentiment ``flat``: close the position;
-    * ``buy``: go long (closing a short first);
-    * ``sell`` with sentiment ``short``, or bare ``sell`` when shorts are allowed: go short;
-      a bare ``sell`` in a long-only strategy closes the long.
+    1. a target position (``position_size``, from ``{{strategy.position_size}}``) decides,
+       whatever the action says: 0 -> ``exit``; > 0 -> ``enter_long``; < 0 -> ``enter_short``
+       (``exit`` in a long-only strategy: the target cannot be reached, flat is nearest);
+    2. ``exit`` / ``close``: ``exit``;
+    3. ``reverse`` on a buy -> ``enter_long``, on a sell -> ``enter_short`` (``exit`` when shorts
+       are off); the risk module closes the opposite position before opening the new one;
+    4. then TradersPost's reading of action + sentiment: sentiment ``flat`` -> ``exit``;
+       ``buy`` -> ``enter_long`` (closing a short first); ``sell`` with sentiment ``short``,
+       or a bare ``sell`` when shorts are allowed -> ``enter_short``; a bare ``sell`` in a
+       long-only strategy (or ``sell`` with sentiment ``long``) -> ``exit``.
     """
-    if alert.action == "exit" or alert.sentiment == "flat":
+    if alert.position_size is not None:
+        if alert.position_size > 0:
+            return "enter_long"
+        return "enter_short" if alert.position_size < 0 and allow_short else "exit"
+    if alert.action == "exit":
+        return "exit"
+    if alert.reverse:
+        if alert.action == "buy":
+            return "enter_long"
+        return "enter_short" if allow_short else "exit"
+    if alert.sentiment == "flat":
         return "exit"
     if alert.action == "buy":
         return "enter_long"
