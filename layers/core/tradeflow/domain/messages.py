@@ -32,7 +32,7 @@ class ExecutionRequest(BaseModel):
     trigger_price: Decimal | None = None
 
 
-NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary"]
+NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused"]
 
 
 class NotificationEvent(BaseModel):
