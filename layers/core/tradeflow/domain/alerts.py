@@ -160,6 +160,8 @@ _ORDER_TYPES = {
 _TIMES_IN_FORCE = {"day": "day", "gtc": "gtc", "ioc": "ioc"}
 _FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.0-9]+)\s*\}\}", re.IGNORECASE)
+#: A placeholder written bare (``"size": {{strategy.order.contracts}}``), with the key before it.
+_BARE_PLACEHOLDER = re.compile(r'(?:"([^"]{1,64})"\s*:\s*)?(\{\{\s*[a-z_.0-9]+\s*\}\})', re.IGNORECASE)
 _EXCHANGE = re.compile(r"[A-Z0-9._\-]{1,32}")
 
 
@@ -179,6 +181,8 @@ def read_body(body: str) -> dict[str, Any]:
         try:
             data = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
+            if m := _BARE_PLACEHOLDER.search(text):  # an unfilled {{...}} written without quotes
+                raise _unfilled(_key(m.group(1)) if m.group(1) else "body", m.group(2)) from None
             raise AlertError(
                 "body",
                 f"the alert message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
@@ -347,13 +351,17 @@ def _placeholder(key: str, value: Any) -> None:
         for v in value:
             _placeholder(key, v)
     elif isinstance(value, str) and (m := _PLACEHOLDER.search(value)):
-        hint = (
-            " An indicator alert cannot use strategy variables: create the alert from a strategy, "
-            "or replace the placeholder with a fixed value."
-            if m.group(1).lower().startswith("strategy.")
-            else ""
-        )
-        raise AlertError(key, f"{key} holds {m.group(0)}, a placeholder TradingView did not fill.{hint}")
+        raise _unfilled(key, m.group(0))
+
+
+def _unfilled(key: str, placeholder: str) -> AlertError:
+    hint = (
+        " An indicator alert cannot use strategy variables: create the alert from a strategy, "
+        "or replace the placeholder with a fixed value."
+        if placeholder.strip("{} ").lower().startswith("strategy.")
+        else ""
+    )
+    return AlertError(key, f"{key} holds {placeholder}, a placeholder TradingView did not fill.{hint}")
 
 
 def _stop_loss(fields: dict[str, Any]) -> dict[str, Decimal]:
