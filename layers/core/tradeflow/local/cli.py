@@ -1,4 +1,4 @@
-"""The ``tradeflow`` command: the demo, the local stack, strategies and the layer build.
+"""The ``tradeflow`` command: the demo, replays, the local stack, strategies and the layer build.
 
 Every command that needs PostgreSQL uses ``DATABASE_URL`` if set, else the embedded server
 under ``TRADEFLOW_HOME`` (default ``.tradeflow/``). Errors print one line and exit 2.
@@ -42,6 +42,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       progress=not args.no_progress)
     report = write_html(result, Path(args.report))
     print_summary(result, report.resolve(), console)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from tradeflow.local.replay import replay_config, run_replay
+    from tradeflow.local.report import write_html
+    from tradeflow.local.stack import home
+
+    try:
+        settings = json.loads(args.settings) if args.settings else {}
+        config = replay_config(args.fill_model, Decimal(args.commission_bps), Decimal(args.cash), settings)
+    except (json.JSONDecodeError, InvalidOperation, ValidationError, TypeError) as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) \
+            if isinstance(exc, ValidationError) else str(exc) or type(exc).__name__
+        raise ValueError(f"bad strategy settings (--commission-bps, --cash or --settings): {detail}") from None
+    result = run_replay(Path(args.bars), Path(args.alerts), home(), config, args.strategy,
+                        progress=not args.no_progress)
+    console = Console()
+    s = result.summary
+    console.print(f"{result.bars} bars, {result.alerts_posted} alerts posted ({result.responses.get(202, 0)} accepted"
+                  + "".join(f"; {n} refused: {reason}" for reason, n in result.refusals.most_common()) + ")"
+                  + (f", {result.alerts_after_last_bar} after the last bar not posted" if result.alerts_after_last_bar
+                     else ""))
+    console.print(f"{s['closed_trades']} closed trades; final cash {s['final_cash']:,.2f}, final equity "
+                  f"{s['final_equity']:,.2f} (fees {s['fees']:,.2f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=1))
+        console.print(f"trades and equity curve: {args.json}")
+    if args.html:
+        lead = (f"{result.bars} bars; {result.alerts_posted} alerts posted, {result.responses.get(202, 0)} accepted; "
+                f"fill model {config.fill_model}, commission {config.commission_bps} bps;")
+        write_html(result, Path(args.html), "tradeflow replay report", lead)
+        console.print(f"HTML report: {args.html}")
+    console.print(f"{result.bars_per_second:,.1f} bars per second ({result.wall_seconds:.1f} s)")
     return 0
 
 
@@ -144,6 +183,22 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--report", default="tradeflow-demo.html", help="where to write the HTML report")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=cmd_demo)
+
+    replay = sub.add_parser("replay", help="replay a bar history and recorded alerts through the local stack")
+    replay.add_argument("--bars", required=True, help="CSV symbol,timestamp,open,high,low,close,volume "
+                                                      "(timestamp = bar open time, ISO-8601 UTC)")
+    replay.add_argument("--alerts", required=True,
+                        help='JSON Lines, one {"time": ISO-8601, "body": "<raw webhook body>"[, "path": token]}')
+    replay.add_argument("--fill-model", choices=["bar", "quote"], default="bar",
+                        help="bar: next bar's open, stops/limits on high/low (default); quote: latest close")
+    replay.add_argument("--commission-bps", default="0", help="commission in bps of notional (default 0)")
+    replay.add_argument("--cash", default="100000", help="starting cash (default 100000)")
+    replay.add_argument("--strategy", default="replay", help="strategy name the alerts are booked to")
+    replay.add_argument("--settings", help="JSON of further strategy settings, e.g. '{\"allow_short\": true}'")
+    replay.add_argument("--json", help="write trades, final cash and equity and the equity curve here")
+    replay.add_argument("--html", help="write the HTML report here")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.set_defaults(run=cmd_replay)
 
     sub.add_parser("migrate", help="apply the database migrations").set_defaults(run=cmd_migrate)
 

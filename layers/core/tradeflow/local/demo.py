@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.strategy import StrategyConfig
-from tradeflow.local.stack import LocalStack, embedded_database, repo_root
+from tradeflow.local.replay import Progress, fresh_database
+from tradeflow.local.stack import LocalStack, repo_root
 
 NEW_YORK = ZoneInfo("America/New_York")
 STRATEGY_ID = "ma-cross"
@@ -161,7 +162,7 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
     if not days:
         raise ValueError("no bars in that range: check --symbols, --start and --end")
     if database_url is None:
-        database_url = _fresh_database(state_dir)
+        database_url = fresh_database(state_dir, "tradeflow_demo")
     replay = ReplayClock(days[0][1][0].close_time - timedelta(hours=8))
     began = time.perf_counter()
     with LocalStack(state_dir, database_url, replay) as stack:
@@ -173,7 +174,7 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
         refusals: Counter = Counter()
         posted = duplicates = 0
         seen_ids: set[str] = set()
-        with _progress(progress, len(days)) as advance:
+        with Progress(progress, len(days), "replaying trading days") as advance:
             for day, bars in days:
                 close = bars[0].close_time
                 for bar in bars:
@@ -208,35 +209,3 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
         summary, curve, trades, notifications = read_results(database_url, STRATEGY_ID)
         return DemoResult(len(days), posted, responses, refusals, duplicates, wall, summary, curve, trades,
                           notifications, stack.dead_letters(), stack.metrics)
-
-
-def _fresh_database(state_dir: Path) -> str:
-    """An empty ``tradeflow_demo`` database on the embedded server, so every demo starts clean."""
-    from tradeflow.adapters import db
-
-    url = embedded_database(state_dir / "pgdata", "postgres")
-    with db.connect(url) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tradeflow_demo WITH (FORCE)")
-    return embedded_database(state_dir / "pgdata", "tradeflow_demo")
-
-
-class _progress:
-    """A rich progress bar (or nothing); ``with _progress(on, total) as advance: advance()``."""
-
-    def __init__(self, on: bool, total: int) -> None:
-        self.on, self.total = on, total
-
-    def __enter__(self):
-        if not self.on:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("replaying trading days"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn())
-        self.bar.start()
-        task = self.bar.add_task("days", total=self.total)
-        return lambda: self.bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.on:
-            self.bar.stop()

@@ -149,23 +149,31 @@ def _svg_curve(curve: list[tuple[datetime, Decimal]], width: int = 900, height: 
     )
 
 
-def write_html(result: DemoResult, path: Path) -> Path:
-    """Write the report (summary, equity curve, trade list) as one self-contained HTML file."""
+def write_html(result, path: Path, title: str = "tradeflow demo report", lead: str | None = None) -> Path:
+    """Write the report (summary, equity curve, trade list) as one self-contained HTML file.
+
+    ``result`` is a DemoResult or a ReplayResult (``summary``, ``equity_curve``, ``trades``);
+    ``lead`` is the opening paragraph (HTML), by default the demo's counts."""
     s = result.summary
     esc = html.escape
+    times = [t[k] for t in result.trades for k in ("entry_time", "exit_time")]
+    stamp = "%Y-%m-%d" if len({(t.hour, t.minute) for t in times}) <= 1 else "%Y-%m-%d %H:%M"
     rows = "".join(
         f"<tr><td>{esc(t['symbol'])}</td><td>{t['side']}</td><td>{t['quantity']:f}</td>"
-        f"<td>{t['entry_time']:%Y-%m-%d}</td><td>{t['entry_price']:.2f}</td><td>{t['exit_time']:%Y-%m-%d}</td>"
-        f"<td>{t['exit_price']:.2f}</td><td>{t['pnl'] - t['fees']:.2f}</td><td>{esc(t['exit_reason'])}</td></tr>"
+        f"<td>{t['entry_time']:{stamp}}</td><td>{_price(t['entry_price'])}</td><td>{t['exit_time']:{stamp}}</td>"
+        f"<td>{_price(t['exit_price'])}</td><td>{t['pnl'] - t['fees']:.2f}</td><td>{esc(t['exit_reason'])}</td></tr>"
         for t in result.trades
     )
+    if lead is None:
+        lead = (f"{result.days} trading days; {result.alerts_posted} alerts received, "
+                f"{result.responses.get(202, 0)} accepted;")
     refused = "".join(f"<li>{n} × {esc(r)}</li>" for r, n in s["signals_refused"].most_common())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>tradeflow demo report</title>
+    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px}}td,th{{padding:2px 8px;text-align:right}}
 table{{border-collapse:collapse}}tr:nth-child(even){{background:#f4f4f4}}</style></head><body>
-<h1>tradeflow demo report</h1>
-<p>{result.days} trading days; {result.alerts_posted} alerts received, {result.responses.get(202, 0)} accepted;
+<h1>{esc(title)}</h1>
+<p>{lead}
 {s['signals_approved']} signals approved; {s['fills']} fills; {s['closed_trades']} closed trades,
 win rate {s['win_rate']:.1%}.</p>
 <p>Starting cash ${s['starting_cash']:,.2f}; final equity ${s['final_equity']:,.2f}
@@ -177,3 +185,10 @@ fees ${s['fees']:,.2f}.</p>
 <th>exit</th><th>price</th><th>net P&amp;L</th><th>exit reason</th></tr>{rows}</table>
 </body></html>""")
     return path
+
+
+def _price(price: Decimal) -> str:
+    """A price with at least 2 decimals and no trailing zeros beyond (1.23456, 179.90)."""
+    text = f"{price.normalize():f}"
+    decimals = len(text.partition(".")[2])
+    return f"{price:.{max(2, decimals)}f}"
