@@ -99,6 +99,9 @@ def test_quoted_bare_and_padded_numbers_give_equal_signal_keys(quantity, price, 
                 % (render(quantity), render(price), render(Decimal(size))))
 
     bare = parse_alert(body(str))
-    quoted = parse_alert(body(lambda d: json.dumps(str(d) + ("." if "." not in str(d) and zeros else "") + "0" * zeros)))
+    def padded(d):
+        return json.dumps(str(d) + ("." if "." not in str(d) and zeros else "") + "0" * zeros)
+
+    quoted = parse_alert(body(padded))
     assert quoted == bare
     assert signal_key("s1", quoted, RECEIVED) == signal_key("s1", bare, RECEIVED)

@@ -281,7 +281,8 @@ def _time(key: str, value: Any) -> datetime:
             raise AlertError(key, f"{key} must carry a time zone, e.g. 2024-03-01T15:30:02Z")
         return t.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise AlertError(key, f"{key} must be an ISO-8601 time such as 2024-03-01T15:30:02Z ({{{{timenow}}}})") from None
+        raise AlertError(key, f"{key} must be an ISO-8601 time such as 2024-03-01T15:30:02Z "
+                              "({{timenow}})") from None
 
 
 def _text(limit: int) -> Callable[[str, Any], str]:
@@ -329,7 +330,8 @@ def _exchange(key: str, raw: str) -> tuple[str, bool]:
 def _action(fields: dict[str, Any]) -> Action:
     key, value = _pick(fields, "action")
     if value is None:
-        raise AlertError("action", "the alert has no action; add \"action\": \"{{strategy.order.action}}\" (buy, sell or exit)")
+        raise AlertError("action", "the alert has no action; "
+                                   "add \"action\": \"{{strategy.order.action}}\" (buy, sell or exit)")
     word = _key(value) if isinstance(value, str) else ""
     if word == "cancel":
         raise AlertError(key, f"{key} cancel is not supported: tradeflow cancels working orders itself when a "
@@ -373,7 +375,8 @@ def _stop_loss(fields: dict[str, Any]) -> dict[str, Decimal]:
     if isinstance(value, dict):
         kind = _key(value.get("type") or "stop")
         if kind not in ("stop", "stop_limit", "trailing_stop"):
-            raise AlertError(f"{key}.type", f"{key}.type must be stop or trailing_stop, got {str(value['type'])[:40]!r}")
+            raise AlertError(f"{key}.type",
+                             f"{key}.type must be stop or trailing_stop, got {str(value['type'])[:40]!r}")
         trailing = kind == "trailing_stop"
         members = {
             "stopprice": "stop_loss", "stop_price": "stop_loss", "price": "stop_loss",
@@ -434,7 +437,8 @@ def _take_profit(fields: dict[str, Any]) -> dict[str, Any]:
 def _one_of(found: dict[str, Any], names: tuple[str, ...], field: str, what: str) -> None:
     given = [n for n in names if n in found]
     if len(given) > 1:
-        raise AlertError(field, f"give the {what} one way only, as a price, a percent or an amount; got {', '.join(given)}")
+        raise AlertError(field, f"give the {what} one way only (a price, a percent or an amount); "
+                                f"got {', '.join(given)}")
 
 
 def _entry_order(values: dict[str, Any]) -> None:
