@@ -2,11 +2,13 @@
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeflow.domain.fills import commission, fill_price
+from tradeflow.domain.fills import Resting, commission, quote_fill
 from tradeflow.domain.ledger import Position, apply_fill, equity
+from tradeflow.domain.strategy import StrategyConfig
 
 prices = st.decimals(min_value="0.01", max_value="5000", places=2)
 quantities = st.integers(min_value=1, max_value=1000).map(Decimal)
@@ -57,16 +59,26 @@ def test_adding_averages_the_entry_price():
 
 @given(prices, st.decimals("0", "100", places=1))
 def test_slippage_always_costs_the_trader(quote, bps):
-    assert fill_price("buy", "market", quote, bps) >= quote.quantize(Decimal("0.0001"))
-    assert fill_price("sell", "market", quote, bps) <= quote
+    assert quote_fill(Resting("b", "buy", "market"), quote, bps) >= quote
+    assert quote_fill(Resting("s", "sell", "market"), quote, bps) <= quote
 
 
 @given(prices, prices)
 def test_a_limit_order_never_fills_worse_than_its_limit(quote, limit):
-    assert fill_price("sell", "limit", quote, Decimal(50), limit) >= limit
-    assert fill_price("buy", "limit", quote, Decimal(50), limit) <= limit
+    sell = quote_fill(Resting("s", "sell", "limit", limit_price=limit), quote, Decimal(50))
+    buy = quote_fill(Resting("b", "buy", "limit", limit_price=limit), quote, Decimal(50))
+    assert sell is None or sell >= limit
+    assert buy is None or buy <= limit
+    assert (sell is None) == (quote < limit) and (buy is None) == (quote > limit)
 
 
-def test_commission_is_bps_of_notional_rounded_to_the_cent():
-    assert commission(Decimal("10000"), Decimal(1)) == Decimal("1.00")
-    assert commission(Decimal("12345.67"), Decimal("2.5")) == Decimal("3.09")
+@pytest.mark.parametrize("settings, quantity, price, fee", [
+    ({"commission_bps": 1}, 100, "100", "1.00"),
+    ({"commission_bps": "2.5"}, 1, "12345.67", "3.09"),
+    ({"commission_bps": 0, "commission_per_share": "0.005", "commission_minimum": 1}, 100, "50", "1.00"),
+    ({"commission_bps": 0, "commission_per_share": "0.005", "commission_minimum": 1}, 1000, "50", "5.00"),
+    ({"commission_bps": 0, "commission_per_order": "4.95"}, 3, "10", "4.95"),
+    ({"commission_bps": "1.5", "commission_to_cent": False}, 7, "33.33", "0.03499650"),
+])
+def test_commission_models(settings, quantity, price, fee):
+    assert commission(Decimal(quantity), Decimal(price), StrategyConfig(**settings)) == Decimal(fee)

@@ -13,7 +13,7 @@ from tradeflow.domain.orders import (
 )
 from tradeflow.domain.risk import RiskState, decide
 from tradeflow.domain.sizing import SizingError, order_quantity
-from tradeflow.domain.stops import exit_trigger
+from tradeflow.domain.fills import Bar, Resting, exits_to_fill
 from tradeflow.domain.strategy import StrategyConfig
 
 NOW = datetime(2024, 3, 1, 21, tzinfo=UTC)
@@ -81,11 +81,18 @@ def test_sizing_uses_the_alert_quantity_then_the_strategy():
         order_quantity(config, None, Decimal(5000), Decimal(10**5))
 
 
-def test_stop_loss_wins_when_both_could_trigger():
-    assert exit_trigger("long", Decimal(90), Decimal(95), Decimal(80)) == "stop_loss"
-    assert exit_trigger("long", Decimal(111), Decimal(95), Decimal(110)) == "take_profit"
-    assert exit_trigger("short", Decimal(106), Decimal(105), Decimal(90)) == "stop_loss"
-    assert exit_trigger("long", Decimal(100), Decimal(95), Decimal(110)) is None
+def _exits(side, price, stop, take):
+    exit_side = "sell" if side == "long" else "buy"
+    legs = [Resting("sl", exit_side, "stop", "stop_loss", stop_price=Decimal(stop)),
+            Resting("tp", exit_side, "limit", "take_profit", limit_price=Decimal(take))]
+    return [leg.purpose for leg, _ in exits_to_fill(legs, Bar.flat(Decimal(price)))]
+
+
+def test_at_a_quote_the_stop_loss_wins_when_both_could_trigger():
+    assert _exits("long", 90, 95, 80) == ["stop_loss"]
+    assert _exits("long", 111, 95, 110) == ["take_profit"]
+    assert _exits("short", 106, 105, 90) == ["stop_loss"]
+    assert _exits("long", 100, 95, 110) == []
 
 
 CONFIG = StrategyConfig(max_open_positions=2, dedupe_window_seconds=60)

@@ -32,7 +32,10 @@ def sync_open_positions(conn: psycopg.Connection, bucket: str) -> int:
     DeliveryError if S3 refuses, so the caller's message is retried."""
     conn.execute("SELECT pg_advisory_lock(%s)", (FLAG_LOCK,))
     try:
-        count = conn.execute("SELECT count(*) AS n FROM positions WHERE status = 'open'").fetchone()["n"]
+        count = conn.execute(  # open positions, and entries working for a price (limit, stop, next bar)
+            "SELECT (SELECT count(*) FROM positions WHERE status = 'open') + (SELECT count(*) FROM orders "
+            "WHERE purpose = 'entry' AND status IN ('accepted', 'partially_filled')) AS n"
+        ).fetchone()["n"]
         try:
             aws.client("s3").put_object(Bucket=bucket, Key=OPEN_POSITIONS_KEY, Body=str(count).encode())
         except Exception as exc:

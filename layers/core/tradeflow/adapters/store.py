@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.risk import Decision, RiskState
@@ -81,20 +82,46 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 # --- prices ------------------------------------------------------------------------------
 
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
-                 bid: Decimal | None = None, ask: Decimal | None = None) -> None:
-    """Add a price to the feed; a second price for the same symbol and time is ignored."""
+                 bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
+                 high: Decimal | None = None, low: Decimal | None = None) -> None:
+    """Add a price to the feed; a second price for the same symbol and time is ignored.
+    A bar is recorded with ``ts`` its CLOSE time, ``price`` its close and open/high/low."""
     conn.execute(
-        "INSERT INTO quotes (symbol, ts, price, bid, ask, source) VALUES (%s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (symbol, ts) DO NOTHING",
-        (symbol, ts, price, bid, ask, source),
+        "INSERT INTO quotes (symbol, ts, price, bid, ask, source, open, high, low) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO NOTHING",
+        (symbol, ts, price, bid, ask, source, open, high, low),
     )
 
 
 def latest_quote(conn: psycopg.Connection, symbol: str, at: datetime) -> Row | None:
-    """The last quote for ``symbol`` at or before ``at`` (ts, price, bid, ask), or None."""
+    """The last quote for ``symbol`` at or before ``at`` (ts, price, bid, ask, open, high,
+    low), or None."""
     return conn.execute(
-        "SELECT ts, price, bid, ask FROM quotes WHERE symbol = %s AND ts <= %s ORDER BY ts DESC LIMIT 1",
+        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts <= %s "
+        "ORDER BY ts DESC LIMIT 1",
         (symbol, at),
+    ).fetchone()
+
+
+def as_bar(quote: Row) -> Bar:
+    """A quote row as a bar; a plain last-trade quote is a flat bar at its price."""
+    price = quote["price"]
+    return Bar(quote["open"] or price, quote["high"] or price, quote["low"] or price, price)
+
+
+def bar_at(conn: psycopg.Connection, symbol: str, ts: datetime) -> Row | None:
+    """The quote (bar) of ``symbol`` that closed at ``ts``, or None."""
+    return conn.execute(
+        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts = %s", (symbol, ts)
+    ).fetchone()
+
+
+def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, until: datetime) -> Row | None:
+    """The first quote (bar) of ``symbol`` closing after ``after`` and at or before ``until``."""
+    return conn.execute(
+        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts > %s AND ts <= %s "
+        "ORDER BY ts LIMIT 1",
+        (symbol, after, until),
     ).fetchone()
 
 
@@ -168,10 +195,14 @@ def insert_order(conn: psycopg.Connection, strategy_id: str, signal_id: uuid.UUI
     """Create an order in ``pending``; False if its client_order_id exists already."""
     cur = conn.execute(
         "INSERT INTO orders (client_order_id, strategy_id, signal_id, symbol, side, quantity, order_type, purpose, "
-        "stop_price, limit_price, oco_group, parent_client_order_id, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (client_order_id) DO NOTHING",
+        "stop_price, limit_price, oco_group, parent_client_order_id, time_in_force, expires_at, trail_amount, "
+        "trail_percent, breakeven_after_target, working_since, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (client_order_id) DO NOTHING",
         (o.client_order_id, strategy_id, signal_id, o.symbol, o.side, o.quantity, o.order_type, o.purpose,
-         o.stop_price, o.limit_price, o.oco_group, o.parent_client_order_id, now),
+         o.stop_price, o.limit_price, o.oco_group, o.parent_client_order_id, o.time_in_force, o.expires_at,
+         o.trail_amount, o.trail_percent, o.breakeven_after_target,
+         None if o.parent_client_order_id else now, now),
     )
     return cur.rowcount == 1
 
@@ -213,6 +244,57 @@ def open_exit_orders(conn: psycopg.Connection, position_id: int) -> list[Row]:
 
 def attach_to_position(conn: psycopg.Connection, order_id: int, position_id: int) -> None:
     conn.execute("UPDATE orders SET position_id = %s WHERE order_id = %s", (position_id, order_id))
+
+
+def as_resting(order: Row) -> Resting:
+    """The matcher's view of an order row."""
+    return Resting(order["client_order_id"], order["side"], order["order_type"], order["purpose"],
+                   order["stop_price"], order["limit_price"], order["stop_triggered_at"] is not None)
+
+
+def start_working(conn: psycopg.Connection, order_id: int, since: datetime, high_water_mark: Decimal | None) -> None:
+    """An exit leg becomes active at ``since`` (the bar model matches bars closing after it);
+    a trailing stop starts its high-water mark."""
+    conn.execute("UPDATE orders SET working_since = %s, high_water_mark = %s WHERE order_id = %s",
+                 (since, high_water_mark, order_id))
+
+
+def set_high_water_mark(conn: psycopg.Connection, order_id: int, mark: Decimal) -> None:
+    conn.execute("UPDATE orders SET high_water_mark = %s WHERE order_id = %s", (mark, order_id))
+
+
+def mark_stop_triggered(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
+    """A stop-limit's stop was touched at ``at``: it works on as a limit order (idempotent)."""
+    conn.execute("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s AND stop_triggered_at IS NULL",
+                 (at, order_id))
+
+
+def amend(conn: psycopg.Connection, order_id: int, field: str, value: Decimal, reason: str, now: datetime) -> None:
+    """Replace an open order's ``stop_price`` or ``limit_price`` through the append-only
+    order_amendments log (the database refuses it for an order no longer open)."""
+    conn.execute(
+        "INSERT INTO order_amendments (order_id, field, new_value, reason, at) VALUES (%s, %s, %s, %s, %s)",
+        (order_id, field, value, reason, now),
+    )
+
+
+def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> list[Row]:
+    """The strategy's entries in ``symbol`` not yet filled (pending or accepted), locked."""
+    return conn.execute(
+        "SELECT * FROM orders WHERE strategy_id = %s AND symbol = %s AND purpose = 'entry' "
+        "AND status IN ('pending', 'accepted') ORDER BY order_id FOR UPDATE",
+        (strategy_id, symbol),
+    ).fetchall()
+
+
+def working_orders(conn: psycopg.Connection) -> list[Row]:
+    """Every accepted (working) order with its strategy's settings and its position's side,
+    by strategy, symbol and order id."""
+    return conn.execute(
+        "SELECT o.*, s.settings, p.side AS position_side FROM orders o JOIN strategies s USING (strategy_id) "
+        "LEFT JOIN positions p ON p.position_id = o.position_id "
+        "WHERE o.status IN ('accepted', 'partially_filled') ORDER BY o.strategy_id, o.symbol, o.order_id"
+    ).fetchall()
 
 
 # --- fills and positions -----------------------------------------------------------------
@@ -258,21 +340,6 @@ def save_position(conn: psycopg.Connection, strategy_id: str, row: Row | None, a
             (abs(after.quantity), abs(after.cost), after.avg_price, realised, fee, row["position_id"]),
         )
     return row["position_id"]
-
-
-def open_positions_with_exits(conn: psycopg.Connection, at: datetime) -> list[Row]:
-    """Open positions with their active stop-loss and take-profit legs and latest price at ``at``."""
-    return conn.execute(
-        "SELECT p.position_id, p.strategy_id, p.symbol, p.side, q.price, "
-        "  sl.client_order_id AS sl_id, sl.stop_price, tp.client_order_id AS tp_id, tp.limit_price "
-        "FROM positions p "
-        "JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
-        "              ORDER BY ts DESC LIMIT 1) q ON true "
-        "LEFT JOIN orders sl ON sl.position_id = p.position_id AND sl.purpose = 'stop_loss' AND sl.status = 'accepted' "
-        "LEFT JOIN orders tp ON tp.position_id = p.position_id AND tp.purpose = 'take_profit' AND tp.status = 'accepted' "
-        "WHERE p.status = 'open' ORDER BY p.position_id",
-        (at,),
-    ).fetchall()
 
 
 def mark_to_market(conn: psycopg.Connection, strategy_id: str, at: datetime) -> tuple[Decimal, Decimal]:

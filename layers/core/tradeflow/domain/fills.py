@@ -1,35 +1,160 @@
-"""Paper fills: the price an order fills at, and its commission.
+"""Paper fills: whether and at what price an order fills, and its commission.
 
-Quote fill model: a market order (and a triggered stop, which becomes a market order) fills
-at the quote moved against the trader by ``slippage_bps``; a limit order fills at the quote
-or better, never worse than its limit, with no slippage.
+Two fill models, chosen per strategy (``StrategyConfig.fill_model``):
+
+*quote* — an order is matched against the latest quote when it arrives and at each stop
+monitor tick: the ask for a buy and the bid for a sell when the quote has them, else the last
+price. A market order (and a triggered stop) fills there moved against the trader by
+``slippage_bps``; a limit order fills there when it is at or better than its limit, with no
+slippage.
+
+*bar* — an order created at time t is matched against the bars closing after t (a bar's
+``ts`` is its close time), so an order placed at bar i's close meets bar i+1 first:
+
+- market: the bar's open (plus slippage);
+- stop (and a trailing stop at its current stop price): triggers when the bar touches it,
+  inclusive (a sell stop when low <= stop, a buy stop when high >= stop) and fills at the
+  WORSE of the open and the stop (a gap through the stop fills at the open), plus slippage;
+- limit: fills when touched, inclusive (a sell limit when high >= limit, a buy limit when
+  low <= limit), at the BETTER of the open and the limit, with no slippage;
+- stop-limit: when the stop is touched, the trigger price (worse of open and stop) fills if
+  it is within the limit; otherwise the order works on as a limit order from the next bar.
+
+These are the rules of backtesting.py 0.6.6 (``_Broker._process_orders``), with one
+difference: its stop-limit fills at the stop even when the bar opened beyond it.
+The quote model is the bar model on a flat bar at the quote: open = high = low = close.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
-from tradeflow.domain.orders import OrderSide, OrderType
+from tradeflow.domain.strategy import StrategyConfig
 
 BPS = Decimal("0.0001")
+#: A price moved by slippage is rounded half-up to this many currency units.
 PRICE_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
 
-
-def fill_price(
-    side: OrderSide, order_type: OrderType, quote: Decimal, slippage_bps: Decimal, limit_price: Decimal | None = None
-) -> Decimal:
-    """Fill price (currency per share, 4 decimals) for ``side`` against ``quote``."""
-    if order_type == "limit":
-        if limit_price is None:
-            raise ValueError("a limit order needs a limit_price")
-        price = min(quote, limit_price) if side == "buy" else max(quote, limit_price)
-    else:
-        direction = 1 if side == "buy" else -1
-        price = quote * (1 + direction * slippage_bps * BPS)
-    return price.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
+Side = Literal["buy", "sell"]
 
 
-def commission(notional: Decimal, commission_bps: Decimal) -> Decimal:
-    """Commission in currency: ``commission_bps`` of ``notional``, rounded half-up to the cent."""
-    return (abs(notional) * commission_bps * BPS).quantize(CENT, rounding=ROUND_HALF_UP)
+@dataclass(frozen=True)
+class Bar:
+    """One price bar (currency per share): open, high, low, close."""
+
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+    @classmethod
+    def flat(cls, price: Decimal) -> Bar:
+        """A single price as a bar: the quote model's view of a quote."""
+        return cls(price, price, price, price)
+
+
+@dataclass(frozen=True)
+class Resting:
+    """The terms of an order the matcher needs. ``key`` identifies it to the caller;
+    ``order_type`` market, limit, stop, stop_limit or trailing_stop; prices in currency per
+    share; ``stop_triggered``: a stop-limit whose stop was touched earlier (now a limit order)."""
+
+    key: str
+    side: Side
+    order_type: str
+    purpose: str = "entry"
+    stop_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_triggered: bool = False
+
+
+def slipped(price: Decimal, side: Side, slippage_bps: Decimal) -> Decimal:
+    """``price`` moved against the trader by ``slippage_bps`` (up for a buy, down for a sell),
+    rounded half-up to 4 decimals; unchanged when the slippage is 0."""
+    if not slippage_bps:
+        return price
+    direction = 1 if side == "buy" else -1
+    return (price * (1 + direction * slippage_bps * BPS)).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def stop_touched(side: Side, stop: Decimal, bar: Bar) -> bool:
+    """A buy stop is touched when high >= stop; a sell stop when low <= stop."""
+    return bar.high >= stop if side == "buy" else bar.low <= stop
+
+
+def limit_touched(side: Side, limit: Decimal, bar: Bar) -> bool:
+    """A buy limit is touched when low <= limit; a sell limit when high >= limit."""
+    return bar.low <= limit if side == "buy" else bar.high >= limit
+
+
+def bar_fill(order: Resting, bar: Bar, slippage_bps: Decimal = Decimal(0)) -> Decimal | None:
+    """The price at which ``order`` fills in ``bar`` (module docstring rules), or None if it
+    does not. Raises ValueError for an unknown order type or a missing price."""
+    side = order.side
+    kind = "limit" if order.order_type == "stop_limit" and order.stop_triggered else order.order_type
+    if kind == "market":
+        return slipped(bar.open, side, slippage_bps)
+    if kind in ("stop", "trailing_stop"):
+        stop = _need(order.stop_price, "stop_price", order)
+        if not stop_touched(side, stop, bar):
+            return None
+        return slipped(max(bar.open, stop) if side == "buy" else min(bar.open, stop), side, slippage_bps)
+    if kind == "limit":
+        limit = _need(order.limit_price, "limit_price", order)
+        if not limit_touched(side, limit, bar):
+            return None
+        return min(bar.open, limit) if side == "buy" else max(bar.open, limit)
+    if kind == "stop_limit":
+        stop, limit = _need(order.stop_price, "stop_price", order), _need(order.limit_price, "limit_price", order)
+        if not stop_touched(side, stop, bar):
+            return None
+        trigger = max(bar.open, stop) if side == "buy" else min(bar.open, stop)
+        return trigger if (trigger <= limit if side == "buy" else trigger >= limit) else None
+    raise ValueError(f"unknown order type {order.order_type!r} for order {order.key}")
+
+
+def quote_price(side: Side, last: Decimal, bid: Decimal | None = None, ask: Decimal | None = None) -> Decimal:
+    """The price a quote offers: the ask for a buy, the bid for a sell when known, else last."""
+    if side == "buy" and ask is not None:
+        return ask
+    if side == "sell" and bid is not None:
+        return bid
+    return last
+
+
+def quote_fill(order: Resting, price: Decimal, slippage_bps: Decimal = Decimal(0)) -> Decimal | None:
+    """The quote model: :func:`bar_fill` on the flat bar at ``price`` (see :func:`quote_price`)."""
+    return bar_fill(order, Bar.flat(price), slippage_bps)
+
+
+def exits_to_fill(legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_loss",
+                  slippage_bps: Decimal = Decimal(0)) -> list[tuple[Resting, Decimal]]:
+    """Which active exit legs of one position fill in ``bar``, with their prices, in ``legs``
+    order. When a stop-loss and a take-profit are both touched in the bar, only the legs of
+    the ``same_bar_exit`` kind fill (the path inside a bar is unknown; the stop-loss is the
+    pessimistic default, as in backtesting.py, which processes stop-loss orders first)."""
+    hit = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps)) is not None]
+    kinds = {leg.purpose for leg, _ in hit}
+    if {"stop_loss", "take_profit"} <= kinds:
+        hit = [(leg, price) for leg, price in hit if leg.purpose == same_bar_exit]
+    return hit
+
+
+def commission(quantity: Decimal, price: Decimal, config: StrategyConfig) -> Decimal:
+    """Commission of one fill (currency): ``commission_bps`` of the notional ``quantity x price``
+    plus ``commission_per_share x quantity`` plus ``commission_per_order``, at least
+    ``commission_minimum``; rounded half-up to the cent unless ``commission_to_cent`` is off."""
+    fee = (abs(quantity * price) * config.commission_bps * BPS + abs(quantity) * config.commission_per_share
+           + config.commission_per_order)
+    fee = max(fee, config.commission_minimum)
+    return fee.quantize(CENT, rounding=ROUND_HALF_UP) if config.commission_to_cent else fee
+
+
+def _need(value: Decimal | None, name: str, order: Resting) -> Decimal:
+    if value is None:
+        raise ValueError(f"a {order.order_type} order needs a {name} (order {order.key})")
+    return value

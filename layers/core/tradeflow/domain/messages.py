@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -20,16 +21,19 @@ class OrderInstruction(BaseModel):
 
 
 class ExecutionRequest(BaseModel):
-    """``executions.fifo``: fill this order. ``trigger`` says why now: the signal, or a
-    stop-loss / take-profit hit at ``trigger_price`` (currency per share)."""
+    """``executions.fifo``: fill this order. ``trigger`` says why now: the signal that created
+    it, a stop-loss / take-profit hit at ``trigger_price`` (currency per share), or a working
+    entry or exit that the stop monitor matched (``working``). ``bar_ts``: the close time of
+    the bar it was matched on (bar fill model); the executor recomputes the price from it."""
 
     model_config = ConfigDict(frozen=True)
 
     client_order_id: str
     strategy_id: str
     symbol: str
-    trigger: Literal["signal", "stop_loss", "take_profit"] = "signal"
+    trigger: Literal["signal", "stop_loss", "take_profit", "working"] = "signal"
     trigger_price: Decimal | None = None
+    bar_ts: datetime | None = None
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused"]

@@ -13,6 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+class Instrument(BaseModel):
+    """Trading rules of one symbol. ``tick_size``: the price increment (currency per share);
+    ``lot_size``: the quantity increment (shares); ``fractional``: whether quantities below
+    one share trade (then the default lot is 1e-8 share). None = the strategy's default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tick_size: Decimal | None = Field(default=None, gt=0)
+    lot_size: Decimal | None = Field(default=None, gt=0)
+    fractional: bool | None = None
+
+
 class StrategyConfig(BaseModel):
     """Per-strategy settings. Money in the account currency, rates in percent or basis points
     (1 bp = 0.01 %), quantities in shares or contracts."""
@@ -30,12 +42,38 @@ class StrategyConfig(BaseModel):
     stop_loss_pct: Decimal | None = Field(default=Decimal("5"), gt=0, lt=100)
     take_profit_pct: Decimal | None = Field(default=Decimal("10"), gt=0)
     slippage_bps: Decimal = Field(default=Decimal("5"), ge=0, le=1000)
+    #: Commission per fill = max(commission_minimum, commission_bps of notional
+    #: + commission_per_share x shares + commission_per_order), in currency.
     commission_bps: Decimal = Field(default=Decimal("1"), ge=0, le=1000)
+    commission_per_share: Decimal = Field(default=Decimal(0), ge=0)
+    commission_per_order: Decimal = Field(default=Decimal(0), ge=0)
+    commission_minimum: Decimal = Field(default=Decimal(0), ge=0)
+    #: Round each commission half-up to the cent (as brokers bill); off keeps it exact, as
+    #: backtesting.py does, so that a comparison can agree to the cent over many fills.
+    commission_to_cent: bool = True
+    #: How paper orders fill (README "Fill models"): ``quote`` = the latest price when the
+    #: order arrives; ``bar`` = the next bar's open, stops and limits on the bar's high/low.
+    fill_model: Literal["quote", "bar"] = "quote"
+    #: Which exit fills when a stop-loss and a take-profit are both touched in one bar.
+    same_bar_exit: Literal["stop_loss", "take_profit"] = "stop_loss"
+    #: Default price increment (currency per share; SEC Rule 612: $0.01 at $1.00 or more)
+    #: and quantity increment (shares; None = 1, or 1e-8 when ``fractional``).
+    tick_size: Decimal = Field(default=Decimal("0.01"), gt=0)
+    lot_size: Decimal | None = Field(default=None, gt=0)
+    #: Per-symbol overrides of tick_size, lot_size and fractional.
+    instruments: dict[str, Instrument] = Field(default_factory=dict)
     max_open_positions: int = Field(default=5, ge=1)
     allow_add: bool = False
     allow_short: bool = False
     #: A second signal for the same symbol and intent within this many seconds is refused.
     dedupe_window_seconds: int = Field(default=0, ge=0)
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The rules for ``symbol``, every field resolved (overrides, then the defaults)."""
+        own = self.instruments.get(symbol, Instrument())
+        fractional = self.fractional if own.fractional is None else own.fractional
+        lot = own.lot_size or self.lot_size or (Decimal("1e-8") if fractional else Decimal(1))
+        return Instrument(tick_size=own.tick_size or self.tick_size, lot_size=lot, fractional=fractional)
 
     def config_hash(self) -> str:
         """SHA-256 (hex, first 16 chars) of the canonical JSON of these settings."""

@@ -208,6 +208,13 @@ class LocalStack:
             self._feed = db.connect(self.database_url)
         store.record_quote(self._feed, symbol, ts, price, "local-feed")
 
+    def record_bar(self, symbol: str, close_time: datetime, open: Decimal, high: Decimal, low: Decimal,
+                   close: Decimal) -> None:
+        """Feed one bar (currency per share), stored under its CLOSE time, for the bar fill model."""
+        if self._feed is None:
+            self._feed = db.connect(self.database_url)
+        store.record_quote(self._feed, symbol, close_time, close, "local-feed", open=open, high=high, low=low)
+
     # --- invoking functions ------------------------------------------------------------
 
     def handler(self, function: str) -> ModuleType:

@@ -12,7 +12,9 @@ from tradeflow import clock
 from tradeflow.adapters import aws, store
 from tradeflow.domain.alerts import Alert
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent, OrderInstruction
-from tradeflow.domain.orders import BracketError, OrderRequest, bracket, client_order_id, default_bracket_prices
+from tradeflow.domain.orders import (
+    BracketError, OrderRequest, bracket, client_order_id, day_order_expiry, default_bracket_prices,
+)
 from tradeflow.domain.sizing import SizingError, order_quantity
 from tradeflow.settings import OrderCreatorEnv
 
@@ -61,24 +63,42 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
     signal_id: uuid.UUID = instruction.signal_id
     symbol = instruction.symbol
     if leg == "exit":
+        for entry in store.working_entries(conn, instruction.strategy_id, symbol):  # not filled yet: cancel
+            store.transition(conn, entry["order_id"], entry["status"], "cancelled", "exit signal", now)
         position = store.open_position(conn, instruction.strategy_id, symbol)
         if position is None:
             return [], None  # closed meanwhile (e.g. by its stop): nothing left to exit
         side = "sell" if position["side"] == "long" else "buy"
         return [OrderRequest(client_order_id(signal_id, "exit"), symbol, side, position["quantity"], "market", "exit")], None
     side = "buy" if intent == "enter_long" else "sell"
+    entry_type = getattr(alert, "order_type", None) or "market"
+    limit_price, stop_price = getattr(alert, "limit_price", None), getattr(alert, "stop_price", None)
     quote = store.latest_quote(conn, symbol, now)
-    reference = alert.price or (quote["price"] if quote else None)
+    reference = limit_price if entry_type in ("limit", "stop_limit") else stop_price if entry_type == "stop" else None
+    reference = reference or alert.price or (quote["price"] if quote else None)
     placeholder = OrderRequest(client_order_id(signal_id, "entry"), symbol, side, alert.quantity or Decimal(1),
                                "market", "entry")
     if reference is None:
         return [placeholder], f"no price for {symbol}: add \"price\": \"{{{{close}}}}\" to the alert"
     cash, value = store.mark_to_market(conn, instruction.strategy_id, now)
+    instrument = config.instrument(symbol)
+    tif = getattr(alert, "time_in_force", None) or "gtc"
     try:
-        quantity = order_quantity(config, alert.quantity, reference, cash + value)
-        stop, take = default_bracket_prices(side, reference, config.stop_loss_pct, config.take_profit_pct)
-        orders = bracket(signal_id, symbol, side, quantity, reference,
-                         alert.stop_loss or stop, alert.take_profit or take)
+        quantity = order_quantity(config, alert.quantity, reference, cash + value, symbol)
+        stop_pct = getattr(alert, "stop_loss_pct", None) or config.stop_loss_pct
+        take_pct = getattr(alert, "take_profit_pct", None) or config.take_profit_pct
+        stop, take = default_bracket_prices(side, reference, stop_pct, take_pct, instrument.tick_size)
+        trail_amount = getattr(alert, "trailing_stop_amount", None)
+        trail_percent = getattr(alert, "trailing_stop_pct", None)
+        orders = bracket(
+            signal_id, symbol, side, quantity, reference, alert.stop_loss or stop, alert.take_profit or take,
+            take_profits=tuple(getattr(alert, "take_profits", ()) or ()), entry_type=entry_type,
+            limit_price=limit_price, stop_price=stop_price, time_in_force=tif,
+            expires_at=day_order_expiry(now) if tif == "day" else None,
+            trail_amount=trail_amount, trail_percent=None if trail_amount is not None else trail_percent,
+            breakeven_after_target=bool(getattr(alert, "breakeven_after_first_target", False)),
+            lot=instrument.lot_size,
+        )
     except (SizingError, BracketError) as exc:
         return [placeholder], str(exc)
     if side == "buy" and quantity * reference > cash:

@@ -1,34 +1,48 @@
-"""The paper_executor step: fill an order against the price feed with slippage and commission,
-and book it — order events, the fill, the position, cash and realised P&L — in one transaction.
+"""The paper_executor step: match an order against the price feed under the strategy's fill
+model (:mod:`tradeflow.domain.fills`) and book a fill — order events, the fill, the position,
+cash and realised P&L — in one transaction.
 
-An entry's fill activates its bracket (the stop-loss and take-profit legs, one OCO group).
-An exit's fill closes the position and cancels every other open exit of it, so the two
-legs of an OCO group can never both fill: the second finds itself cancelled.
+Every execution of a strategy takes its account row lock first, so the strategy's books
+change one fill at a time even when two executors run at once. An order that cannot fill yet
+(a limit away from the market, a market order waiting for the next bar) is accepted and
+works until the stop monitor matches it; ``ioc`` cancels it instead.
+
+An entry's fill activates its exit legs (a trailing stop starts from the fill price); under
+the bar model a market entry, filled at a bar's open, re-checks its new legs against the same
+bar. An exit's fill cancels its OCO partner; once the position is closed every other open
+exit of it is cancelled, so no OCO group ever fills twice (the database refuses it too).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 
 from tradeflow import clock
 from tradeflow.adapters import aws, state, store
-from tradeflow.domain import fills, ledger
+from tradeflow.adapters.store import as_bar, as_resting
+from tradeflow.domain import fills, ledger, stops
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
+from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import PaperExecutorEnv
 
 EXIT_PURPOSES = ("exit", "stop_loss", "take_profit")
+LEG_PURPOSES = ("stop_loss", "take_profit")
 
 
 def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecutorEnv) -> str:
     """Execute one order; returns its status afterwards. A redelivery changes nothing (the
-    order is no longer open) and re-sends the fill notification, which the notifier dedupes."""
+    order is no longer open, or the same bar is matched again) and re-sends the fill
+    notification, which the notifier dedupes."""
     now = clock.now()
     with conn.transaction():
-        order = store.order(conn, request.client_order_id, lock=True)
-        if order is None:
+        peek = store.order(conn, request.client_order_id)
+        if peek is None:
             raise LookupError(f"no order {request.client_order_id}")
+        store.account(conn, peek["strategy_id"], lock=True)  # one fill at a time per strategy
+        order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
             _execute(conn, order, request, now)
         order = store.order(conn, request.client_order_id)
@@ -48,16 +62,61 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     return order["status"]
 
 
-def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, now) -> None:
+def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, now: datetime) -> None:
     status = order["status"]
-    if order["purpose"] in ("stop_loss", "take_profit") and (status != "accepted" or request.trigger == "signal"):
-        return  # a bracket leg fills only when active and triggered by the stop monitor
+    if order["purpose"] in LEG_PURPOSES and (status != "accepted" or request.trigger == "signal"):
+        return  # an exit leg works only once its entry filled, and fills only when matched
     config, _ = store.strategy(conn, order["strategy_id"])
+    match = _match(conn, order, request, config, now)
+    if match is None:
+        if status == "pending":
+            _to(conn, order, "rejected", f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
+        return
+    price, reference, bar_ts = match
+    if status == "pending":
+        store.transition(conn, order["order_id"], "pending", "accepted", None, now)
+        order = {**order, "status": "accepted"}
+    if price is None:
+        if order["time_in_force"] == "ioc" and bar_ts is not False:
+            _to(conn, order, "cancelled", "ioc: not filled at once", now)
+        return  # works on: the stop monitor matches it later
+    fill(conn, order, config, price, reference, request.trigger, bar_ts, now)
+
+
+def _match(conn, order, request, config: StrategyConfig, now):
+    """(price or None, the pre-slippage reference price, the bar's ts) for ``order`` now; the
+    bar ts is False when the bar model has no bar for it yet. None when there is no price at
+    all (the quote model with an empty feed)."""
+    terms = as_resting(order)
+    if config.fill_model == "bar":
+        if request.bar_ts is not None:
+            quote = store.bar_at(conn, order["symbol"], request.bar_ts)
+            if quote is None or (order["working_since"] and quote["ts"] <= order["working_since"]):
+                return None if order["status"] == "pending" else (None, None, False)
+        else:
+            quote = store.first_bar_after(conn, order["symbol"], order["working_since"] or order["created_at"], now)
+            if quote is None:  # wait for the next bar
+                return (None, None, False)
+        bar = as_bar(quote)
+        return fills.bar_fill(terms, bar, config.slippage_bps), bar.open, quote["ts"]
     quote = store.latest_quote(conn, order["symbol"], now)
     if quote is None:
-        _to(conn, order, "rejected", f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
-        return
-    store.account(conn, order["strategy_id"], lock=True)
+        return None if order["status"] == "pending" else (None, None, False)
+    reference = fills.quote_price(order["side"], quote["price"], quote["bid"], quote["ask"])
+    if request.trigger in LEG_PURPOSES and order["purpose"] in LEG_PURPOSES:
+        # triggered by the stop monitor: a stop is now a market order, a take-profit fills at
+        # its limit or better even if the price moved back since the tick
+        if order["order_type"] == "limit":
+            better = min if order["side"] == "buy" else max
+            return better(reference, order["limit_price"]), reference, None
+        return fills.slipped(reference, order["side"], config.slippage_bps), reference, None
+    return fills.quote_fill(terms, reference, config.slippage_bps), reference, None
+
+
+def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
+         trigger: str, bar_ts: datetime | None, now: datetime) -> None:
+    """Book the fill of accepted ``order`` at ``price`` (currency per share): the fill, the
+    position, cash and P&L, then activate or cancel the related legs."""
     row = store.open_position(conn, order["strategy_id"], order["symbol"], lock=True)
     held = ledger.Position(order["symbol"])
     if row is not None:
@@ -68,28 +127,62 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
         if row is None or (order["side"] == "sell") != (row["side"] == "long"):
             _to(conn, order, "cancelled", "no open position to exit", now)
             return
-        quantity = row["quantity"]  # an exit closes the whole position
-    price = fills.fill_price(order["side"], order["order_type"], quote["price"], config.slippage_bps,
-                             order["limit_price"])
-    fee = fills.commission(quantity * price, config.commission_bps)
+        # an exit closes the position; a leg closes its own quantity (at most the position)
+        quantity = row["quantity"] if order["purpose"] == "exit" else min(quantity, row["quantity"])
+    fee = fills.commission(quantity, price, config)
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
-    if status == "pending":
-        store.transition(conn, order["order_id"], "pending", "accepted", None, now)
-    store.transition(conn, order["order_id"], "accepted", "filled", request.trigger, now)
-    store.insert_fill(conn, order["order_id"], quantity, price, quote["price"], config.slippage_bps, fee,
+    store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
+    store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
                       effect.realised_pnl, now)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
                                       price, order["purpose"], now)
     store.update_account(conn, order["strategy_id"], effect.cash_delta, effect.realised_pnl, fee, now)
     store.attach_to_position(conn, order["order_id"], position_id)
     if order["purpose"] == "entry":
-        for leg in store.bracket_legs(conn, order["client_order_id"]):
-            store.attach_to_position(conn, leg["order_id"], position_id)
-            store.transition(conn, leg["order_id"], "pending", "accepted", "entry filled", now)
-    else:
-        for other in store.open_exit_orders(conn, position_id):
-            reason = "OCO: other leg filled" if other["oco_group"] == order["oco_group"] else "position closed"
-            _to(conn, other, "cancelled", reason, now)
+        legs = _activate_legs(conn, order, config, price, position_id, bar_ts or now, now)
+        if bar_ts and order["order_type"] == "market" and legs:
+            # filled at the bar's open: the new exits may already be hit in this bar
+            # (backtesting.py does the same: a stop can fill in the bar the position opened)
+            bar = as_bar(store.bar_at(conn, order["symbol"], bar_ts))
+            hits = fills.exits_to_fill([as_resting(leg) for leg in legs], bar, config.same_bar_exit,
+                                       config.slippage_bps)
+            for terms, leg_price in hits:
+                leg = store.order(conn, terms.key, lock=True)
+                if leg["status"] == "accepted":
+                    fill(conn, leg, config, leg_price, bar.open, leg["purpose"], bar_ts, now)
+        return
+    position = conn.execute("SELECT * FROM positions WHERE position_id = %s", (position_id,)).fetchone()
+    for other in store.open_exit_orders(conn, position_id):
+        if order["oco_group"] and other["oco_group"] == order["oco_group"]:
+            _to(conn, other, "cancelled", "OCO: other leg filled", now)
+        elif position["status"] == "closed":
+            _to(conn, other, "cancelled", "position closed", now)
+        elif order["purpose"] == "take_profit" and other["breakeven_after_target"] and other["stop_price"]:
+            entry_side = "buy" if position["side"] == "long" else "sell"
+            moved = stops.tighten(entry_side, other["stop_price"], position["avg_entry_price"])
+            if moved != other["stop_price"]:
+                store.amend(conn, other["order_id"], "stop_price", moved, "breakeven after first target", now)
+
+
+def _activate_legs(conn, entry: dict, config: StrategyConfig, price: Decimal, position_id: int, since: datetime,
+                   now: datetime) -> list[dict]:
+    """Activate the entry's pending exit legs at ``since``; returns them as now stored."""
+    active = []
+    tick = config.instrument(entry["symbol"]).tick_size
+    for leg in store.bracket_legs(conn, entry["client_order_id"]):
+        if leg["status"] != "pending":
+            continue
+        store.attach_to_position(conn, leg["order_id"], position_id)
+        trailing = leg["order_type"] == "trailing_stop"
+        store.start_working(conn, leg["order_id"], since, price if trailing else None)
+        if trailing:  # the trail starts from the actual fill price, and only ever tightens
+            start = stops.trail_stop(entry["side"], price, leg["trail_amount"], leg["trail_percent"], tick)
+            moved = stops.tighten(entry["side"], leg["stop_price"], start)
+            if moved != leg["stop_price"]:
+                store.amend(conn, leg["order_id"], "stop_price", moved, "trailing stop from the entry fill", now)
+        store.transition(conn, leg["order_id"], "pending", "accepted", "entry filled", now)
+        active.append(store.order(conn, leg["client_order_id"]))
+    return active
 
 
 def _to(conn: psycopg.Connection, order: dict, status: str, reason: str, now) -> None:

@@ -1,0 +1,137 @@
+"""Orders through the local stack: the bar fill model, order types, time in force, scale-out
+brackets, trailing stops, replace, and OCO under concurrent delivery."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from tradeflow import names
+from tradeflow.adapters import aws
+from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.local.stack import sqs_event
+from tests.conftest import SECRET, START
+
+TOKEN = f"test.{SECRET}"
+MINUTE = timedelta(minutes=1)
+
+
+def D(x):
+    return Decimal(str(x))
+
+
+def register(stack, **settings):
+    base = dict(fill_model="bar", slippage_bps=0, commission_bps=0, stop_loss_pct=None, take_profit_pct=None)
+    stack.add_strategy("test", StrategyConfig(**{**base, **settings}), SECRET)
+
+
+def alert(action="buy", at=START, **extra):
+    return json.dumps({"ticker": "AAPL", "action": action, "price": "100", "time": at.isoformat(), **extra})
+
+
+def bar(stack, clock, n, o, h, lo, c, monitor=True):
+    """Close bar ``n`` (closing at START + n minutes), move the clock there and run a tick."""
+    at = START + n * MINUTE
+    clock.set(at)
+    stack.record_bar("AAPL", at, D(o), D(h), D(lo), D(c))
+    if monitor:
+        stack.run_schedule("stop_monitor")
+        stack.drain()
+
+
+def orders(conn):
+    return {o["client_order_id"].rsplit("-", 1)[1]: o for o in conn.execute("SELECT * FROM orders ORDER BY order_id")}
+
+
+def fills(conn):
+    return [(r["leg"], r["price"], r["quantity"]) for r in conn.execute(
+        "SELECT split_part(o.client_order_id, '-', 3) AS leg, f.price, f.quantity FROM fills f "
+        "JOIN orders o USING (order_id) ORDER BY f.fill_id")]
+
+
+def cash(conn):
+    return conn.execute("SELECT cash FROM accounts").fetchone()["cash"]
+
+
+@pytest.fixture
+def bars(stack, replay_clock):
+    register(stack)
+    return lambda *a, **k: bar(stack, replay_clock, *a, **k)
+
+
+def enter(stack, **extra):
+    stack.post_webhook(alert(quantity="10", **extra), token=TOKEN)
+    stack.drain()
+
+
+# --- the bar fill model ------------------------------------------------------------------
+
+def test_a_market_entry_fills_at_the_next_bars_open_then_its_stop_on_the_bar_low(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    assert orders(conn)["entry"]["status"] == "accepted" and fills(conn) == []  # waits for the next bar
+    bars(1, 101, 102, 100, 101.5)
+    assert fills(conn) == [("entry", D(101), 10)]
+    bars(2, 100, 100.5, 95.5, 96)
+    assert len(fills(conn)) == 1
+    bars(3, 96, 96, 94, 95)
+    assert fills(conn)[1:] == [("sl", D(95), 10)]
+    assert orders(conn)["tp"]["status"] == "cancelled"
+    assert cash(conn) == Decimal(100000) - 60
+
+
+def test_a_stop_that_gaps_fills_at_the_open_and_a_target_that_gaps_at_the_open(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 101, 99, 100)
+    bars(2, 92, 93, 91, 92)
+    assert fills(conn)[-1] == ("sl", D(92), 10)
+    enter(stack, stop_loss="95", take_profit="110", comment="again")
+    bars(3, 100, 101, 99, 100)
+    bars(4, 112, 113, 111, 112)
+    assert fills(conn)[-1] == ("tp", D(112), 10)
+
+
+def test_an_entry_rechecks_its_exits_in_the_bar_it_filled_and_the_stop_loss_wins(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 111, 94, 100)  # opens at 100, touches both 94 and 111
+    assert fills(conn) == [("entry", D(100), 10), ("sl", D(95), 10)]
+    assert orders(conn)["tp"]["status"] == "cancelled"
+
+
+def test_same_bar_exit_take_profit_is_configurable(stack, replay_clock, conn):
+    register(stack, same_bar_exit="take_profit")
+    bar(stack, replay_clock, 0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bar(stack, replay_clock, 1, 100, 111, 94, 100)
+    assert fills(conn)[-1] == ("tp", D(110), 10)
+
+
+def test_an_exit_at_the_open_precedes_a_stop_later_in_the_bar(stack, bars, conn, replay_clock):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 101, 99, 100)
+    stack.post_webhook(alert("exit", at=START + MINUTE), token=TOKEN)
+    stack.drain()
+    bars(2, 97, 98, 94, 95)  # the exit fills at 97; the stop at 95 must not fill too
+    assert fills(conn)[-1] == ("exit", D(97), 10)
+    assert {orders(conn)["sl"]["status"], orders(conn)["tp"]["status"]} == {"cancelled"}
+
+
+def test_delivering_the_same_execution_twice_fills_once(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95")
+    bars(1, 100, 101, 99, 100, monitor=False)
+    stack.run_schedule("stop_monitor")
+    sqs = aws.client("sqs")
+    messages = sqs.receive_message(QueueUrl=stack.queue_urls[names.EXECUTIONS_QUEUE], MaxNumberOfMessages=10,
+                                   AttributeNames=["All"])["Messages"]
+    event = sqs_event(names.EXECUTIONS_QUEUE, messages)
+    for _ in range(2):
+        stack.invoke("paper_executor", event)
+    stack.run_schedule("stop_monitor")  # and a second tick on the same bar
+    stack.drain()
+    assert fills(conn) == [("entry", D(100), 10)]
+    assert cash(conn) == Decimal(100000) - 1000
