@@ -135,3 +135,73 @@ def test_delivering_the_same_execution_twice_fills_once(stack, bars, conn):
     stack.drain()
     assert fills(conn) == [("entry", D(100), 10)]
     assert cash(conn) == Decimal(100000) - 1000
+
+
+# --- order types and time in force -------------------------------------------------------
+
+def test_a_limit_entry_works_until_the_bar_touches_it_and_fills_at_the_better_price(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="limit", limitPrice="97", stop_loss="90")
+    bars(1, 100, 101, 97.5, 100)
+    assert orders(conn)["entry"]["status"] == "accepted"
+    bars(2, 96, 98, 95, 97)  # opens below the limit: fills at the open
+    assert fills(conn) == [("entry", D(96), 10)]
+    assert orders(conn)["sl"]["status"] == "accepted"
+
+
+def test_a_stop_entry_triggers_on_the_high_and_a_stop_limit_beyond_its_limit_waits(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="stop", stopPrice="102")
+    bars(1, 100, 101.99, 99, 101)
+    assert fills(conn) == []
+    bars(2, 101, 103, 100, 102.5)
+    assert fills(conn) == [("entry", D(102), 10)]
+
+
+def test_a_stop_limit_gapping_past_its_limit_works_on_as_a_limit(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="stop_limit", stopPrice="102", limitPrice="103")
+    bars(1, 105, 106, 104, 105)  # stop touched, but the open is beyond the limit
+    assert fills(conn) == [] and orders(conn)["entry"]["stop_triggered_at"] is not None
+    bars(2, 104, 104.5, 102.5, 103)  # back within the limit: a limit order now
+    assert fills(conn) == [("entry", D(103), 10)]
+
+
+def test_a_day_order_expires_at_the_session_close(stack, bars, conn, replay_clock):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="limit", limitPrice="90", timeInForce="day")
+    entry = orders(conn)["entry"]
+    assert entry["expires_at"].isoformat() == "2024-03-01T21:00:00+00:00"  # 16:00 New York
+    bars(1, 100, 101, 99, 100)
+    assert orders(conn)["entry"]["status"] == "accepted"
+    replay_clock.set(START + timedelta(hours=6))
+    stack.run_schedule("stop_monitor")
+    assert orders(conn)["entry"]["status"] == "expired"
+
+
+def test_an_ioc_order_not_filled_by_the_next_bar_is_cancelled(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="limit", limitPrice="90", timeInForce="ioc")
+    bars(1, 100, 101, 99, 100)
+    assert orders(conn)["entry"]["status"] == "cancelled"
+
+
+def test_an_ioc_order_in_the_quote_model_fills_now_or_is_cancelled(stack, conn):
+    register(stack, fill_model="quote")
+    enter(stack, orderType="limit", limitPrice="90", timeInForce="ioc")
+    assert orders(conn)["entry"]["status"] == "cancelled"
+
+
+def test_a_trailing_stop_follows_the_high_and_never_loosens(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stopLoss={"type": "trailing_stop", "trailAmount": 5})
+    bars(1, 100, 101, 99, 100)  # fills at 100 and trails from the fill (the entry bar's high is not used)
+    stops = [orders(conn)["sl"]["stop_price"]]
+    for n, (o, h, lo, c) in enumerate([(100, 104, 99.5, 103), (103, 103.5, 99.5, 100), (100, 108, 100, 107)], 2):
+        bars(n, o, h, lo, c)
+        stops.append(orders(conn)["sl"]["stop_price"])
+    assert stops == [D(95), D(99), D(99), D(103)]
+    bars(5, 106, 106, 102, 102.5)
+    assert fills(conn)[-1] == ("sl", D(103), 10)
+    reasons = [r["reason"] for r in conn.execute("SELECT reason FROM order_amendments ORDER BY amendment_id")]
+    assert len(reasons) == 2 and all("trailing" in r for r in reasons)

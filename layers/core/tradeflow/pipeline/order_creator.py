@@ -88,6 +88,11 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
         stop_pct = getattr(alert, "stop_loss_pct", None) or config.stop_loss_pct
         take_pct = getattr(alert, "take_profit_pct", None) or config.take_profit_pct
         stop, take = default_bracket_prices(side, reference, stop_pct, take_pct, instrument.tick_size)
+        sign = 1 if side == "buy" else -1
+        if (amount := getattr(alert, "stop_loss_amount", None)) is not None:
+            stop = reference - sign * amount
+        if (amount := getattr(alert, "take_profit_amount", None)) is not None:
+            take = reference + sign * amount
         trail_amount = getattr(alert, "trailing_stop_amount", None)
         trail_percent = getattr(alert, "trailing_stop_pct", None)
         orders = bracket(
@@ -104,3 +109,23 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
     if side == "buy" and quantity * reference > cash:
         return [orders[0]], f"insufficient cash: {quantity} x {reference} exceeds cash {cash:.2f}"
     return orders, None
+
+
+def replace_exit_price(conn: psycopg.Connection, client_order_id: str, price: Decimal, reason: str = "replaced") -> dict:
+    """Replace the price of an open exit leg: the stop price of a stop-loss (stop or trailing
+    stop) or the limit price of a take-profit, recorded in the append-only amendment log.
+    Returns the order as now stored. Raises LookupError for an unknown order and ValueError
+    for an entry, a closed order or a price that is not positive."""
+    if price <= 0:
+        raise ValueError(f"a replacement price must be positive, got {price}")
+    with conn.transaction():
+        order = store.order(conn, client_order_id, lock=True)
+        if order is None:
+            raise LookupError(f"no order {client_order_id}")
+        if order["purpose"] not in ("stop_loss", "take_profit"):
+            raise ValueError(f"only a stop-loss or take-profit can be replaced; {client_order_id} is a {order['purpose']}")
+        if order["status"] not in ("pending", "accepted"):
+            raise ValueError(f"order {client_order_id} is {order['status']}: only an open order can be replaced")
+        field = "limit_price" if order["order_type"] == "limit" else "stop_price"
+        store.amend(conn, order["order_id"], field, price, reason, clock.now())
+        return store.order(conn, client_order_id)
