@@ -61,7 +61,7 @@ def bars(stack, replay_clock):
 
 
 def enter(stack, **extra):
-    stack.post_webhook(alert(quantity="10", **extra), token=TOKEN)
+    stack.post_webhook(alert(**{"quantity": "10", **extra}), token=TOKEN)
     stack.drain()
 
 
@@ -205,3 +205,113 @@ def test_a_trailing_stop_follows_the_high_and_never_loosens(stack, bars, conn):
     assert fills(conn)[-1] == ("sl", D(103), 10)
     reasons = [r["reason"] for r in conn.execute("SELECT reason FROM order_amendments ORDER BY amendment_id")]
     assert len(reasons) == 2 and all("trailing" in r for r in reasons)
+
+
+# --- order classes -----------------------------------------------------------------------
+
+def test_scale_out_targets_close_in_parts_and_the_stop_moves_to_breakeven(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, quantity="11", stop_loss="95", take_profits=["105", "110"], breakeven_after_first_target=True)
+    legs = orders(conn)
+    assert (legs["tp1"]["quantity"], legs["tp2"]["quantity"]) == (5, 6)  # the last leg takes the remainder
+    assert legs["sl1"]["oco_group"] == legs["tp1"]["oco_group"] != legs["sl2"]["oco_group"]
+    bars(1, 100, 101, 99, 100)
+    bars(2, 101, 106, 100, 105)
+    assert fills(conn)[-1] == ("tp1", D(105), 5)
+    legs = orders(conn)
+    assert legs["sl1"]["status"] == "cancelled" and legs["sl2"]["stop_price"] == D(100)  # breakeven
+    position = conn.execute("SELECT * FROM positions").fetchone()
+    assert (position["status"], position["quantity"], position["realised_pnl"]) == ("open", 6, 25)
+    bars(3, 104, 104, 99.5, 100)
+    assert fills(conn)[-1] == ("sl2", D(100), 6)
+    assert conn.execute("SELECT status FROM positions").fetchone()["status"] == "closed"
+    assert orders(conn)["tp2"]["status"] == "cancelled"
+    assert cash(conn) == Decimal(100000) + 25
+
+
+def test_an_exit_alert_cancels_a_working_entry(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="limit", limitPrice="90", stop_loss="85")
+    stack.post_webhook(alert("exit", comment="flat"), token=TOKEN)
+    stack.drain()
+    legs = orders(conn)
+    assert legs["entry"]["status"] == "cancelled" and legs["entry"]["reason"] == "exit signal"
+    bars(1, 89, 90, 88, 89)
+    assert fills(conn) == []
+
+
+def test_replace_moves_an_exit_and_the_database_refuses_it_once_closed(stack, bars, conn):
+    import psycopg
+
+    from tradeflow.pipeline.order_creator import replace_exit_price
+
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 101, 99, 100)
+    sl = orders(conn)["sl"]["client_order_id"]
+    assert replace_exit_price(conn, sl, D(98))["stop_price"] == D(98)
+    with pytest.raises(ValueError, match="only a stop-loss or take-profit"):
+        replace_exit_price(conn, orders(conn)["entry"]["client_order_id"], D(99))
+    bars(2, 99, 99.5, 97.5, 98)
+    assert fills(conn)[-1] == ("sl", D(98), 10)
+    with pytest.raises(ValueError, match="is filled"):
+        replace_exit_price(conn, sl, D(97))
+    with pytest.raises(psycopg.errors.CheckViolation, match="only an open order can be replaced"):
+        conn.execute("INSERT INTO order_amendments (order_id, field, new_value, reason, at) "
+                     "SELECT order_id, 'stop_price', 90, 'x', now() FROM orders WHERE client_order_id = %s", (sl,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE orders SET stop_price = 1")
+
+
+# --- OCO under concurrent delivery -------------------------------------------------------
+
+def test_two_executors_on_two_connections_never_fill_both_legs_of_an_oco_group(stack, bars, conn, database_url):
+    import threading
+
+    from tradeflow.adapters import db
+    from tradeflow.domain.messages import ExecutionRequest
+    from tradeflow.pipeline import paper_executor
+    from tradeflow.settings import PaperExecutorEnv, env
+
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 101, 99, 100)
+    bars(2, 100, 111, 94, 100, monitor=False)  # both legs touched: send both, as two ticks might
+    legs = orders(conn)
+    settings = env(PaperExecutorEnv).model_copy(update={"state_bucket": None})
+    barrier, results = threading.Barrier(2), {}
+
+    def execute(leg):
+        request = ExecutionRequest(client_order_id=legs[leg]["client_order_id"], strategy_id="test", symbol="AAPL",
+                                   trigger="stop_loss" if leg == "sl" else "take_profit",
+                                   bar_ts=START + 2 * MINUTE)
+        with db.connect(database_url) as own:
+            barrier.wait()
+            results[leg] = paper_executor.process(request, own, settings)
+
+    threads = [threading.Thread(target=execute, args=(leg,)) for leg in ("sl", "tp")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == ["cancelled", "filled"]
+    assert len(fills(conn)) == 2  # the entry and one exit
+    position = conn.execute("SELECT * FROM positions").fetchone()
+    assert position["status"] == "closed" and cash(conn) == Decimal(100000) + 10 * (fills(conn)[-1][1] - 100)
+
+
+def test_the_database_refuses_a_second_fill_in_an_oco_group(stack, bars, conn):
+    import psycopg
+
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="95", take_profit="110")
+    bars(1, 100, 101, 99, 100)
+    bars(2, 100, 101, 94, 100)
+    tp = orders(conn)["tp"]
+    assert tp["status"] == "cancelled"
+    # even with the transition table widened (rolled back), the other leg cannot be filled
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        with conn.transaction():
+            conn.execute("INSERT INTO order_transitions VALUES ('cancelled', 'filled')")
+            conn.execute("INSERT INTO order_events (order_id, from_status, to_status, at) "
+                         "VALUES (%s, 'cancelled', 'filled', now())", (tp["order_id"],))
