@@ -315,3 +315,26 @@ def test_the_database_refuses_a_second_fill_in_an_oco_group(stack, bars, conn):
             conn.execute("INSERT INTO order_transitions VALUES ('cancelled', 'filled')")
             conn.execute("INSERT INTO order_events (order_id, from_status, to_status, at) "
                          "VALUES (%s, 'cancelled', 'filled', now())", (tp["order_id"],))
+
+
+def test_the_database_refuses_every_transition_outside_the_table(stack, strategy, conn):
+    import psycopg
+
+    from tradeflow.domain.orders import TRANSITIONS
+
+    statuses = ["pending", "accepted", "partially_filled", "filled", "cancelled", "rejected", "expired"]
+    stack.post_webhook(alert(quantity="1"), token=strategy)
+    stack.drain()
+    order_id = orders(conn)["sl"]["order_id"]
+    for a in statuses:
+        for b in statuses:
+            with conn.transaction(force_rollback=True):
+                conn.execute("ALTER TABLE orders DISABLE TRIGGER orders_status_guard")
+                conn.execute("UPDATE orders SET status = %s WHERE order_id = %s", (a, order_id))
+                conn.execute("ALTER TABLE orders ENABLE TRIGGER orders_status_guard")
+                insert = "INSERT INTO order_events (order_id, from_status, to_status, at) VALUES (%s, %s, %s, now())"
+                if (a, b) in TRANSITIONS:
+                    conn.execute(insert, (order_id, a, b))
+                else:
+                    with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+                        conn.execute(insert, (order_id, a, b))

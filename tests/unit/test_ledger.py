@@ -82,3 +82,37 @@ def test_a_limit_order_never_fills_worse_than_its_limit(quote, limit):
 ])
 def test_commission_models(settings, quantity, price, fee):
     assert commission(Decimal(quantity), Decimal(price), StrategyConfig(**settings)) == Decimal(fee)
+
+
+@given(fills, prices)
+def test_fifo_lots_hold_the_position_and_realise_the_same_pnl_once_flat(sequence, exit_price):
+    from tradeflow.domain.ledger import fifo_fill
+
+    position, lots, realised, fifo_realised = Position("X"), (), Decimal(0), Decimal(0)
+    for side, quantity, price, _ in sequence:
+        effect = apply_fill(position, side, quantity, price, Decimal(0))
+        lots, closes = fifo_fill(lots, side, quantity, price)
+        position, realised = effect.position, realised + effect.realised_pnl
+        fifo_realised += sum(c.pnl for c in closes)
+        assert sum(lot.quantity for lot in lots) == position.quantity
+        assert all((lot.quantity > 0) == (position.quantity > 0) for lot in lots)  # one side at a time
+    if position.quantity:
+        close = "sell" if position.quantity > 0 else "buy"
+        realised += apply_fill(position, close, abs(position.quantity), exit_price, Decimal(0)).realised_pnl
+        lots, closes = fifo_fill(lots, close, abs(position.quantity), exit_price)
+        fifo_realised += sum(c.pnl for c in closes)
+    assert lots == ()
+    assert abs(fifo_realised - realised) <= Decimal("1e-6")  # average cost rounds a partial release to 1e-8
+
+
+def test_fifo_closes_the_oldest_lot_first():
+    from tradeflow.domain.ledger import Lot, LotClose, fifo_fill
+
+    lots, _ = fifo_fill((), "buy", Decimal(10), Decimal(100))
+    lots, _ = fifo_fill(lots, "buy", Decimal(10), Decimal(110))
+    lots, closes = fifo_fill(lots, "sell", Decimal(15), Decimal(120))
+    assert closes == (LotClose(Decimal(10), Decimal(100), Decimal(120), Decimal(200)),
+                      LotClose(Decimal(5), Decimal(110), Decimal(120), Decimal(50)))
+    assert lots == (Lot(Decimal(5), Decimal(110)),)
+    lots, closes = fifo_fill(lots, "sell", Decimal(8), Decimal(100))  # reverse: close 5, open 3 short
+    assert lots == (Lot(Decimal(-3), Decimal(100)),) and closes[0].pnl == Decimal(-50)

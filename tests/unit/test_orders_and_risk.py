@@ -114,3 +114,42 @@ def test_risk_gates(intent, state, approved, legs, reason):
     decision = decide(intent, "AAPL", CONFIG, state, NOW)
     assert decision.approved is approved and decision.legs == legs
     assert reason in decision.reasons[0]
+
+
+@given(st.sampled_from(["buy", "sell"]), entries,
+       st.lists(st.tuples(entries, entries), min_size=1, max_size=30),
+       st.one_of(st.tuples(st.decimals("0.01", "50", places=2), st.none()),
+                 st.tuples(st.none(), st.decimals("0.1", "30", places=1))))
+def test_a_trailing_stop_never_loosens(side, entry, moves, trail):
+    from tradeflow.domain.stops import new_high_water_mark, tighten, trail_stop
+
+    amount, percent = trail
+    mark, stop = entry, trail_stop(side, entry, amount, percent)
+    for a, b in moves:
+        mark = new_high_water_mark(side, mark, max(a, b), min(a, b))
+        moved = tighten(side, stop, trail_stop(side, mark, amount, percent))
+        assert moved >= stop if side == "buy" else moved <= stop
+        stop = moved
+    best = trail_stop(side, mark, amount, percent)
+    assert stop == best  # the high-water mark only improves, so the stop sits one trail from it
+
+
+@given(st.decimals("1", "1000", places=0), st.integers(1, 5), st.sampled_from([Decimal(1), Decimal("0.5")]))
+def test_scale_out_legs_add_up_to_the_entry(quantity, parts, lot):
+    from tradeflow.domain.orders import split_quantity
+
+    try:
+        legs = split_quantity(quantity, parts, lot)
+    except BracketError:
+        assert quantity / parts < lot
+        return
+    assert sum(legs) == quantity and len(legs) == parts and len(set(legs[:-1])) <= 1 and legs[-1] >= legs[0]
+
+
+def test_day_orders_expire_at_the_next_weekday_session_close():
+    from tradeflow.domain.orders import day_order_expiry
+
+    friday_evening = datetime(2024, 3, 1, 22, tzinfo=UTC)  # 17:00 New York
+    assert day_order_expiry(friday_evening) == datetime(2024, 3, 4, 21, tzinfo=UTC)  # Monday 16:00 EST
+    summer = datetime(2024, 7, 1, 13, tzinfo=UTC)
+    assert day_order_expiry(summer) == datetime(2024, 7, 1, 20, tzinfo=UTC)  # 16:00 EDT

@@ -86,3 +86,47 @@ def apply_fill(position: Position, side: OrderSide, quantity: Decimal, price: De
 def equity(cash: Decimal, positions: Iterable[Position], prices: Mapping[str, Decimal]) -> Decimal:
     """Cash plus the market value of ``positions`` at ``prices`` (symbol -> currency per share)."""
     return cash + sum((p.market_value(prices[p.symbol]) for p in positions), ZERO)
+
+
+@dataclass(frozen=True)
+class Lot:
+    """An open lot: signed ``quantity`` (shares, + long, − short) bought or sold at ``price``."""
+
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class LotClose:
+    """Part of a lot closed by a fill: ``quantity`` shares (unsigned) opened at ``open_price``
+    and closed at ``close_price``, realising ``pnl`` (gross, currency)."""
+
+    quantity: Decimal
+    open_price: Decimal
+    close_price: Decimal
+    pnl: Decimal
+
+
+def fifo_fill(lots: tuple[Lot, ...], side: OrderSide, quantity: Decimal,
+              price: Decimal) -> tuple[tuple[Lot, ...], tuple[LotClose, ...]]:
+    """Apply a fill to open ``lots`` first-in, first-out: a fill against the position closes
+    the oldest lots first (a lot partly), and any remainder opens a new lot on the other side.
+    Returns (lots after, the lot closes). The sum of the closes' P&L equals
+    :func:`apply_fill`'s realised P&L when the position is closed completely, and whenever
+    every lot was opened at the same price; in between, average cost and FIFO attribute it
+    differently over time (tax lots use FIFO; the books use average cost)."""
+    if quantity <= 0 or price <= 0:
+        raise ValueError(f"a fill needs quantity > 0 and price > 0, got {quantity}, {price}")
+    signed = quantity if side == "buy" else -quantity
+    remaining, closes, open_lots = signed, [], list(lots)
+    while remaining and open_lots and (open_lots[0].quantity > 0) != (remaining > 0):
+        lot = open_lots[0]
+        closed = min(abs(remaining), abs(lot.quantity))
+        direction = 1 if lot.quantity > 0 else -1
+        closes.append(LotClose(closed, lot.price, price, direction * closed * (price - lot.price)))
+        left = lot.quantity - direction * closed
+        open_lots = ([Lot(left, lot.price)] if left else []) + open_lots[1:]
+        remaining += direction * closed
+    if remaining:
+        open_lots.append(Lot(remaining, price))
+    return tuple(open_lots), tuple(closes)
