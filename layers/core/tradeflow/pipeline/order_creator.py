@@ -111,7 +111,8 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
     return orders, None
 
 
-def replace_exit_price(conn: psycopg.Connection, client_order_id: str, price: Decimal, reason: str = "replaced") -> dict:
+def replace_exit_price(conn: psycopg.Connection, client_order_id: str, price: Decimal,
+                       reason: str = "replaced") -> dict:
     """Replace the price of an open exit leg: the stop price of a stop-loss (stop or trailing
     stop) or the limit price of a take-profit, recorded in the append-only amendment log.
     Returns the order as now stored. Raises LookupError for an unknown order and ValueError
@@ -123,7 +124,8 @@ def replace_exit_price(conn: psycopg.Connection, client_order_id: str, price: De
         if order is None:
             raise LookupError(f"no order {client_order_id}")
         if order["purpose"] not in ("stop_loss", "take_profit"):
-            raise ValueError(f"only a stop-loss or take-profit can be replaced; {client_order_id} is a {order['purpose']}")
+            raise ValueError(
+                f"only a stop-loss or take-profit can be replaced; {client_order_id} is a {order['purpose']}")
         if order["status"] not in ("pending", "accepted"):
             raise ValueError(f"order {client_order_id} is {order['status']}: only an open order can be replaced")
         field = "limit_price" if order["order_type"] == "limit" else "stop_price"
