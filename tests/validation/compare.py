@@ -9,7 +9,7 @@ commission in bps with ``commission_to_cent`` off (backtesting.py does not round
 see docs/fill-models.md for what rounding changes), no slippage, the instrument's tick size.
 
 The strategy (backtesting.py's own SmaCross): when SMA(fast) of closes crosses above SMA(slow)
-buy ``size`` units, with a stop-loss ``sl_pct`` below and a take-profit ``tp_pct`` above the
+buy ``size`` units, with a stop-loss and a take-profit (percent distances per variant) around the
 signal bar's close (rounded to the tick: the stop up, the target down, both toward the close)
 in the bracket variant; when it crosses below, close the position. Every signal it makes is
 recorded and rendered as an alert fired at that bar's close; the bracket variant uses the
@@ -46,8 +46,8 @@ class Dataset:
     size: int
     cash: int
     commission_bps: Decimal
-    sl_pct: Decimal
-    tp_pct: Decimal
+    #: Bracket distances (stop-loss %, take-profit %) from the signal bar's close, per variant.
+    brackets: dict[str, tuple[Decimal, Decimal]]
 
     def frame(self, last: int | None = None):
         """OHLC as a DataFrame (prices rounded to the tick), the last ``last`` bars if given."""
@@ -61,10 +61,14 @@ class Dataset:
 
 #: Daily equities (GOOG 2004-2013, 2,148 bars) and hourly FX (EUR/USD 2017-2018, 5,000 bars).
 DATASETS = {
-    "GOOG": Dataset("GOOG", "GOOG", Decimal("0.01"), 10, 100_000, Decimal(2), Decimal(2), Decimal(4)),
-    "EURUSD": Dataset("EURUSD", "EURUSD", Decimal("0.00001"), 10_000, 100_000, Decimal(2), Decimal("0.3"),
-                      Decimal("0.6")),
+    "GOOG": Dataset("GOOG", "GOOG", Decimal("0.01"), 10, 100_000, Decimal(2),
+                    {"wide": (Decimal(2), Decimal(4)), "tight": (Decimal(1), Decimal(1))}),
+    "EURUSD": Dataset("EURUSD", "EURUSD", Decimal("0.00001"), 10_000, 100_000, Decimal(2),
+                      {"wide": (Decimal("0.3"), Decimal("0.6")), "tight": (Decimal("0.1"), Decimal("0.15"))}),
 }
+#: Variant -> its label; "plain" has no bracket, "tight" brackets often have both legs touched
+#: in one bar (the stop-loss fills: the pessimistic rule of both engines).
+VARIANTS = {"plain": "SMA 10/20", "wide": "SMA 10/20 + SL/TP", "tight": "SMA 10/20 + tight SL/TP"}
 
 
 @dataclass
@@ -89,8 +93,9 @@ class Outcome:
     raw: dict = field(default_factory=dict)
 
 
-def run_backtesting(ds: Dataset, df, brackets: bool, fast: int = 10, slow: int = 20) -> tuple[Outcome, list[Signal]]:
+def run_backtesting(ds: Dataset, df, variant: str, fast: int = 10, slow: int = 20) -> tuple[Outcome, list[Signal]]:
     """Run the strategy in backtesting.py; return its outcome and the signals it made."""
+    bracket = ds.brackets.get(variant)
     import pandas as pd
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
@@ -110,9 +115,9 @@ def run_backtesting(ds: Dataset, df, brackets: bool, fast: int = 10, slow: int =
             close = Decimal(repr(float(self.data.Close[-1]))).quantize(ds.tick)
             if crossover(self.fast, self.slow):
                 sl = tp = None
-                if brackets:
-                    sl = (close * (1 - ds.sl_pct / 100) / ds.tick).to_integral_value(ROUND_CEILING) * ds.tick
-                    tp = (close * (1 + ds.tp_pct / 100) / ds.tick).to_integral_value(ROUND_FLOOR) * ds.tick
+                if bracket:
+                    sl = (close * (1 - bracket[0] / 100) / ds.tick).to_integral_value(ROUND_CEILING) * ds.tick
+                    tp = (close * (1 + bracket[1] / 100) / ds.tick).to_integral_value(ROUND_FLOOR) * ds.tick
                 self.buy(size=ds.size, sl=float(sl) if sl else None, tp=float(tp) if tp else None)
                 signals.append(Signal(i, "buy", close, sl, tp))
             elif crossover(self.slow, self.fast):
@@ -130,7 +135,10 @@ def run_backtesting(ds: Dataset, df, brackets: bool, fast: int = 10, slow: int =
         for t in stats["_trades"].itertuples()
     )
     equity = Decimal(repr(float(stats["Equity Final [$]"]))).quantize(CENT)
-    return Outcome(trades, equity, {"equity": float(stats["Equity Final [$]"])}), signals
+    fills = [(abs(int(t.Size)), _tick(price, ds.tick)) for t in stats["_trades"].itertuples()
+             for price in (t.EntryPrice, t.ExitPrice)]
+    fills += [(abs(int(t.size)), _tick(t.entry_price, ds.tick)) for t in stats["_strategy"]._broker.trades]
+    return Outcome(trades, equity, {"equity": float(stats["Equity Final [$]"]), "fills": fills}), signals
 
 
 def _tick(price: float, tick: Decimal) -> Decimal:
@@ -217,29 +225,39 @@ def _bar_index(df):
     return bar_of
 
 
-def compare(ds_name: str, brackets: bool, last: int | None, state_dir: Path, database_url: str | None = None) -> dict:
+def compare(ds_name: str, variant: str, last: int | None, state_dir: Path, database_url: str | None = None,
+            commission_to_cent: bool = False) -> dict:
     """Run both engines on one dataset and variant; return a row of the comparison table."""
     ds = DATASETS[ds_name]
     df = ds.frame(last)
-    bt, signals = run_backtesting(ds, df, brackets)
+    brackets = variant != "plain"
+    bt, signals = run_backtesting(ds, df, variant)
     with tempfile.TemporaryDirectory() as tmp:
         bars, alerts = write_inputs(ds, df, signals, brackets, Path(tmp))
-        tf = run_tradeflow(ds, df, bars, alerts, state_dir, database_url)
+        tf = run_tradeflow(ds, df, bars, alerts, state_dir, database_url, commission_to_cent)
     first_difference = next(((a, b) for a, b in zip(bt.trades, tf.trades) if a != b), None)
     return {
-        "dataset": f"{ds_name} ({len(df)} bars)", "variant": "SMA 10/20 + SL/TP" if brackets else "SMA 10/20",
-        "signals": len(signals), "trades_bt": len(bt.trades), "trades_tf": len(tf.trades),
+        "dataset": f"{ds_name} ({len(df)} bars)", "variant": VARIANTS[variant], "signals": len(signals),
+        "both_touched": both_touched(df, bt, signals), "trades_bt": len(bt.trades), "trades_tf": len(tf.trades),
         "identical": bt.trades == tf.trades, "equity_bt": bt.final_equity, "equity_tf": tf.final_equity,
         "first_difference": first_difference, "bt": bt, "tf": tf,
     }
 
 
+def both_touched(df, bt: Outcome, signals: list[Signal]) -> int:
+    """How many trades ended on a bar that touched both their stop-loss and their take-profit."""
+    buys = {s.i: s for s in signals if s.stop_loss is not None}
+    return sum(1 for entry, exit_, *_ in bt.trades if (s := buys.get(entry - 1))
+               and df.Low.iloc[exit_] <= float(s.stop_loss) and df.High.iloc[exit_] >= float(s.take_profit))
+
+
 def table(rows: list[dict]) -> str:
     """The comparison as a Markdown table."""
-    lines = ["| dataset | variant | signals | trades bt / tf | identical? | final equity bt / tf |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| dataset | variant | signals | trades bt / tf | exits with SL and TP in one bar | identical? "
+             "| final equity bt / tf |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['signals']} | {r['trades_bt']} / {r['trades_tf']} | "
+                     f"{r['both_touched']} | "
                      f"{'yes' if r['identical'] else 'NO'} | {r['equity_bt']:,.2f} / {r['equity_tf']:,.2f} |")
     return "\n".join(lines)
 
@@ -250,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", default=".tradeflow-validation")
     args = p.parse_args(argv)
     rows = [compare(name, brackets, args.last, Path(args.state_dir).resolve())
-            for name in DATASETS for brackets in (False, True)]
+            for name in DATASETS for brackets in VARIANTS]
     print(table(rows))
     for r in rows:
         if not r["identical"]:
