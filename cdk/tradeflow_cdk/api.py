@@ -1,4 +1,5 @@
-"""The webhook's HTTP API: ``POST /webhook/{token}`` and ``POST /webhook`` -> webhook Lambda.
+"""The webhook's HTTP API: ``POST /webhook/{token}`` and ``POST /webhook`` -> webhook Lambda,
+and ``GET /webhook/openapi.json`` (its OpenAPI document, public: it holds no secret).
 
 No IAM or JWT authorizer: TradingView can send neither a header nor a signature. Each
 request is authenticated by the webhook itself with the strategy's secret (in the path as
@@ -52,6 +53,7 @@ class WebhookApi(Construct):
         integration = integrations.HttpLambdaIntegration("Webhook", webhook)
         for path in ("/webhook/{token}", "/webhook"):
             self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.POST], integration=integration)
+        self.api.add_routes(path="/webhook/openapi.json", methods=[apigwv2.HttpMethod.GET], integration=integration)
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
         )

@@ -3,7 +3,7 @@
 Every function: arm64, Python 3.12, handler ``functions/<name>/handler.py:handler``, the
 ``tradeflow`` layer, active tracing, its own log group and its own role holding only what
 it uses. The webhook runs outside the VPC and may only send to signals.fifo (and read the
-strategies' webhook secrets); the other five run in the VPC next to the database. The paper
+strategies' webhook secrets), and to the notifications queue (refused alerts); the other five run in the VPC next to the database. The paper
 executor and the stop monitor also keep the open-positions flag in the state bucket
 (``STATE_BUCKET``; state.py): the executor writes it, the stop monitor reads and writes it.
 """
@@ -65,7 +65,7 @@ TIMEOUTS = {spec.name: spec.timeout for spec in SPECS}
 
 #: The queues each function sends to (its environment carries their URLs).
 SENDS_TO = {
-    "webhook": (names.SIGNALS_QUEUE,),
+    "webhook": (names.SIGNALS_QUEUE, names.NOTIFICATIONS_QUEUE),  # refused alerts reach the trader
     "signal_processor": (names.ORDERS_QUEUE, names.NOTIFICATIONS_QUEUE),
     "order_creator": (names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE),
     "paper_executor": (names.NOTIFICATIONS_QUEUE,),

@@ -1,13 +1,13 @@
-"""The webhook's HTTP API: two POST routes, throttled, access logs without the secret path."""
+"""The webhook's HTTP API: two POST routes and the OpenAPI document, throttled, access logs without the secret path."""
 
 import json
 
 from aws_cdk.assertions import Match, Template
 
 
-def test_routes_post_webhook_with_token_and_with_passphrase(template: Template) -> None:
+def test_routes_post_webhook_with_token_and_with_passphrase_and_get_the_openapi_document(template: Template) -> None:
     routes = {r["Properties"]["RouteKey"] for r in template.find_resources("AWS::ApiGatewayV2::Route").values()}
-    assert routes == {"POST /webhook/{token}", "POST /webhook"}
+    assert routes == {"POST /webhook/{token}", "POST /webhook", "GET /webhook/openapi.json"}
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Integration", {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"}
     )

@@ -101,7 +101,8 @@ def test_webhook_is_outside_the_vpc_and_never_touches_the_database(template: Tem
     assert not resources[webhook["Role"]["Fn::GetAtt"][0]]["Properties"].get("ManagedPolicyArns")
 
 
-def test_webhook_may_only_send_to_signals_and_read_strategy_secrets(template: Template, resources: dict) -> None:
+def test_webhook_may_only_send_to_signals_and_notifications_and_read_strategy_secrets(template: Template,
+                                                                                      resources: dict) -> None:
     _, webhook = functions(template)["webhook"]
     statements = role_statements(resources, webhook["Role"]["Fn::GetAtt"][0])
     assert actions_of(statements) == {
@@ -110,8 +111,10 @@ def test_webhook_may_only_send_to_signals_and_read_strategy_secrets(template: Te
         "sqs:SendMessage", "ssm:GetParameter", "kms:Decrypt",
     }
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in actions_of([s]))]
-    assert len(sqs) == 1 and actions_of(sqs) == {"sqs:SendMessage"}
-    assert sqs[0]["Resource"] == {"Fn::GetAtt": [queue_logical_id(resources, names.SIGNALS_QUEUE), "Arn"]}
+    assert actions_of(sqs) == {"sqs:SendMessage"}
+    granted = [r for s in sqs for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert sorted(r["Fn::GetAtt"][0] for r in granted) == sorted(
+        queue_logical_id(resources, q) for q in (names.SIGNALS_QUEUE, names.NOTIFICATIONS_QUEUE))
     (ssm,) = [s for s in statements if s["Action"] == "ssm:GetParameter"]
     assert {r["Fn::Join"][1][-1] for r in ssm["Resource"]} == {
         f":parameter{p.format(strategy='*')}"

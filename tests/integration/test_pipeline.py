@@ -1,9 +1,6 @@
 """Each handler against the embedded PostgreSQL and moto, through the local stack."""
 
-import base64
 import json
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -14,7 +11,7 @@ import pytest
 from tradeflow import names
 from tradeflow.adapters import aws, db
 from tradeflow.domain.strategy import StrategyConfig
-from tradeflow.local.stack import http_api_event, sqs_event
+from tradeflow.local.stack import sqs_event
 from tests.conftest import SECRET, START
 
 
@@ -34,62 +31,7 @@ def take(stack, queue):
     return sqs_event(queue, messages)
 
 
-# --- webhook -----------------------------------------------------------------------------
-
-def test_webhook_accepts_an_alert_and_answers_the_same_signal_id_for_a_retry(stack, strategy):
-    first = stack.post_webhook(alert(), token=strategy)
-    again = stack.post_webhook(alert(), token=strategy)
-    assert first["statusCode"] == again["statusCode"] == 202
-    assert json.loads(first["body"])["signal_id"] == json.loads(again["body"])["signal_id"]
-    event = take(stack, names.SIGNALS_QUEUE)
-    assert len(event["Records"]) == 1  # the FIFO deduplication id collapsed the retry
-    assert event["Records"][0]["attributes"]["MessageGroupId"] == "test:AAPL"
-
-
-def test_webhook_passphrase_in_body_and_base64_body(stack, strategy):
-    body = alert(passphrase=strategy)
-    event = http_api_event(body, None, "application/json", "52.89.214.238", START)
-    event |= {"body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}
-    response = stack.invoke("webhook", event)
-    assert response["statusCode"] == 202
-
-
-@pytest.mark.parametrize("body, token, status, field", [
-    ('{"key": "mysecretkey" "msg": Long #AAPL at 179.98"}', f"test.{SECRET}", 400, "body"),
-    ('{"ticker": "AAPL", "action": "{{strategy.order.action}}"}', f"test.{SECRET}", 400, "action"),
-    ('{"ticker": "AAPL", "action": "buy", "quantity": "0"}', f"test.{SECRET}", 400, "quantity"),
-    ('{"ticker": "AAPL", "action": "buy"}', "test.wrong-secret", 401, None),
-    ('{"ticker": "AAPL", "action": "buy"}', None, 401, None),
-    ('{"ticker": "AAPL", "action": "buy"}', f"nobody.{SECRET}", 400, "strategy"),
-    ("x" * 20000, f"test.{SECRET}", 413, "body"),
-])
-def test_webhook_refusals_teach_and_never_5xx(stack, strategy, body, token, status, field):
-    response = stack.post_webhook(body, token=token)
-    answer = json.loads(response["body"])
-    assert response["statusCode"] == status and answer["error"]
-    assert answer.get("field") == field
-    assert SECRET not in response["body"]
-    assert take(stack, names.SIGNALS_QUEUE)["Records"] == []
-
-
-def test_webhook_source_allowlist_uses_the_api_gateway_source_ip(stack, strategy, monkeypatch):
-    from tradeflow.settings import env
-
-    monkeypatch.setenv("ALLOWED_SOURCE_IPS", "52.89.214.238,34.212.75.30")
-    env.cache_clear()
-    assert stack.post_webhook(alert(), token=strategy, source_ip="52.89.214.238")["statusCode"] == 202
-    # a forged X-Forwarded-For does not help: the event builder puts the real source in both
-    assert stack.post_webhook(alert(), token=strategy, source_ip="203.0.113.9")["statusCode"] == 403
-    env.cache_clear()
-
-
-def test_webhook_never_imports_the_database_driver(tmp_path):
-    code = ("import sys, importlib.util; s = importlib.util.spec_from_file_location('h', 'functions/webhook/handler.py');"
-            "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); print('psycopg' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=__file__.rsplit("/tests/", 1)[0])
-    assert out.stdout.strip() == "False"
-
+# The webhook's own tests are in test_webhook.py.
 
 # --- the pipeline ------------------------------------------------------------------------
 

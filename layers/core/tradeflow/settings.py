@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradeflow.webhook_env import WebhookEnv  # noqa: F401  (kept apart: the webhook skips pydantic-settings)
+
 
 class _Env(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -28,14 +30,6 @@ class DatabaseEnv(_Env):
         if not (self.database_url or self.database_secret_arn):
             raise ValueError("set DATABASE_URL or DATABASE_SECRET_ARN so the function can reach PostgreSQL")
         return self
-
-
-class WebhookEnv(_Env):
-    """webhook: only SQS. ``ALLOWED_SOURCE_IPS`` is an optional comma-separated allowlist
-    checked against API Gateway's ``requestContext.http.sourceIp``."""
-
-    signals_queue_url: str
-    allowed_source_ips: str = ""
 
 
 class SignalProcessorEnv(DatabaseEnv):

@@ -1,5 +1,5 @@
-"""The words a trader reads on their phone: short messages for fills, exits, refusals and the
-daily summary. SMS bodies stay within one 160-character segment where they can."""
+"""The words a trader reads on their phone: short messages for fills, exits, refusals (of a
+signal by the risk gates, or of an alert by the webhook) and the daily summary. SMS bodies stay within one 160-character segment where they can."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def render(event: NotificationEvent) -> tuple[str, str]:
         return (
             f"tradeflow: alert refused for {f['symbol']}",
             f"[{s}] {f['action']} {f['symbol']} refused: {f['reason']}",
+        )
+    if event.kind == "alert_refused":
+        # facts: status (HTTP), field (or None), reason, excerpt (the body, secret removed)
+        where = f", field {f['field']}" if f.get("field") else ""
+        return (
+            f"tradeflow: alert refused ({f['status']}{where})",
+            f"[{s}] alert refused ({f['status']}{where}): {f['reason']} | alert: {f['excerpt']}",
         )
     if event.kind == "order_rejected":
         return (

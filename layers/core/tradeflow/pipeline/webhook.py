@@ -1,66 +1,343 @@
-"""The webhook step: authenticate, validate and normalise an alert, and queue it as a Signal.
+"""The webhook step: authenticate, check, read and normalise an alert, and queue it as a Signal.
 
-It touches no database: its only dependency is SQS (and SSM for the strategy's secret), so
-an alert is never lost while the database is down.
+It touches no database: its only dependencies are SQS (signals, and notifications of refused
+alerts) and SSM (each strategy's secret and settings), so an alert is never lost while the
+database is down. Checks, in order, each with its HTTP status:
+
+1. source address outside the optional allowlist (API Gateway's ``sourceIp``) -> 403;
+2. a ``<strategy>.<secret>`` credential in the URL path -> 401 if wrong, 400 if the strategy
+   is unknown;
+3. a body larger than :data:`~tradeflow.domain.alerts.MAX_BODY_BYTES` -> 413; a base64 body
+   that does not decode to UTF-8 text -> 400;
+4. an ``X-Tradeflow-Signature: sha256=<hex>`` header: HMAC-SHA256 of the raw body with the
+   strategy's secret, the strategy named by the path (``/webhook/<strategy>``) or an
+   ``X-Tradeflow-Strategy`` header -> 401 if wrong;
+5. the body read as JSON or ``KEY=VALUE`` lines -> 400 naming the field; then, without a
+   credential so far, its ``passphrase`` field -> 401 if missing or wrong;
+6. more than the strategy's burst of alerts (:class:`BurstLimiter`) -> 429;
+7. the alert normalised -> 400 naming the field;
+8. the Signal sent to signals.fifo -> 202 {signal_id}; an SQS (or SSM) failure propagates and
+   is answered 503, so that TradingView retries.
+
+Every secret comparison is constant-time, and a missing secret is compared with a dummy, so a
+missing and a wrong secret get the same 401 in about the same time. Refusals after the alert
+authenticated (steps 3-7) are also sent to the notifications queue as ``alert_refused`` (the
+notifier records and sends them), with the secret removed; unauthenticated requests are only
+counted and logged by the handler.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import hmac
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from tradeflow.domain.alerts import normalise, read_body
-from tradeflow.domain.signals import Signal, new_signal
+from pydantic import BaseModel
+
+from tradeflow.adapters.aws import DeliveryError
+from tradeflow.domain.alerts import MAX_BODY_BYTES, AlertError, normalise, read_body
+from tradeflow.domain.messages import NotificationEvent
+from tradeflow.domain.signals import UNTIMED_DEDUPE_SECONDS, Signal, new_signal
 from tradeflow.domain.strategy import STRATEGY_ID
+from tradeflow.webhook_env import WebhookEnv
+
+#: The one answer to a missing or wrong secret, whichever it was.
+UNAUTHORIZED = (
+    "missing or wrong webhook secret: post to /webhook/<strategy>.<secret>, or add "
+    "\"passphrase\": \"<strategy>.<secret>\" to the alert message (tradeflow strategy add prints both), "
+    "or sign the body with X-Tradeflow-Signature: sha256=<HMAC-SHA256 of the body with the secret, hex>"
+)
+#: Characters of the alert kept in a refusal notification.
+EXCERPT_CHARS = 160
+#: Strings that stand in for a secret in refusals.
+REDACTED = "***"
+
+_DUMMY = hashlib.sha256(b"tradeflow: nothing to compare with").digest()
+_CREDENTIAL_FIELD = re.compile(
+    r"""(["']?\b(?:passphrase|password|secret|token|signature)["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"?|[^\s,;&}]*)""",
+    re.IGNORECASE,
+)
 
 
-class Unauthorized(Exception):
-    """Missing or wrong webhook secret (HTTP 401). The message never echoes the secret."""
+class Refused(Exception):
+    """An alert not accepted. ``status`` is the HTTP status, ``error`` says what was wrong and
+    how to fix it (never a secret), ``field`` names the offending field (400 and 413), and
+    ``strategy_id`` is set when the request authenticated as that strategy."""
+
+    def __init__(self, status: int, error: str, field: str | None = None, strategy_id: str | None = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.field, self.strategy_id = status, error, field, strategy_id
+        #: Whether the refusal reached the notifications queue (authenticated refusals only).
+        self.recorded = False
 
 
-class UnknownStrategy(Exception):
-    """The credential names a strategy that is not registered (HTTP 400)."""
+@dataclass(frozen=True)
+class Request:
+    """The parts of one HTTP request the webhook reads. ``body`` is as API Gateway passes it
+    (base64 text when ``is_base64``); headers are the optional signing headers."""
+
+    body: str | None
+    source_ip: str
+    is_base64: bool = False
+    path_token: str | None = None
+    signature: str | None = None
+    strategy_header: str | None = None
 
 
-def authenticate(credential: str | None, lookup: Callable[[str], str | None]) -> str:
-    """The strategy id for ``credential`` (``<strategy>.<secret>``, from the URL path or the
-    ``passphrase`` field), compared in constant time with the stored secret."""
-    if not credential:
-        raise Unauthorized(
-            "missing webhook secret: post to /webhook/<strategy>.<secret> or add \"passphrase\": "
-            "\"<strategy>.<secret>\" to the alert message (tradeflow strategy add prints both)"
-        )
-    strategy_id, _, secret = str(credential).partition(".")
-    if not STRATEGY_ID.match(strategy_id) or not secret:
-        raise Unauthorized("wrong webhook secret: expected <strategy>.<secret> as printed by tradeflow strategy add")
-    stored = lookup(strategy_id)
-    if stored is None:
-        raise UnknownStrategy(f"unknown strategy {strategy_id!r}: register it with tradeflow strategy add {strategy_id}")
-    if not hmac.compare_digest(secret.encode(), stored.encode()):
-        raise Unauthorized("wrong webhook secret: copy it again from tradeflow strategy add")
-    return strategy_id
+class BurstLimiter:
+    """A token bucket per strategy: up to ``burst`` alerts at once, refilled at ``burst``
+    per ``seconds``; ``burst`` 0 means no limit. Held in one warm container's memory (see
+    :class:`~tradeflow.webhook_env.WebhookEnv`); times are POSIX seconds from the tradeflow clock,
+    so a replay is deterministic."""
+
+    def __init__(self, burst: int, seconds: float) -> None:
+        self.burst, self.seconds = burst, seconds
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str, now: float) -> bool:
+        """Take one token from ``key``'s bucket; False (and nothing taken) when it is empty."""
+        if self.burst <= 0:
+            return True
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.burst / self.seconds)
+        allowed = tokens >= 1
+        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        return allowed
 
 
-def accept(
-    body: str,
-    token: str | None,
-    received_at: datetime,
-    lookup: Callable[[str], str | None],
-    enqueue: Callable[[Signal], None],
-    settings: Callable[[str], str | None] = lambda strategy_id: None,
-) -> Signal:
-    """Turn one webhook request into a queued Signal.
+def same_secret(given: bytes | None, expected: bytes | None) -> bool:
+    """Constant-time equality of two secrets, compared as SHA-256 digests (so their lengths do
+    not show either); a missing side is compared with a dummy and never matches."""
+    a = hashlib.sha256(given).digest() if given is not None else _DUMMY
+    b = hashlib.sha256(expected).digest() if expected is not None else _DUMMY
+    return hmac.compare_digest(a, b) and given is not None and expected is not None
 
-    ``token`` is the URL path credential, if any; ``lookup`` gives a strategy's secret and
-    ``settings`` its settings JSON (both from SSM in AWS), which travel with the signal.
-    Raises AlertError (400), UnknownStrategy (400) or Unauthorized (401); a queue failure
-    propagates (the caller answers 503 so that TradingView retries).
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """An alert body ``text`` with each of ``secrets`` and the value of every passphrase-like
+    field (``passphrase``, ``password``, ``secret``, ``token``, ``signature``; JSON or
+    KEY=VALUE) replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _CREDENTIAL_FIELD.sub(lambda m: m.group(1) + (f'"{REDACTED}"' if m.group(2)[:1] == '"' else REDACTED), text)
+
+
+@dataclass
+class Webhook:
+    """One container's webhook: its settings, burst limiter and dependencies.
+
+    ``secret_of`` / ``settings_of`` give a strategy's webhook secret and settings JSON (None
+    when absent; SSM in AWS), ``send(queue_url, message, group, dedupe_id)`` sends to SQS and
+    raises on failure.
     """
-    strategy_id = authenticate(token, lookup) if token else None
-    fields = read_body(body)
-    if strategy_id is None:
-        strategy_id = authenticate(fields.get("passphrase"), lookup)
-    signal = new_signal(strategy_id, normalise(fields), received_at, settings(strategy_id))
-    enqueue(signal)
-    return signal
+
+    env: WebhookEnv
+    secret_of: Callable[[str], str | None]
+    settings_of: Callable[[str], str | None]
+    send: Callable[[str, BaseModel, str | None, str | None], None]
+    limiter: BurstLimiter = field(init=False)
+    allowed_ips: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = BurstLimiter(self.env.alert_burst, self.env.alert_burst_seconds)
+        self.allowed_ips = frozenset(ip.strip() for ip in self.env.allowed_source_ips.split(",") if ip.strip())
+
+    def accept(self, request: Request, now: datetime) -> Signal:
+        """Queue the alert in ``request`` (received at ``now``, UTC) as a Signal and return it.
+
+        Raises :class:`Refused` (4xx; after authentication also sent to the notifications
+        queue), or the SQS/SSM failure (the caller answers 503).
+        """
+        who = _Caller()
+        text = ""
+        try:
+            return self._accept(request, now, who)
+        except Refused as exc:
+            refused, text = exc, who.text
+        except AlertError as exc:
+            refused, text = Refused(400, exc.message, exc.field), who.text
+        for secret in who.secrets:  # a refusal may quote a field, and a field may hold the secret
+            refused.error = refused.error.replace(secret, REDACTED)
+        refused.strategy_id = who.strategy_id
+        if who.strategy_id:
+            self._record(refused, redact(text, who.secrets), now)
+        raise refused
+
+    def _accept(self, request: Request, now: datetime, who: _Caller) -> Signal:
+        if self.allowed_ips and request.source_ip not in self.allowed_ips:
+            raise Refused(403, f"source address {request.source_ip} is not allowed (ALLOWED_SOURCE_IPS)")
+        token = request.path_token
+        if token and "." in token:
+            self._authenticate(token, who)
+        raw = _raw_body(request)
+        who.text = text = raw.decode("utf-8", "replace")
+        if request.signature is not None and who.strategy_id is None:
+            self._verify_signature(request.strategy_header or token, request.signature, raw, who)
+        fields = _guarded(read_body, text)
+        if who.strategy_id is None:
+            passphrase = fields.get("passphrase")
+            self._authenticate(passphrase if isinstance(passphrase, str) else None, who)
+        if not self.limiter.allow(who.strategy_id, now.timestamp()):
+            raise Refused(429, f"more than {self.env.alert_burst} alerts in {self.env.alert_burst_seconds:g} s "
+                               f"for strategy {who.strategy_id}; TradingView stops strategies firing that often too")
+        alert = _guarded(normalise, fields)
+        signal = new_signal(who.strategy_id, alert, now, self.settings_of(who.strategy_id))
+        self.send(self.env.signals_queue_url, signal, signal.message_group, signal.dedupe_key[:128])
+        return signal
+
+    def _authenticate(self, credential: str | None, who: _Caller) -> None:
+        """``<strategy>.<secret>`` against the stored secret; sets ``who`` on success."""
+        strategy_id, _, secret = (credential or "").partition(".")
+        named = bool(secret) and STRATEGY_ID.match(strategy_id) is not None
+        stored = self.secret_of(strategy_id) if named else None
+        matched = same_secret(secret.encode() if named else None, stored.encode() if stored is not None else None)
+        if named and stored is None:
+            raise Refused(400, f"unknown strategy {strategy_id!r}: register it with tradeflow strategy add {strategy_id}",
+                          "strategy")
+        if not matched:
+            raise Refused(401, UNAUTHORIZED)
+        who.strategy_id, who.secrets = strategy_id, (f"{strategy_id}.{secret}", secret)
+
+    def _verify_signature(self, strategy_id: str | None, signature: str, raw: bytes, who: _Caller) -> None:
+        """``sha256=<hex>`` of HMAC-SHA256(secret, raw body), compared in constant time."""
+        if not strategy_id or not STRATEGY_ID.match(strategy_id):
+            raise Refused(400, "a signed alert must name its strategy: post to /webhook/<strategy> or add an "
+                               "X-Tradeflow-Strategy header", "strategy")
+        stored = self.secret_of(strategy_id)
+        scheme, _, given = signature.strip().partition("=")
+        expected = hmac.new(stored.encode(), raw, hashlib.sha256).hexdigest() if stored is not None else None
+        matched = same_secret(given.strip().lower().encode() if scheme.lower() == "sha256" else None,
+                              expected.encode() if expected else None)
+        if stored is None:
+            raise Refused(400, f"unknown strategy {strategy_id!r}: register it with tradeflow strategy add {strategy_id}",
+                          "strategy")
+        if not matched:
+            raise Refused(401, UNAUTHORIZED)
+        who.strategy_id, who.secrets = strategy_id, (stored,)
+
+    def _record(self, refused: Refused, text: str, now: datetime) -> None:
+        """Tell the notifier about a refused authenticated alert (best effort: a failure to do so
+        must not turn a 4xx into a retry). One notification per strategy, status, field and
+        body per minute; a 429 once per burst window."""
+        excerpt = " ".join(text.split())[:EXCERPT_CHARS]
+        window = self.env.alert_burst_seconds if refused.status == 429 else UNTIMED_DEDUPE_SECONDS
+        what = "" if refused.status == 429 else f"{refused.field}\n{excerpt}"
+        digest = hashlib.sha256(f"{refused.status}\n{what}\n{int(now.timestamp() // window)}".encode()).hexdigest()
+        event = NotificationEvent(
+            key=f"alert_refused:{refused.strategy_id}:{digest[:32]}", kind="alert_refused",
+            strategy_id=refused.strategy_id,
+            facts={"status": refused.status, "field": refused.field, "reason": refused.error, "excerpt": excerpt,
+                   "received_at": now.isoformat()},
+        )
+        try:
+            self.send(self.env.notifications_queue_url, event, None, None)
+            refused.recorded = True
+        except DeliveryError:
+            pass  # the refusal stands; the handler logs that it was not recorded
+
+
+@dataclass
+class _Caller:
+    """Who the request turned out to be, filled in as the checks pass."""
+
+    strategy_id: str | None = None
+    secrets: tuple[str, ...] = ()
+    text: str = ""
+
+
+def _raw_body(request: Request) -> bytes:
+    body = request.body or ""
+    # A cheap bound before decoding: base64 is 4/3 of the bytes, a character at most 4 bytes.
+    if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if request.is_base64 else MAX_BODY_BYTES * 4):
+        raise Refused(413, f"the alert is larger than {MAX_BODY_BYTES} bytes; shorten the alert message", "body")
+    if request.is_base64:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused(400, "the body is marked isBase64Encoded but is not valid base64", "body") from None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(400, "the alert message must be UTF-8 text (JSON or KEY=VALUE lines)", "body") from None
+    else:
+        raw = body.encode("utf-8", "replace")  # a lone surrogate becomes "?"
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, f"the alert is larger than {MAX_BODY_BYTES} bytes; shorten the alert message", "body")
+    return raw
+
+
+def _guarded(parse: Callable[[Any], Any], value: Any) -> Any:
+    """Run a domain parser on client input: an unexpected exception is the client's input
+    meeting a gap in the parser, so it becomes a 400 on ``body`` (chained, for the log)."""
+    try:
+        return parse(value)
+    except AlertError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise Refused(400, "the alert message could not be read; send a JSON object or KEY=VALUE lines "
+                           "(see shared/tradingview.md for the templates tradeflow understands)", "body") from exc
+
+
+# --- the HTTP contract, for the OpenAPI document ------------------------------------------
+
+_REFUSAL = {"application/json": {"schema": {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "what was wrong and how to fix it"},
+                   "field": {"type": "string", "description": "the offending field (400, 413)"}},
+}}}
+
+#: Every answer of ``POST /webhook[/{token}]``.
+RESPONSES: dict[int, dict[str, Any]] = {
+    202: {"description": "Queued. The same alert delivered again gets the same signal_id and trades once.",
+          "content": {"application/json": {"schema": {
+              "type": "object", "required": ["signal_id"],
+              "properties": {"signal_id": {"type": "string", "format": "uuid"}}}}}},
+    400: {"description": "The alert cannot be traded (malformed body, unfilled placeholder, missing ticker or "
+                         "action, a number that is not positive and finite, ...) or the strategy is unknown; "
+                         "`field` names the offending field.", "content": _REFUSAL},
+    401: {"description": "Missing or wrong secret (the same answer whichever).", "content": _REFUSAL},
+    403: {"description": "Source address outside the allowlist (API Gateway's sourceIp).", "content": _REFUSAL},
+    413: {"description": f"Body larger than {MAX_BODY_BYTES} bytes.", "content": _REFUSAL},
+    429: {"description": "More alerts than the strategy's burst limit (default 15 per 180 s, per warm container).",
+          "content": _REFUSAL},
+    500: {"description": "A fault of tradeflow's own; the alert was not queued, so TradingView's retry is welcome.",
+          "content": _REFUSAL},
+    503: {"description": "The queue (or SSM) is unavailable; TradingView retries after a 5xx.", "content": _REFUSAL},
+}
+
+#: The request body: whatever TradingView posts, read whatever the content type says.
+REQUEST_BODY: dict[str, Any] = {
+    "description": "The alert message: a JSON object (TradersPost, nested strategy or connector style) or "
+                   "KEY=VALUE lines. TradingView sends application/json only when the message is valid JSON, "
+                   "text/plain otherwise; both are read the same way. Without a credential in the path or a "
+                   "signature, the `passphrase` field carries `<strategy>.<secret>`.",
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object", "additionalProperties": True},
+                             "example": {"passphrase": "<strategy>.<secret>", "ticker": "AAPL", "action": "buy",
+                                         "quantity": "10", "price": "179.98", "time": "2024-03-01T15:30:02Z"}},
+        "text/plain": {"schema": {"type": "string", "maxLength": MAX_BODY_BYTES},
+                       "example": "SYMBOL=AAPL\nSIGNAL=BUY\nSTOP_PRICE=175\nTAKE_PROFIT_PRICE=190"},
+    },
+}
+
+#: The path credential.
+TOKEN_PARAMETER: dict[str, Any] = {
+    "name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+    "description": "<strategy>.<secret> as printed by `tradeflow strategy add`; or <strategy> alone for a signed alert.",
+}
+
+#: Optional signing headers (senders that can sign; TradingView cannot send headers).
+SIGNATURE_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "X-Tradeflow-Signature", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "sha256=<hex of HMAC-SHA256(secret, raw body)>; the strategy is the path or X-Tradeflow-Strategy."},
+    {"name": "X-Tradeflow-Strategy", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "The strategy of a signed alert posted to /webhook."},
+]
