@@ -62,6 +62,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) \
             if isinstance(exc, ValidationError) else str(exc) or type(exc).__name__
         raise ValueError(f"bad strategy settings (--commission-bps, --cash or --settings): {detail}") from None
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # refusals are counted and summarised below
     result = run_replay(Path(args.bars), Path(args.alerts), home(), config, args.strategy,
                         progress=not args.no_progress)
     console = Console()

@@ -84,7 +84,8 @@ def _time(path: Path, line: int, field: str, value: Any) -> datetime:
     try:
         t = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ReplayFileError(path, line, field, f"{value!r} is not an ISO-8601 time such as 2024-03-01T14:30:00Z") from None
+        raise ReplayFileError(path, line, field,
+                              f"{value!r} is not an ISO-8601 time such as 2024-03-01T14:30:00Z") from None
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
@@ -109,7 +110,8 @@ def load_bars(path: Path) -> list[ReplayBar]:
             reader = csv.DictReader(f)
             missing = [c for c in BAR_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise ReplayFileError(path, 1, missing[0], f"missing column; the header must be {','.join(BAR_COLUMNS)}")
+                raise ReplayFileError(path, 1, missing[0],
+                                      f"missing column; the header must be {','.join(BAR_COLUMNS)}")
             for r in reader:
                 line = reader.line_num
                 symbol = (r["symbol"] or "").strip().upper()
