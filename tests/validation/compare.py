@@ -213,14 +213,12 @@ def run_tradeflow(ds: Dataset, df, bars: Path, alerts: Path, state_dir: Path, da
 
 
 def _bar_index(df):
-    """tradeflow time of a fill -> the index of the bar it filled in. A fill is booked at the
-    close of the bar whose prices filled it (the replay clock stands at that close), which is
-    the next bar's open time, as backtesting.py indexes bars."""
+    """tradeflow time of a fill -> the index of the bar it filled in. A bar-model fill is
+    stamped with the open time of its bar, which is how backtesting.py indexes bars."""
     opens = {_iso(t): n for n, t in enumerate(df.index)}
-    last = len(df) - 1
 
     def bar_of(iso: str) -> int:
-        return opens[iso] - 1 if iso in opens else last
+        return opens[iso]
 
     return bar_of
 

@@ -83,21 +83,22 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
                  bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
-                 high: Decimal | None = None, low: Decimal | None = None) -> None:
+                 high: Decimal | None = None, low: Decimal | None = None, opened_at: datetime | None = None) -> None:
     """Add a price to the feed; a second price for the same symbol and time is ignored.
-    A bar is recorded with ``ts`` its CLOSE time, ``price`` its close and open/high/low."""
+    A bar is recorded with ``ts`` its CLOSE time, ``price`` its close, open/high/low, and
+    ``opened_at`` its open time when known."""
     conn.execute(
-        "INSERT INTO quotes (symbol, ts, price, bid, ask, source, open, high, low) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO NOTHING",
-        (symbol, ts, price, bid, ask, source, open, high, low),
+        "INSERT INTO quotes (symbol, ts, price, bid, ask, source, open, high, low, opened_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO NOTHING",
+        (symbol, ts, price, bid, ask, source, open, high, low, opened_at),
     )
 
 
 def latest_quote(conn: psycopg.Connection, symbol: str, at: datetime) -> Row | None:
     """The last quote for ``symbol`` at or before ``at`` (ts, price, bid, ask, open, high,
-    low), or None."""
+    low, opened_at), or None."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts <= %s "
+        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts <= %s "
         "ORDER BY ts DESC LIMIT 1",
         (symbol, at),
     ).fetchone()
@@ -112,14 +113,14 @@ def as_bar(quote: Row) -> Bar:
 def bar_at(conn: psycopg.Connection, symbol: str, ts: datetime) -> Row | None:
     """The quote (bar) of ``symbol`` that closed at ``ts``, or None."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts = %s", (symbol, ts)
+        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts = %s", (symbol, ts)
     ).fetchone()
 
 
 def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, until: datetime) -> Row | None:
     """The first quote (bar) of ``symbol`` closing after ``after`` and at or before ``until``."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low FROM quotes WHERE symbol = %s AND ts > %s AND ts <= %s "
+        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts > %s AND ts <= %s "
         "ORDER BY ts LIMIT 1",
         (symbol, after, until),
     ).fetchone()

@@ -265,7 +265,7 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
         with Progress(progress, len(bars), "replaying bars") as advance:
             for close_time, closing in closes.items():
                 for bar in closing:
-                    stack.record_bar(bar.symbol, close_time, bar.open, bar.high, bar.low, bar.close)
+                    stack.record_bar(bar.symbol, close_time, bar.open, bar.high, bar.low, bar.close, bar.open_time)
                 replay.set(close_time)
                 stack.run_schedule("stop_monitor")
                 stack.drain()

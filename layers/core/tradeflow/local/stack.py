@@ -209,11 +209,13 @@ class LocalStack:
         store.record_quote(self._feed, symbol, ts, price, "local-feed")
 
     def record_bar(self, symbol: str, close_time: datetime, open: Decimal, high: Decimal, low: Decimal,
-                   close: Decimal) -> None:
-        """Feed one bar (currency per share), stored under its CLOSE time, for the bar fill model."""
+                   close: Decimal, open_time: datetime | None = None) -> None:
+        """Feed one bar (currency per share), stored under its CLOSE time, for the bar fill model;
+        ``open_time`` (the bar's label on a chart) is the time its fills are stamped with."""
         if self._feed is None:
             self._feed = db.connect(self.database_url)
-        store.record_quote(self._feed, symbol, close_time, close, "local-feed", open=open, high=high, low=low)
+        store.record_quote(self._feed, symbol, close_time, close, "local-feed", open=open, high=high, low=low,
+                           opened_at=open_time)
 
     # --- invoking functions ------------------------------------------------------------
 

@@ -116,7 +116,14 @@ def _match(conn, order, request, config: StrategyConfig, now):
 def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
          trigger: str, bar_ts: datetime | None, now: datetime) -> None:
     """Book the fill of accepted ``order`` at ``price`` (currency per share): the fill, the
-    position, cash and P&L, then activate or cancel the related legs."""
+    position, cash and P&L, then activate or cancel the related legs.
+
+    A fill is stamped with the time it happened in the market: under the bar model the open
+    time of the bar it filled in (the bar's label, as TradingView's List of Trades and
+    backtesting.py show it; the bar's close when its open time is unknown), else ``now``."""
+    filled_at = now
+    if bar_ts is not None:
+        filled_at = store.bar_at(conn, order["symbol"], bar_ts)["opened_at"] or bar_ts
     row = store.open_position(conn, order["strategy_id"], order["symbol"], lock=True)
     held = ledger.Position(order["symbol"])
     if row is not None:
@@ -133,9 +140,9 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
-                      effect.realised_pnl, now)
+                      effect.realised_pnl, filled_at)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
-                                      price, order["purpose"], now)
+                                      price, order["purpose"], filled_at)
     store.update_account(conn, order["strategy_id"], effect.cash_delta, effect.realised_pnl, fee, now)
     store.attach_to_position(conn, order["order_id"], position_id)
     if order["purpose"] == "entry":

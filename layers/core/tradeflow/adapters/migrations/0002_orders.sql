@@ -2,8 +2,10 @@
 -- expiry, trailing stops, price replacements through an append-only log, and the OCO rule.
 
 -- A quote's ts is the bar's CLOSE time and price its close; open/high/low are NULL for a
--- plain last-trade quote.
+-- plain last-trade quote. opened_at is the bar's open time (its label on a chart), when known.
 ALTER TABLE quotes
+    ADD COLUMN opened_at timestamptz,
+    ADD CONSTRAINT quotes_bar_opens_before_close CHECK (opened_at < ts),
     ADD COLUMN open numeric CHECK (open > 0),
     ADD COLUMN high numeric CHECK (high > 0),
     ADD COLUMN low  numeric CHECK (low > 0),
