@@ -338,3 +338,32 @@ def test_the_database_refuses_every_transition_outside_the_table(stack, strategy
                 else:
                     with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
                         conn.execute(insert, (order_id, a, b))
+
+
+# --- target position: a sell toward a smaller long reduces it ------------------------------
+
+def test_a_target_position_below_the_position_reduces_it_and_keeps_its_stop(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="90", strategy={"position_size": 10})
+    bars(1, 100, 101, 99, 100)
+    # the alert's own price lands in the feed at its time; the bar closing then replaces it
+    stack.post_webhook(alert("sell", at=START + 2 * MINUTE, quantity="6", strategy={"position_size": 4}), token=TOKEN)
+    stack.drain()
+    bars(2, 102, 103, 101, 102)
+    assert fills(conn) == [("entry", D(100), 10), ("reduce", D(102), 6)]
+    position = conn.execute("SELECT side, quantity, status, realised_pnl FROM positions").fetchone()
+    assert (position["side"], position["quantity"], position["status"]) == ("long", 4, "open")
+    assert position["realised_pnl"] == 6 * (D(102) - D(100))
+    assert orders(conn)["sl"]["status"] == "accepted"  # the stop still guards the rest
+    bars(3, 95, 96, 89, 90)
+    assert fills(conn)[-1] == ("sl", D(90), 4)  # closes what is left, not the original 10
+    assert conn.execute("SELECT status FROM positions").fetchone()["status"] == "closed"
+
+
+def test_a_reduce_with_no_position_is_refused_with_its_reason(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    stack.post_webhook(alert("sell", quantity="6", strategy={"position_size": 4}), token=TOKEN)
+    stack.drain()
+    decision = conn.execute("SELECT approved, intent, reasons FROM decisions").fetchone()
+    assert (decision["approved"], decision["intent"]) == (False, "reduce")
+    assert decision["reasons"] == ["no open position in AAPL to reduce"]

@@ -28,12 +28,14 @@ def alert(**fields) -> Alert:
     ({"action": "sell", "sentiment": "long"}, True, "exit"),
     ({"action": "sell", "sentiment": "flat"}, True, "exit"),
     ({"action": "exit"}, True, "exit"),
-    # target position decides whatever the action says
-    ({"action": "sell", "position_size": Decimal(10)}, True, "enter_long"),
-    ({"action": "buy", "position_size": Decimal(-5)}, True, "enter_short"),
+    # target position: its side decides; an order toward a smaller position reduces
+    ({"action": "sell", "position_size": Decimal(10)}, True, "reduce"),
+    ({"action": "buy", "position_size": Decimal(10)}, True, "enter_long"),
+    ({"action": "buy", "position_size": Decimal(-5)}, True, "reduce"),
+    ({"action": "sell", "position_size": Decimal(-5)}, True, "enter_short"),
     ({"action": "buy", "position_size": Decimal(-5)}, False, "exit"),
     ({"action": "buy", "sentiment": "long", "position_size": Decimal(0)}, True, "exit"),
-    ({"action": "exit", "position_size": Decimal(3)}, True, "enter_long"),
+    ({"action": "exit", "position_size": Decimal(3)}, True, "reduce"),
     # reverse flag
     ({"action": "buy", "reverse": True, "sentiment": "flat"}, True, "enter_long"),
     ({"action": "sell", "reverse": True, "sentiment": "long"}, True, "enter_short"),

@@ -84,12 +84,16 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
                  bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
                  high: Decimal | None = None, low: Decimal | None = None, opened_at: datetime | None = None) -> None:
-    """Add a price to the feed; a second price for the same symbol and time is ignored.
+    """Add a price to the feed; a second price for the same symbol and time is ignored, except
+    that a bar replaces a plain last-trade quote (e.g. an alert's ``{{close}}``) at its close.
     A bar is recorded with ``ts`` its CLOSE time, ``price`` its close, open/high/low, and
     ``opened_at`` its open time when known."""
     conn.execute(
         "INSERT INTO quotes (symbol, ts, price, bid, ask, source, open, high, low, opened_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO NOTHING",
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO UPDATE SET "
+        "price = EXCLUDED.price, bid = EXCLUDED.bid, ask = EXCLUDED.ask, source = EXCLUDED.source, "
+        "open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, opened_at = EXCLUDED.opened_at "
+        "WHERE quotes.open IS NULL AND EXCLUDED.open IS NOT NULL",
         (symbol, ts, price, bid, ask, source, open, high, low, opened_at),
     )
 

@@ -25,7 +25,7 @@ OrderStatus = Literal["pending", "accepted", "partially_filled", "filled", "canc
 OrderSide = Literal["buy", "sell"]
 OrderType = Literal["market", "limit", "stop", "stop_limit", "trailing_stop"]
 TimeInForce = Literal["day", "gtc", "ioc"]
-Purpose = Literal["entry", "exit", "stop_loss", "take_profit"]
+Purpose = Literal["entry", "exit", "reduce", "stop_loss", "take_profit"]
 
 #: Allowed order status transitions (from, to). Terminal: filled, cancelled, rejected, expired.
 TRANSITIONS: frozenset[tuple[str, str]] = frozenset(

@@ -1,7 +1,7 @@
 """Risk gates: whether a signal may trade, and which order legs it becomes.
 
 Gates in order: kill switch, strategy paused, duplicate within the dedupe window, then
-position rules (exit needs a position; one position per symbol unless adding is enabled;
+position rules (exit and reduce need a position; one position per symbol unless adding is enabled;
 shorts only if allowed; at most ``max_open_positions``). An opposite position is reversed:
 closed, then the new side opened, in one decision.
 """
@@ -16,7 +16,7 @@ from tradeflow.domain.signals import Intent
 from tradeflow.domain.strategy import StrategyConfig
 
 Side = Literal["long", "short"]
-Leg = Literal["exit", "entry"]
+Leg = Literal["exit", "entry", "reduce"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ def decide(
         if held is None:
             return _reject(f"no open position in {symbol} to exit")
         return Decision(True, (f"exit {held} {symbol}",), ("exit",))
+    if intent == "reduce":
+        if held is None:
+            return _reject(f"no open position in {symbol} to reduce")
+        return Decision(True, (f"reduce {held} {symbol} to the target position",), ("reduce",))
     side: Side = "long" if intent == "enter_long" else "short"
     if side == "short" and not config.allow_short:
         return _reject("short entries are off for this strategy (set allow_short)")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tradeflow.domain.alerts import Alert
 
-Intent = Literal["enter_long", "enter_short", "exit"]
+Intent = Literal["enter_long", "enter_short", "exit", "reduce"]
 
 #: Without a time in the alert, alerts received in the same window of this many seconds
 #: with the same content are the same alert (TradingView retries a 5xx within ~15 s).
@@ -92,9 +92,11 @@ def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: 
 def intent_of(alert: Alert, allow_short: bool) -> Intent:
     """What the alert asks for, first rule that applies:
 
-    1. a target position (``position_size``, from ``{{strategy.position_size}}``) decides,
-       whatever the action says: 0 -> ``exit``; > 0 -> ``enter_long``; < 0 -> ``enter_short``
-       (``exit`` in a long-only strategy: the target cannot be reached, flat is nearest);
+    1. a target position (``position_size``, from ``{{strategy.position_size}}``) decides:
+       0 -> ``exit``; > 0 -> ``enter_long``, or ``reduce`` when the order is a sell or exit
+       (a long scaled down to the target); < 0 -> ``enter_short``, or ``reduce`` when the
+       order is a buy or exit (a short covered down to the target); a short target in a long-only strategy ->
+       ``exit`` (the target cannot be reached, flat is nearest);
     2. ``exit`` / ``close``: ``exit``;
     3. ``reverse`` on a buy -> ``enter_long``, on a sell -> ``enter_short`` (``exit`` when shorts
        are off); the risk module closes the opposite position before opening the new one;
@@ -105,8 +107,10 @@ def intent_of(alert: Alert, allow_short: bool) -> Intent:
     """
     if alert.position_size is not None:
         if alert.position_size > 0:
-            return "enter_long"
-        return "enter_short" if alert.position_size < 0 and allow_short else "exit"
+            return "reduce" if alert.action in ("sell", "exit") else "enter_long"
+        if alert.position_size < 0 and allow_short:
+            return "reduce" if alert.action in ("buy", "exit") else "enter_short"
+        return "exit"
     if alert.action == "exit":
         return "exit"
     if alert.reverse:

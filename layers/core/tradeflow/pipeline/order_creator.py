@@ -42,7 +42,7 @@ def process(instruction: OrderInstruction, conn: psycopg.Connection, env: OrderC
         orders = store.orders_for_signal(conn, instruction.signal_id)
     sent = []
     for order in orders:
-        if order["purpose"] in ("entry", "exit") and order["status"] == "pending":
+        if order["purpose"] in ("entry", "exit", "reduce") and order["status"] == "pending":
             request = ExecutionRequest(
                 client_order_id=order["client_order_id"], strategy_id=instruction.strategy_id, symbol=instruction.symbol
             )
@@ -70,6 +70,13 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
             return [], None  # closed meanwhile (e.g. by its stop): nothing left to exit
         side = "sell" if position["side"] == "long" else "buy"
         return [OrderRequest(client_order_id(signal_id, "exit"), symbol, side, position["quantity"], "market", "exit")], None
+    if leg == "reduce":  # down to the alert's target position, |position_size| shares
+        position = store.open_position(conn, instruction.strategy_id, symbol)
+        if position is None or position["quantity"] <= abs(alert.position_size):
+            return [], None  # closed meanwhile, or already at or below the target
+        side = "sell" if position["side"] == "long" else "buy"
+        quantity = position["quantity"] - abs(alert.position_size)
+        return [OrderRequest(client_order_id(signal_id, "reduce"), symbol, side, quantity, "market", "reduce")], None
     side = "buy" if intent == "enter_long" else "sell"
     entry_type = getattr(alert, "order_type", None) or "market"
     limit_price, stop_price = getattr(alert, "limit_price", None), getattr(alert, "stop_price", None)

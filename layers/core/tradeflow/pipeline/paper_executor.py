@@ -28,7 +28,7 @@ from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import PaperExecutorEnv
 
-EXIT_PURPOSES = ("exit", "stop_loss", "take_profit")
+EXIT_PURPOSES = ("exit", "reduce", "stop_loss", "take_profit")
 LEG_PURPOSES = ("stop_loss", "take_profit")
 
 
@@ -134,7 +134,7 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
         if row is None or (order["side"] == "sell") != (row["side"] == "long"):
             _to(conn, order, "cancelled", "no open position to exit", now)
             return
-        # an exit closes the position; a leg closes its own quantity (at most the position)
+        # an exit closes the position; a reduce or a leg closes its own quantity (at most the position)
         quantity = row["quantity"] if order["purpose"] == "exit" else min(quantity, row["quantity"])
     fee = fills.commission(quantity, price, config)
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)

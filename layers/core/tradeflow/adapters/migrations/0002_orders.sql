@@ -14,6 +14,13 @@ ALTER TABLE quotes
         OR (open IS NOT NULL AND high IS NOT NULL AND low IS NOT NULL
             AND low <= open AND open <= high AND low <= price AND price <= high));
 
+-- A target-position alert below the current position reduces it (a partial close).
+ALTER TABLE decisions DROP CONSTRAINT decisions_intent_check,
+    ADD CONSTRAINT decisions_intent_check CHECK (intent IN ('enter_long', 'enter_short', 'exit', 'reduce'));
+ALTER TABLE orders DROP CONSTRAINT orders_purpose_check,
+    ADD CONSTRAINT orders_purpose_check
+        CHECK (purpose IN ('entry', 'exit', 'reduce', 'stop_loss', 'take_profit'));
+
 ALTER TABLE orders DROP CONSTRAINT orders_order_type_check,
     ADD CONSTRAINT orders_order_type_check
         CHECK (order_type IN ('market', 'limit', 'stop', 'stop_limit', 'trailing_stop'));
