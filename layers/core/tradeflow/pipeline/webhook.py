@@ -156,18 +156,17 @@ class Webhook:
         queue), or the SQS/SSM failure (the caller answers 503).
         """
         who = _Caller()
-        text = ""
         try:
             return self._accept(request, now, who)
         except Refused as exc:
-            refused, text = exc, who.text
+            refused = exc
         except AlertError as exc:
-            refused, text = Refused(400, exc.message, exc.field), who.text
+            refused = Refused(400, exc.message, exc.field)
         for secret in who.secrets:  # a refusal may quote a field, and a field may hold the secret
             refused.error = refused.error.replace(secret, REDACTED)
         refused.strategy_id = who.strategy_id
         if who.strategy_id:
-            self._record(refused, redact(text, who.secrets), now)
+            self._record(refused, redact(who.text, who.secrets), now)
         raise refused
 
     def _accept(self, request: Request, now: datetime, who: _Caller) -> Signal:
