@@ -402,3 +402,27 @@ def test_the_handler_imports_neither_the_database_driver_nor_boto3_nor_the_event
     env = {"SIGNALS_QUEUE_URL": "q", "NOTIFICATIONS_QUEUE_URL": "n", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo(), env=env)
     assert out.stdout.strip() == "[]"
+
+
+# --- the pure parts, as properties -----------------------------------------------------------
+
+@given(before=st.text(max_size=40), after=st.text(max_size=40),
+       secret=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=8, max_size=30))
+def test_redact_removes_a_known_secret_wherever_it_is(before, after, secret):
+    from tradeflow.pipeline.webhook import redact
+
+    assert secret not in redact(before + secret + after, (secret,))
+    assert secret not in redact(f'{{"passphrase": "{secret}"}}') and secret not in redact(f"PASSPHRASE={secret}\n")
+
+
+@given(burst=st.integers(1, 20), seconds=st.floats(1, 600),
+       gaps=st.lists(st.floats(0, 120, allow_nan=False), min_size=1, max_size=60))
+def test_the_burst_limiter_never_allows_more_than_the_burst_plus_the_refill(burst, seconds, gaps):
+    from tradeflow.pipeline.webhook import BurstLimiter
+
+    limiter, now, allowed = BurstLimiter(burst, seconds), 0.0, 0
+    for gap in gaps:
+        now += gap
+        allowed += limiter.allow("s", now)
+    assert allowed <= burst + now * burst / seconds
+    assert BurstLimiter(burst, seconds).allow("s", 0.0)  # a fresh bucket is full
