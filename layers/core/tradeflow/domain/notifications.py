@@ -11,7 +11,7 @@ def render(event: NotificationEvent) -> tuple[str, str]:
     f = event.facts
     s = event.strategy_id
     if event.kind == "fill":
-        what = {"entry": "Entry", "exit": "Exit", "stop_loss": "Stop-loss", "take_profit": "Take-profit"}[f["purpose"]]
+        what = {"entry": "Entry", "exit": "Exit", "reduce": "Reduce", "stop_loss": "Stop-loss", "take_profit": "Take-profit"}[f["purpose"]]
         text = f"[{s}] {what} {f['side'].upper()} {f['quantity']} {f['symbol']} @ {f['price']}"
         if f.get("realised_pnl") is not None:
             text += f", P&L {f['realised_pnl']}"
