@@ -158,6 +158,22 @@ def test_a_stop_entry_triggers_on_the_high_and_a_stop_limit_beyond_its_limit_wai
     assert fills(conn) == [("entry", D(102), 10)]
 
 
+def test_a_stop_entry_takes_its_target_in_the_same_bar_only_when_the_stop_loss_is_untouched(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="stop", stopPrice="102", stop_loss="99", take_profit="104")
+    bars(1, 101, 104.5, 100, 104)  # through 102 on the way to 104.5: entry, then target
+    assert fills(conn) == [("entry", D(102), 10), ("tp", D(104), 10)]
+
+
+def test_a_stop_entry_whose_bar_touches_its_stop_loss_waits_for_the_next_bar(stack, bars, conn):
+    bars(0, 99, 100, 98, 100)
+    enter(stack, orderType="stop", stopPrice="102", stop_loss="99", take_profit="104")
+    bars(1, 101, 104.5, 98.5, 103)  # 99 and 104 both touched: which came after the entry is unknown
+    assert fills(conn) == [("entry", D(102), 10)]
+    bars(2, 103, 104.2, 102.5, 104)
+    assert fills(conn)[1:] == [("tp", D(104), 10)]
+
+
 def test_a_stop_limit_gapping_past_its_limit_works_on_as_a_limit(stack, bars, conn):
     bars(0, 99, 100, 98, 100)
     enter(stack, orderType="stop_limit", stopPrice="102", limitPrice="103")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeflow.domain.fills import Bar, Resting, bar_fill, exits_to_fill, quote_fill
+from tradeflow.domain.fills import Bar, Resting, bar_fill, exits_in_entry_bar, exits_to_fill, quote_fill
 
 
 def D(x):
@@ -75,6 +75,20 @@ LONG_LEGS = [Resting("sl", "sell", "stop", "stop_loss", stop_price=D(95)),
 ])
 def test_same_bar_exit(ohlc, prefer, filled):
     hits = exits_to_fill(LONG_LEGS, bar(*ohlc), prefer)
+    assert [(leg.key, price) for leg, price in hits] == [(k, D(p)) for k, p in filled]
+
+
+@pytest.mark.parametrize("entry_type, ohlc, filled", [
+    ("market", (100, 111, 96, 100), [("tp", 110)]),      # entered at the open: the rest of the bar counts
+    ("market", (100, 111, 94, 100), [("sl", 95)]),
+    ("stop", (100, 111, 96, 100), [("tp", 110)]),        # through the entry stop on the way to the high
+    ("stop", (100, 111, 94, 100), []),                   # stop-loss touched too: order unknown, next bar
+    ("stop", (100, 104, 94, 100), []),                   # a stop-loss alone may have come before the entry
+    ("limit", (100, 111, 96, 100), []),                  # a limit entry's legs wait for the next bar
+    ("stop_limit", (100, 111, 96, 100), []),
+])
+def test_exits_in_the_entry_bar(entry_type, ohlc, filled):
+    hits = exits_in_entry_bar(entry_type, LONG_LEGS, bar(*ohlc))
     assert [(leg.key, price) for leg, price in hits] == [(k, D(p)) for k, p in filled]
 
 

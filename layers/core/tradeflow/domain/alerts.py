@@ -23,11 +23,17 @@ Every refusal is an :class:`AlertError` naming the field and what was expected.
 Stop-loss and take-profit representation (one each, never two):
 
 * a price (``stop_loss``, ``take_profit``/``take_profits``) — absolute, quote currency;
-* a percent (``stop_loss_pct``, ``take_profit_pct``) — distance from the entry fill, 2 = 2 %;
+* a percent (``stop_loss_pct``, ``take_profit_pct``) — distance from the entry's reference
+  price, 2 = 2 %;
 * an amount (currency per share from the entry): converted to a price (``entry ∓ amount``)
   when the alert has a reference price (``limit_price`` for limit orders, ``stop_price`` for
   stop orders, else ``price``) and a direction (buy = long, sell = short); otherwise kept as
-  the distance ``stop_loss_amount`` / ``take_profit_amount``, to be applied to the entry fill.
+  the distance ``stop_loss_amount`` / ``take_profit_amount``.
+
+The order creator turns a percent or a distance into a price when it builds the bracket,
+measured from the same reference price (else the latest quote), so the trader sees the exit
+prices as soon as the order exists — as a broker's bracket order does — rather than after the
+entry fills.
 """
 
 from __future__ import annotations

@@ -144,6 +144,30 @@ def exits_to_fill(legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_
     return hit
 
 
+def exits_in_entry_bar(entry_type: str, legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_loss",
+                       slippage_bps: Decimal = Decimal(0)) -> list[tuple[Resting, Decimal]]:
+    """The exit legs that fill in the same bar as their entry, with their prices.
+
+    * market entry (filled at the open): the legs meet the rest of the bar, as any order
+      working at the open does (:func:`exits_to_fill`);
+    * stop entry (touched inside the bar): price crossed the entry stop on its way to the bar's
+      extreme, so a take-profit beyond it was reached after the entry — unless a stop-loss was
+      touched too, when the order of the two inside the bar is unknown and both wait for the
+      next bar;
+    * limit and stop-limit entries: the legs wait for the next bar.
+
+    The rules of backtesting.py 0.6.6, ``_Broker._process_orders`` (its issue 119).
+    """
+    if entry_type == "market":
+        return exits_to_fill(legs, bar, same_bar_exit, slippage_bps)
+    if entry_type != "stop":
+        return []
+    hits = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps)) is not None]
+    if any(leg.purpose == "stop_loss" for leg, _ in hits):
+        return []
+    return [(leg, price) for leg, price in hits if leg.purpose == "take_profit"]
+
+
 def commission(quantity: Decimal, price: Decimal, config: StrategyConfig) -> Decimal:
     """Commission of one fill (currency): ``commission_bps`` of the notional ``quantity x price``
     plus ``commission_per_share x quantity`` plus ``commission_per_order``, at least

@@ -78,10 +78,11 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
         quantity = position["quantity"] - abs(alert.position_size)
         return [OrderRequest(client_order_id(signal_id, "reduce"), symbol, side, quantity, "market", "reduce")], None
     side = "buy" if intent == "enter_long" else "sell"
-    entry_type = getattr(alert, "order_type", None) or "market"
-    limit_price, stop_price = getattr(alert, "limit_price", None), getattr(alert, "stop_price", None)
+    entry_type = alert.order_type or "market"
     quote = store.latest_quote(conn, symbol, now)
-    reference = limit_price if entry_type in ("limit", "stop_limit") else stop_price if entry_type == "stop" else None
+    # the price the bracket is measured from: the entry's own limit or stop, else the alert's
+    # price ({{close}}), else the latest quote
+    reference = alert.limit_price if entry_type in ("limit", "stop_limit") else alert.stop_price
     reference = reference or alert.price or (quote["price"] if quote else None)
     placeholder = OrderRequest(client_order_id(signal_id, "entry"), symbol, side, alert.quantity or Decimal(1),
                                "market", "entry")
@@ -89,26 +90,24 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
         return [placeholder], f"no price for {symbol}: add \"price\": \"{{{{close}}}}\" to the alert"
     cash, value = store.mark_to_market(conn, instruction.strategy_id, now)
     instrument = config.instrument(symbol)
-    tif = getattr(alert, "time_in_force", None) or "gtc"
+    tif = alert.time_in_force or "gtc"
+    sign = 1 if side == "buy" else -1
     try:
         quantity = order_quantity(config, alert.quantity, reference, cash + value, symbol)
-        stop_pct = getattr(alert, "stop_loss_pct", None) or config.stop_loss_pct
-        take_pct = getattr(alert, "take_profit_pct", None) or config.take_profit_pct
-        stop, take = default_bracket_prices(side, reference, stop_pct, take_pct, instrument.tick_size)
-        sign = 1 if side == "buy" else -1
-        if (amount := getattr(alert, "stop_loss_amount", None)) is not None:
-            stop = reference - sign * amount
-        if (amount := getattr(alert, "take_profit_amount", None)) is not None:
-            take = reference + sign * amount
-        trail_amount = getattr(alert, "trailing_stop_amount", None)
-        trail_percent = getattr(alert, "trailing_stop_pct", None)
+        stop, take = default_bracket_prices(side, reference, alert.stop_loss_pct or config.stop_loss_pct,
+                                            alert.take_profit_pct or config.take_profit_pct, instrument.tick_size)
+        if alert.stop_loss_amount is not None:
+            stop = reference - sign * alert.stop_loss_amount
+        if alert.take_profit_amount is not None:
+            take = reference + sign * alert.take_profit_amount
         orders = bracket(
             signal_id, symbol, side, quantity, reference, alert.stop_loss or stop, alert.take_profit or take,
-            take_profits=tuple(getattr(alert, "take_profits", ()) or ()), entry_type=entry_type,
-            limit_price=limit_price, stop_price=stop_price, time_in_force=tif,
+            take_profits=alert.take_profits, entry_type=entry_type,
+            limit_price=alert.limit_price, stop_price=alert.stop_price, time_in_force=tif,
             expires_at=day_order_expiry(now) if tif == "day" else None,
-            trail_amount=trail_amount, trail_percent=None if trail_amount is not None else trail_percent,
-            breakeven_after_target=bool(getattr(alert, "breakeven_after_first_target", False)),
+            trail_amount=alert.trailing_stop_amount,
+            trail_percent=None if alert.trailing_stop_amount is not None else alert.trailing_stop_pct,
+            breakeven_after_target=alert.breakeven_after_first_target,
             lot=instrument.lot_size,
         )
     except (SizingError, BracketError) as exc:

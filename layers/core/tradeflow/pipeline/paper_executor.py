@@ -8,8 +8,8 @@ change one fill at a time even when two executors run at once. An order that can
 works until the stop monitor matches it; ``ioc`` cancels it instead.
 
 An entry's fill activates its exit legs (a trailing stop starts from the fill price); under
-the bar model a market entry, filled at a bar's open, re-checks its new legs against the same
-bar. An exit's fill cancels its OCO partner; once the position is closed every other open
+the bar model the new legs are checked against the entry's own bar where that is
+unambiguous (:func:`tradeflow.domain.fills.exits_in_entry_bar`). An exit's fill cancels its OCO partner; once the position is closed every other open
 exit of it is cancelled, so no OCO group ever fills twice (the database refuses it too).
 """
 
@@ -147,12 +147,10 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
     store.attach_to_position(conn, order["order_id"], position_id)
     if order["purpose"] == "entry":
         legs = _activate_legs(conn, order, config, price, position_id, bar_ts or now, now)
-        if bar_ts and order["order_type"] == "market" and legs:
-            # filled at the bar's open: the new exits may already be hit in this bar
-            # (backtesting.py does the same: a stop can fill in the bar the position opened)
+        if bar_ts and legs:  # the new exits may already be hit in the entry's own bar
             bar = as_bar(store.bar_at(conn, order["symbol"], bar_ts))
-            hits = fills.exits_to_fill([as_resting(leg) for leg in legs], bar, config.same_bar_exit,
-                                       config.slippage_bps)
+            hits = fills.exits_in_entry_bar(order["order_type"], [as_resting(leg) for leg in legs], bar,
+                                            config.same_bar_exit, config.slippage_bps)
             for terms, leg_price in hits:
                 leg = store.order(conn, terms.key, lock=True)
                 if leg["status"] == "accepted":
