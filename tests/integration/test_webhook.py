@@ -189,6 +189,13 @@ def test_past_the_burst_a_strategy_gets_429_until_its_bucket_refills(stack, stra
     assert [post(stack, alert(quantity=str(n)), CREDENTIAL)["statusCode"] for n in (6, 7)] == [202, 429]
 
 
+def test_the_burst_is_per_symbol_so_many_symbols_can_fire_at_one_close(stack, strategy, monkeypatch):
+    reconfigure(stack, monkeypatch, ALERT_BURST="2", ALERT_BURST_SECONDS="180")
+    codes = [post(stack, alert(ticker=t, quantity=str(n)), CREDENTIAL)["statusCode"]
+             for t in ("AAPL", "MSFT", "IBM") for n in (1, 2, 3)]
+    assert codes == [202, 202, 429] * 3
+
+
 def test_default_burst_is_tradingviews_15_alerts_per_3_minutes(stack, strategy):
     codes = [post(stack, alert(quantity=str(n)), CREDENTIAL)["statusCode"] for n in range(1, 17)]
     assert codes == [202] * 15 + [429]

@@ -14,8 +14,10 @@ database is down. Checks, in order, each with its HTTP status:
    ``X-Tradeflow-Strategy`` header -> 401 if wrong;
 5. the body read as JSON or ``KEY=VALUE`` lines -> 400 naming the field; then, without a
    credential so far, its ``passphrase`` field -> 401 if missing or wrong;
-6. more than the strategy's burst of alerts (:class:`BurstLimiter`) -> 429;
-7. the alert normalised -> 400 naming the field;
+6. the alert normalised -> 400 naming the field;
+7. more than the burst of alerts for one strategy and symbol (:class:`BurstLimiter`) -> 429
+   (TradingView's own cap is per alert, i.e. per chart: many symbols firing at one close is
+   normal, one symbol firing 16 times in 3 minutes is not);
 8. the Signal sent to signals.fifo -> 202 {signal_id}; an SQS (or SSM) failure propagates and
    is answered 503, so that TradingView retries.
 
@@ -91,7 +93,7 @@ class Request:
 
 
 class BurstLimiter:
-    """A token bucket per strategy: up to ``burst`` alerts at once, refilled at ``burst``
+    """A token bucket per key (strategy and symbol): up to ``burst`` alerts at once, refilled at ``burst``
     per ``seconds``; ``burst`` 0 means no limit. Held in one warm container's memory (see
     :class:`~tradeflow.webhook_env.WebhookEnv`); times are POSIX seconds from the tradeflow clock,
     so a replay is deterministic."""
@@ -183,10 +185,11 @@ class Webhook:
         if who.strategy_id is None:
             passphrase = fields.get("passphrase")
             self._authenticate(passphrase if isinstance(passphrase, str) else None, who)
-        if not self.limiter.allow(who.strategy_id, now.timestamp()):
-            raise Refused(429, f"more than {self.env.alert_burst} alerts in {self.env.alert_burst_seconds:g} s "
-                               f"for strategy {who.strategy_id}; TradingView stops strategies firing that often too")
         alert = _guarded(normalise, fields)
+        if not self.limiter.allow(f"{who.strategy_id}:{alert.ticker}", now.timestamp()):
+            raise Refused(429, f"more than {self.env.alert_burst} alerts for {alert.ticker} in "
+                               f"{self.env.alert_burst_seconds:g} s on strategy {who.strategy_id}; TradingView "
+                               f"stops a strategy alert firing that often too")
         signal = new_signal(who.strategy_id, alert, now, self.settings_of(who.strategy_id))
         self.send(self.env.signals_queue_url, signal, signal.message_group, signal.dedupe_key[:128])
         return signal
@@ -304,7 +307,8 @@ RESPONSES: dict[int, dict[str, Any]] = {
     401: {"description": "Missing or wrong secret (the same answer whichever).", "content": _REFUSAL},
     403: {"description": "Source address outside the allowlist (API Gateway's sourceIp).", "content": _REFUSAL},
     413: {"description": f"Body larger than {MAX_BODY_BYTES} bytes.", "content": _REFUSAL},
-    429: {"description": "More alerts than the strategy's burst limit (default 15 per 180 s, per warm container).",
+    429: {"description": "More alerts for one strategy and symbol than the burst limit (default 15 per 180 s, "
+                         "per warm container).",
           "content": _REFUSAL},
     500: {"description": "A fault of tradeflow's own; the alert was not queued, so TradingView's retry is welcome.",
           "content": _REFUSAL},
