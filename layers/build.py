@@ -46,6 +46,7 @@ REQUIREMENTS = (
     "pydantic",
     "pydantic-settings",
     "psycopg[binary]",
+    "holidays",
 )
 
 #: Distributions that the Lambda Python runtime provides; removed from the layer after install.

@@ -39,6 +39,16 @@ def test_requirements_are_pinned_to_what_the_tests_run_against() -> None:
     assert set(build.REQUIREMENTS) == {r.split("==")[0] for r in build.pinned_requirements()}
 
 
+def test_the_layer_ships_every_runtime_dependency_but_boto3() -> None:
+    """boto3 comes with the Lambda runtime; everything else pyproject.toml needs must be in the layer."""
+    import re
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[\[<>=~!; ]", d, maxsplit=1)[0].lower() for d in declared} - {"boto3"}
+    assert names == {r.split("[", 1)[0].lower() for r in build.REQUIREMENTS}
+
+
 def test_zip_is_deterministic(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "python" / "pkg").mkdir(parents=True)

@@ -146,10 +146,14 @@ def test_scale_out_legs_add_up_to_the_entry(quantity, parts, lot):
     assert sum(legs) == quantity and len(legs) == parts and len(set(legs[:-1])) <= 1 and legs[-1] >= legs[0]
 
 
-def test_day_orders_expire_at_the_next_weekday_session_close():
+def test_day_orders_expire_at_the_next_trading_days_session_close():
     from tradeflow.domain.orders import day_order_expiry
 
     friday_evening = datetime(2024, 3, 1, 22, tzinfo=UTC)  # 17:00 New York
     assert day_order_expiry(friday_evening) == datetime(2024, 3, 4, 21, tzinfo=UTC)  # Monday 16:00 EST
     summer = datetime(2024, 7, 1, 13, tzinfo=UTC)
     assert day_order_expiry(summer) == datetime(2024, 7, 1, 20, tzinfo=UTC)  # 16:00 EDT
+    thanksgiving_eve = datetime(2026, 11, 25, 22, tzinfo=UTC)  # Wednesday 17:00; Thursday the NYSE is shut
+    assert day_order_expiry(thanksgiving_eve) == datetime(2026, 11, 27, 21, tzinfo=UTC)  # Friday 16:00 EST
+    good_friday = datetime(2024, 3, 29, 14, tzinfo=UTC)
+    assert day_order_expiry(good_friday) == datetime(2024, 4, 1, 20, tzinfo=UTC)  # Monday 16:00 EDT

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -183,20 +184,28 @@ def bracket(
     return orders
 
 
-#: Regular session close of US equities, New York time. No exchange calendar library is
-#: installed, so holidays and early closes are not known: a day order placed on a holiday
-#: works until 16:00 of that date (or the next weekday).
+#: Regular session close of US equities, New York time (NYSE Rule 7.34).
 SESSION_CLOSE = time(16, 0)
 MARKET_ZONE = ZoneInfo("America/New_York")
 
 
+@lru_cache(maxsize=1)
+def _nyse_holidays():
+    """The NYSE holiday calendar (the ``holidays`` package, built once: ~0.2 s)."""
+    import holidays
+
+    return holidays.financial_holidays("NYSE")
+
+
 def day_order_expiry(created_at: datetime) -> datetime:
-    """When a ``day`` order created at ``created_at`` expires (UTC): the next 16:00
-    America/New_York on a weekday (Monday-Friday) at or after ``created_at``."""
+    """When a ``day`` order created at ``created_at`` expires (UTC): the next regular NYSE
+    session close, 16:00 America/New_York on a trading day (a weekday that is not an NYSE
+    holiday, per the ``holidays`` package's NYSE calendar) at or after ``created_at``.
+    Early closes (13:00 on some eves) are not in that calendar: such an order works until 16:00."""
     local = created_at.astimezone(MARKET_ZONE)
     day = local.date()
     while True:
         close = datetime.combine(day, SESSION_CLOSE, MARKET_ZONE)
-        if day.weekday() < 5 and close >= local:
+        if day.weekday() < 5 and day not in _nyse_holidays() and close >= local:
             return close.astimezone(UTC)
         day += timedelta(days=1)
