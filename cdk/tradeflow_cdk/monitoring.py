@@ -25,7 +25,8 @@ CLIENT_ERROR_SPIKE = 10
 
 #: Powertools metrics emitted by each function (namespace tradeflow, dimension service=<function>).
 PIPELINE_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
-    "Alerts": {"webhook": ("AlertsAccepted", "AlertsRefused", "AlertsUnauthorized", "AlertsForbidden")},
+    "Alerts": {"webhook": ("AlertsAccepted", "AlertsRefused", "AlertsUnauthorized", "AlertsForbidden",
+                           "AlertsThrottled", "AlertsUnavailable", "WebhookFaults")},
     "Risk decisions": {"signal_processor": ("SignalsApproved", "SignalsRefused")},
     "Orders, fills and stop exits": {
         "order_creator": ("OrdersSent",),

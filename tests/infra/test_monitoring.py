@@ -28,7 +28,8 @@ def test_every_alarm_notifies_the_operations_topic(template: Template, resources
 def test_dashboard_shows_the_pipeline_metrics(template: Template) -> None:
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
     body = str(dashboard["Properties"]["DashboardBody"])
-    for metric in ("AlertsAccepted", "AlertsRefused", "OrdersSent", "Fills", "StopExits", "NotificationsSent"):
+    for metric in ("AlertsAccepted", "AlertsRefused", "AlertsThrottled", "AlertsUnavailable", "WebhookFaults",
+                   "OrdersSent", "Fills", "StopExits", "NotificationsSent"):
         assert metric in body
 
 
