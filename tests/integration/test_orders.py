@@ -44,6 +44,10 @@ def orders(conn):
     return {o["client_order_id"].rsplit("-", 1)[1]: o for o in conn.execute("SELECT * FROM orders ORDER BY order_id")}
 
 
+def orders_by_id(conn):
+    return conn.execute("SELECT * FROM orders ORDER BY order_id").fetchall()
+
+
 def fills(conn):
     return [(r["leg"], r["price"], r["quantity"]) for r in conn.execute(
         "SELECT split_part(o.client_order_id, '-', 3) AS leg, f.price, f.quantity FROM fills f "
@@ -254,6 +258,22 @@ def test_an_exit_alert_cancels_a_working_entry(stack, bars, conn):
     assert legs["entry"]["status"] == "cancelled" and legs["entry"]["reason"] == "exit signal"
     bars(1, 89, 90, 88, 89)
     assert fills(conn) == []
+
+
+def test_a_cancel_alert_cancels_working_entries_and_leaves_the_position_open(stack, bars, conn):
+    register(stack, allow_add=True)
+    bars(0, 99, 100, 98, 100)
+    enter(stack, stop_loss="90")
+    bars(1, 100, 101, 99, 100)  # the market entry fills
+    enter(stack, orderType="limit", limitPrice="95", comment="add at 95")  # works: the price is above it
+    working = [o for o in orders_by_id(conn) if o["status"] == "accepted" and o["purpose"] == "entry"]
+    assert len(working) == 1
+    stack.post_webhook(alert("cancel", at=START + 2 * MINUTE), token=TOKEN)
+    stack.drain()
+    assert conn.execute("SELECT status, reason FROM orders WHERE order_id = %s",
+                        (working[0]["order_id"],)).fetchone() == {"status": "cancelled", "reason": "cancel signal"}
+    assert conn.execute("SELECT status, quantity FROM positions").fetchone() == {"status": "open", "quantity": 10}
+    assert orders(conn)["sl"]["status"] == "accepted"  # the position keeps its stop
 
 
 def test_replace_moves_an_exit_and_the_database_refuses_it_once_closed(stack, bars, conn):

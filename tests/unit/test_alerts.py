@@ -108,7 +108,6 @@ def test_unfilled_strategy_placeholder_says_indicator_alerts_cannot_use_it():
     ('{"ticker": "AAPL", "action": "buy", "takeProfit": []}', "takeprofit"),
     ('{"ticker": "AAPL", "action": "buy", "take_profit": 190, "tp2": 195}', "tp2"),
     ('{"ticker": "AAPL", "action": "buy", "reverse": "maybe"}', "reverse"),
-    ('{"ticker": "AAPL", "action": "cancel"}', "action"),
     ('{"ticker": "AAPL", "action": "buy", "exchange": "NAS DAQ!"}', "exchange"),
     ('{"ticker": "AAPL", "action": "buy", "quantity": 0.0000000000001}', "quantity"),
     ('{"ticker": "AAPL", "action": "buy", "stopLoss": {"percent": "{{plot_0}}"}}', "stoploss.percent"),

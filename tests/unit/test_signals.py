@@ -28,6 +28,8 @@ def alert(**fields) -> Alert:
     ({"action": "sell", "sentiment": "long"}, True, "exit"),
     ({"action": "sell", "sentiment": "flat"}, True, "exit"),
     ({"action": "exit"}, True, "exit"),
+    ({"action": "cancel"}, True, "cancel"),
+    ({"action": "cancel", "position_size": Decimal(0)}, True, "cancel"),
     # target position: its side decides; an order toward a smaller position reduces
     ({"action": "sell", "position_size": Decimal(10)}, True, "reduce"),
     ({"action": "buy", "position_size": Decimal(10)}, True, "enter_long"),

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Action = Literal["buy", "sell", "exit"]
+Action = Literal["buy", "sell", "exit", "cancel"]
 Sentiment = Literal["long", "short", "flat"]
 OrderType = Literal["market", "limit", "stop", "stop_limit"]
 TimeInForce = Literal["day", "gtc", "ioc"]
@@ -339,14 +339,13 @@ def _action(fields: dict[str, Any]) -> Action:
         raise AlertError("action", "the alert has no action; "
                                    "add \"action\": \"{{strategy.order.action}}\" (buy, sell or exit)")
     word = _key(value) if isinstance(value, str) else ""
-    if word == "cancel":
-        raise AlertError(key, f"{key} cancel is not supported: tradeflow cancels working orders itself when a "
-                              "position closes; send exit to close a position")
+    if word == "cancel":  # cancel the symbol's working entries; an open position stays
+        return "cancel"
     if word == "add":  # add to the position on the sentiment's side
         return "sell" if _key(fields.get("sentiment") or fields.get("market_position") or "") == "short" else "buy"
     action = _ACTIONS.get(word)
     if action is None:
-        raise AlertError(key, f"{key} must be buy, sell, exit or close, got {str(value)[:40]!r}")
+        raise AlertError(key, f"{key} must be buy, sell, exit, close, add or cancel, got {str(value)[:40]!r}")
     return action  # type: ignore[return-value]
 
 
@@ -473,7 +472,7 @@ def _side(values: dict[str, Any]) -> Literal["long", "short"] | None:
     size = values.get("position_size")
     if size is not None:
         return "long" if size > 0 else "short" if size < 0 else None
-    if values["action"] == "exit" or values.get("sentiment") == "flat":
+    if values["action"] in ("exit", "cancel") or values.get("sentiment") == "flat":
         return None
     return "long" if values["action"] == "buy" else "short"
 

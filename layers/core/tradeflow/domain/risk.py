@@ -16,7 +16,7 @@ from tradeflow.domain.signals import Intent
 from tradeflow.domain.strategy import StrategyConfig
 
 Side = Literal["long", "short"]
-Leg = Literal["exit", "entry", "reduce"]
+Leg = Literal["exit", "entry", "reduce", "cancel"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ def decide(
     ):
         return _reject(f"duplicate: same {intent} for {symbol} within {config.dedupe_window_seconds} s")
     held = state.open_positions.get(symbol)
+    if intent == "cancel":
+        return Decision(True, (f"cancel working entries in {symbol}",), ("cancel",))
     if intent == "exit":
         if held is None:
             return _reject(f"no open position in {symbol} to exit")

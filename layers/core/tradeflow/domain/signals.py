@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tradeflow.domain.alerts import Alert
 
-Intent = Literal["enter_long", "enter_short", "exit", "reduce"]
+Intent = Literal["enter_long", "enter_short", "exit", "reduce", "cancel"]
 
 #: Without a time in the alert, alerts received in the same window of this many seconds
 #: with the same content are the same alert (TradingView retries a 5xx within ~15 s).
@@ -92,6 +92,7 @@ def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: 
 def intent_of(alert: Alert, allow_short: bool) -> Intent:
     """What the alert asks for, first rule that applies:
 
+    0. ``cancel``: cancel the symbol's entry orders not yet filled (a position stays open);
     1. a target position (``position_size``, from ``{{strategy.position_size}}``) decides:
        0 -> ``exit``; > 0 -> ``enter_long``, or ``reduce`` when the order is a sell or exit
        (a long scaled down to the target); < 0 -> ``enter_short``, or ``reduce`` when the
@@ -105,6 +106,8 @@ def intent_of(alert: Alert, allow_short: bool) -> Intent:
        or a bare ``sell`` when shorts are allowed -> ``enter_short``; a bare ``sell`` in a
        long-only strategy (or ``sell`` with sentiment ``long``) -> ``exit``.
     """
+    if alert.action == "cancel":
+        return "cancel"
     if alert.position_size is not None:
         if alert.position_size > 0:
             return "reduce" if alert.action in ("sell", "exit") else "enter_long"

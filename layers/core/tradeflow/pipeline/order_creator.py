@@ -62,9 +62,12 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
     """The orders of one leg, and a rejection reason if the leg cannot trade."""
     signal_id: uuid.UUID = instruction.signal_id
     symbol = instruction.symbol
-    if leg == "exit":
+    if leg in ("exit", "cancel"):
         for entry in store.working_entries(conn, instruction.strategy_id, symbol):  # not filled yet: cancel
-            store.transition(conn, entry["order_id"], entry["status"], "cancelled", "exit signal", now)
+            store.transition(conn, entry["order_id"], entry["status"], "cancelled", f"{leg} signal", now)
+    if leg == "cancel":
+        return [], None
+    if leg == "exit":
         position = store.open_position(conn, instruction.strategy_id, symbol)
         if position is None:
             return [], None  # closed meanwhile (e.g. by its stop): nothing left to exit

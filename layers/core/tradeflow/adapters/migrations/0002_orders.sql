@@ -14,9 +14,11 @@ ALTER TABLE quotes
         OR (open IS NOT NULL AND high IS NOT NULL AND low IS NOT NULL
             AND low <= open AND open <= high AND low <= price AND price <= high));
 
--- A target-position alert below the current position reduces it (a partial close).
+-- A target-position alert below the current position reduces it (a partial close); a cancel
+-- alert cancels the entries not yet filled.
 ALTER TABLE decisions DROP CONSTRAINT decisions_intent_check,
-    ADD CONSTRAINT decisions_intent_check CHECK (intent IN ('enter_long', 'enter_short', 'exit', 'reduce'));
+    ADD CONSTRAINT decisions_intent_check
+        CHECK (intent IN ('enter_long', 'enter_short', 'exit', 'reduce', 'cancel'));
 ALTER TABLE orders DROP CONSTRAINT orders_purpose_check,
     ADD CONSTRAINT orders_purpose_check
         CHECK (purpose IN ('entry', 'exit', 'reduce', 'stop_loss', 'take_profit'));
