@@ -228,8 +228,10 @@ def test_a_strategy_registered_only_in_ssm_is_registered_by_its_first_signal(sta
     assert rows(conn, "SELECT strategy_id, cash FROM accounts") == [{"strategy_id": "remote", "cash": Decimal("3999.40")}]
 
 
-def test_cli_registers_a_strategy_in_aws_ssm(capsys):
+def test_cli_registers_a_strategy_in_aws_ssm(capsys, monkeypatch):
     from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
     from tradeflow.adapters.parameters import strategy_secret, strategy_settings
     from tradeflow.local.cli import main
@@ -242,6 +244,23 @@ def test_cli_registers_a_strategy_in_aws_ssm(capsys):
     aws.client.cache_clear()
     out = capsys.readouterr().out
     assert "/webhook/live-test.abcdefghijklmnop" in out and "{{strategy.order.action}}" in out
+
+
+def test_cli_refuses_the_bar_fill_model_for_aws_where_there_is_no_bar_feed(capsys, monkeypatch):
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    from tradeflow.adapters.parameters import strategy_secret
+    from tradeflow.local.cli import main
+
+    aws.client.cache_clear()
+    with mock_aws():
+        code = main(["strategy", "add", "bars", "--secret", "abcdefghijklmnop", "--aws",
+                     "--settings", '{"fill_model": "bar"}'])
+        assert code == 2 and strategy_secret("bars") is None  # nothing half-written
+    aws.client.cache_clear()
+    assert "fill_model bar needs a bar feed" in capsys.readouterr().err
 
 
 # --- the open-positions flag lets the stop monitor leave an idle database asleep --------

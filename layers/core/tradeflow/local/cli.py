@@ -104,6 +104,9 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         secret = args.secret or secrets.token_urlsafe(24)
         if "." in secret or len(secret) < 12:
             raise ValueError("a webhook secret needs at least 12 characters and no '.'")
+        if args.aws and config.fill_model == "bar":
+            raise ValueError("fill_model bar needs a bar feed, and the deployed stack's price feed is the "
+                             "alerts' own prices: use fill_model quote in AWS (bar is for tradeflow replay)")
         if args.aws:  # the deployed stack: SSM only; the first alert registers it in the database
             from tradeflow.adapters.parameters import put_strategy
 
