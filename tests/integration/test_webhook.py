@@ -5,7 +5,6 @@ document. Events are the AWS documentation's HTTP API payload 2.0 sample (tests/
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import io

@@ -6,6 +6,8 @@ laptop addresses the same resources as what runs in Lambda.
 
 from __future__ import annotations
 
+import re
+
 APP = "tradeflow"
 
 #: Lambda functions, in pipeline order. Each is ``functions/<name>/handler.py``.
@@ -54,6 +56,8 @@ MAX_RECEIVE_COUNT = 5
 TRADER_ALERTS_TOPIC = "tradeflow-trader-alerts"
 OPERATIONS_TOPIC = "tradeflow-operations"
 
+#: A strategy id, as it appears in the parameter names below: 1-63 lower-case letters, digits or dashes.
+STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: SSM parameter holding a strategy's webhook secret (SecureString).
 STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
 #: SSM parameter holding a strategy's settings (String, the JSON of StrategyConfig). Only the

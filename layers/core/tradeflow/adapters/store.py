@@ -81,6 +81,9 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 
 # --- prices ------------------------------------------------------------------------------
 
+#: A quote (or bar) row: ts (the close), price (last or close), bid, ask, open, high, low, opened_at.
+_QUOTE = "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes "
+
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
                  bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
                  high: Decimal | None = None, low: Decimal | None = None, opened_at: datetime | None = None) -> None:
@@ -102,8 +105,7 @@ def latest_quote(conn: psycopg.Connection, symbol: str, at: datetime) -> Row | N
     """The last quote for ``symbol`` at or before ``at`` (ts, price, bid, ask, open, high,
     low, opened_at), or None."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts <= %s "
-        "ORDER BY ts DESC LIMIT 1",
+        _QUOTE + "WHERE symbol = %s AND ts <= %s ORDER BY ts DESC LIMIT 1",
         (symbol, at),
     ).fetchone()
 
@@ -117,15 +119,14 @@ def as_bar(quote: Row) -> Bar:
 def bar_at(conn: psycopg.Connection, symbol: str, ts: datetime) -> Row | None:
     """The quote (bar) of ``symbol`` that closed at ``ts``, or None."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts = %s", (symbol, ts)
+        _QUOTE + "WHERE symbol = %s AND ts = %s", (symbol, ts)
     ).fetchone()
 
 
 def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, until: datetime) -> Row | None:
     """The first quote (bar) of ``symbol`` closing after ``after`` and at or before ``until``."""
     return conn.execute(
-        "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes WHERE symbol = %s AND ts > %s AND ts <= %s "
-        "ORDER BY ts LIMIT 1",
+        _QUOTE + "WHERE symbol = %s AND ts > %s AND ts <= %s ORDER BY ts LIMIT 1",
         (symbol, after, until),
     ).fetchone()
 
@@ -293,11 +294,10 @@ def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> 
 
 
 def working_orders(conn: psycopg.Connection) -> list[Row]:
-    """Every accepted (working) order with its strategy's settings and its position's side,
-    by strategy, symbol and order id."""
+    """Every accepted (working) order with its strategy's settings, by strategy, symbol and
+    order id."""
     return conn.execute(
-        "SELECT o.*, s.settings, p.side AS position_side FROM orders o JOIN strategies s USING (strategy_id) "
-        "LEFT JOIN positions p ON p.position_id = o.position_id "
+        "SELECT o.*, s.settings FROM orders o JOIN strategies s USING (strategy_id) "
         "WHERE o.status IN ('accepted', 'partially_filled') ORDER BY o.strategy_id, o.symbol, o.order_id"
     ).fetchall()
 

@@ -1,5 +1,6 @@
 """The words a trader reads on their phone: short messages for fills, exits, refusals (of a
-signal by the risk gates, or of an alert by the webhook) and the daily summary. SMS bodies stay within one 160-character segment where they can."""
+signal by the risk gates, or of an alert by the webhook) and the daily summary. SMS bodies
+stay within one 160-character segment where they can."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ def render(event: NotificationEvent) -> tuple[str, str]:
     f = event.facts
     s = event.strategy_id
     if event.kind == "fill":
-        what = {"entry": "Entry", "exit": "Exit", "reduce": "Reduce", "stop_loss": "Stop-loss", "take_profit": "Take-profit"}[f["purpose"]]
+        what = {"entry": "Entry", "exit": "Exit", "reduce": "Reduce", "stop_loss": "Stop-loss",
+                "take_profit": "Take-profit"}[f["purpose"]]
         text = f"[{s}] {what} {f['side'].upper()} {f['quantity']} {f['symbol']} @ {f['price']}"
         if f.get("realised_pnl") is not None:
             text += f", P&L {f['realised_pnl']}"

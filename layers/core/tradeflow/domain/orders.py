@@ -46,7 +46,6 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
 OPEN_STATUSES = ("pending", "accepted", "partially_filled")
 
 
-
 class InvalidTransition(ValueError):
     """An order status change outside :data:`TRANSITIONS`."""
 

@@ -4,13 +4,12 @@ decision records so it can be replayed and explained."""
 from __future__ import annotations
 
 import hashlib
-import re
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+from tradeflow.names import STRATEGY_ID
 
 
 class Instrument(BaseModel):

@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.strategy import StrategyConfig
-from tradeflow.local.replay import Progress, fresh_database
-from tradeflow.local.stack import LocalStack, repo_root
+from tradeflow.local.report import Progress
+from tradeflow.local.stack import LocalStack, fresh_database, repo_root
 
 NEW_YORK = ZoneInfo("America/New_York")
 STRATEGY_ID = "ma-cross"

@@ -39,7 +39,8 @@ from typing import Any
 
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.strategy import StrategyConfig
-from tradeflow.local.stack import LocalStack, embedded_database
+from tradeflow.local.report import Progress
+from tradeflow.local.stack import LocalStack, fresh_database
 
 BAR_COLUMNS = ("symbol", "timestamp", "open", "high", "low", "close", "volume")
 #: The literal a file writes where the replay's credential goes.
@@ -286,35 +287,3 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
         late = (alert is not None) + sum(1 for _ in pending)
         return ReplayResult(len(bars), len(closes), sum(responses.values()), late, responses, refusals, wall,
                             summary, curve, trades, stack.dead_letters())
-
-
-def fresh_database(state_dir: Path, name: str) -> str:
-    """An empty database ``name`` on the embedded server under ``state_dir``, so that every
-    demo or replay starts clean; returns its URL."""
-    from tradeflow.adapters import db
-
-    url = embedded_database(state_dir / "pgdata", "postgres")
-    with db.connect(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return embedded_database(state_dir / "pgdata", name)
-
-
-class Progress:
-    """A rich progress bar (or nothing): ``with Progress(on, total, label) as advance: advance(n)``."""
-
-    def __init__(self, on: bool, total: int, label: str) -> None:
-        self.on, self.total, self.label = on, total, label
-
-    def __enter__(self):
-        if not self.on:
-            return lambda n=1: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n=1: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.on:
-            self.bar.stop()

@@ -192,3 +192,24 @@ def _price(price: Decimal) -> str:
     text = f"{price.normalize():f}"
     decimals = len(text.partition(".")[2])
     return f"{price:.{max(2, decimals)}f}"
+
+
+class Progress:
+    """A rich progress bar (or nothing): ``with Progress(on, total, label) as advance: advance(n)``."""
+
+    def __init__(self, on: bool, total: int, label: str) -> None:
+        self.on, self.total, self.label = on, total, label
+
+    def __enter__(self):
+        if not self.on:
+            return lambda n=1: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda n=1: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on:
+            self.bar.stop()

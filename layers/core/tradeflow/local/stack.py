@@ -68,6 +68,15 @@ def embedded_database(pgdata: Path, database: str = "tradeflow") -> str:
     return server.get_uri(database)
 
 
+def fresh_database(state_dir: Path, name: str) -> str:
+    """An empty database ``name`` on the embedded server under ``state_dir``, so that every
+    demo or replay starts clean; returns its URL."""
+    url = embedded_database(state_dir / "pgdata", "postgres")
+    with db.connect(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return embedded_database(state_dir / "pgdata", name)
+
+
 @dataclass
 class LambdaContext:
     """The parts of the Lambda context object that powertools reads."""

@@ -9,8 +9,9 @@ works until the stop monitor matches it; ``ioc`` cancels it instead.
 
 An entry's fill activates its exit legs (a trailing stop starts from the fill price); under
 the bar model the new legs are checked against the entry's own bar where that is
-unambiguous (:func:`tradeflow.domain.fills.exits_in_entry_bar`). An exit's fill cancels its OCO partner; once the position is closed every other open
-exit of it is cancelled, so no OCO group ever fills twice (the database refuses it too).
+unambiguous (:func:`tradeflow.domain.fills.exits_in_entry_bar`). An exit's fill cancels its
+OCO partner; once the position is closed every other open exit of it is cancelled, so no
+OCO group ever fills twice (the database refuses it too).
 """
 
 from __future__ import annotations
@@ -72,21 +73,21 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
         if status == "pending":
             _to(conn, order, "rejected", f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
         return
-    price, reference, bar_ts = match
+    price, reference, bar = match
     if status == "pending":
         store.transition(conn, order["order_id"], "pending", "accepted", None, now)
         order = {**order, "status": "accepted"}
     if price is None:
-        if order["time_in_force"] == "ioc" and bar_ts is not False:
+        if order["time_in_force"] == "ioc" and bar is not False:
             _to(conn, order, "cancelled", "ioc: not filled at once", now)
         return  # works on: the stop monitor matches it later
-    fill(conn, order, config, price, reference, request.trigger, bar_ts, now)
+    fill(conn, order, config, price, reference, request.trigger, bar, now)
 
 
 def _match(conn, order, request, config: StrategyConfig, now):
-    """(price or None, the pre-slippage reference price, the bar's ts) for ``order`` now; the
-    bar ts is False when the bar model has no bar for it yet. None when there is no price at
-    all (the quote model with an empty feed)."""
+    """(price or None, the pre-slippage reference price, the bar's quote row) for ``order``
+    now; the bar is None under the quote model and False when the bar model has no bar for
+    it yet. None when there is no price at all (the quote model with an empty feed)."""
     terms = as_resting(order)
     if config.fill_model == "bar":
         if request.bar_ts is not None:
@@ -98,7 +99,7 @@ def _match(conn, order, request, config: StrategyConfig, now):
             if quote is None:  # wait for the next bar
                 return (None, None, False)
         bar = as_bar(quote)
-        return fills.bar_fill(terms, bar, config.slippage_bps), bar.open, quote["ts"]
+        return fills.bar_fill(terms, bar, config.slippage_bps), bar.open, quote
     quote = store.latest_quote(conn, order["symbol"], now)
     if quote is None:
         return None if order["status"] == "pending" else (None, None, False)
@@ -114,16 +115,15 @@ def _match(conn, order, request, config: StrategyConfig, now):
 
 
 def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
-         trigger: str, bar_ts: datetime | None, now: datetime) -> None:
+         trigger: str, bar: dict | None, now: datetime) -> None:
     """Book the fill of accepted ``order`` at ``price`` (currency per share): the fill, the
-    position, cash and P&L, then activate or cancel the related legs.
+    position, cash and P&L, then activate or cancel the related legs. ``bar`` is the quote row
+    of the bar it filled in (bar model), else None.
 
     A fill is stamped with the time it happened in the market: under the bar model the open
     time of the bar it filled in (the bar's label, as TradingView's List of Trades and
     backtesting.py show it; the bar's close when its open time is unknown), else ``now``."""
-    filled_at = now
-    if bar_ts is not None:
-        filled_at = store.bar_at(conn, order["symbol"], bar_ts)["opened_at"] or bar_ts
+    filled_at = (bar["opened_at"] or bar["ts"]) if bar else now
     row = store.open_position(conn, order["strategy_id"], order["symbol"], lock=True)
     held = ledger.Position(order["symbol"])
     if row is not None:
@@ -146,15 +146,15 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
     store.update_account(conn, order["strategy_id"], effect.cash_delta, effect.realised_pnl, fee, now)
     store.attach_to_position(conn, order["order_id"], position_id)
     if order["purpose"] == "entry":
-        legs = _activate_legs(conn, order, config, price, position_id, bar_ts or now, now)
-        if bar_ts and legs:  # the new exits may already be hit in the entry's own bar
-            bar = as_bar(store.bar_at(conn, order["symbol"], bar_ts))
-            hits = fills.exits_in_entry_bar(order["order_type"], [as_resting(leg) for leg in legs], bar,
+        legs = _activate_legs(conn, order, config, price, position_id, bar["ts"] if bar else now, now)
+        if bar and legs:  # the new exits may already be hit in the entry's own bar
+            prices = as_bar(bar)
+            hits = fills.exits_in_entry_bar(order["order_type"], [as_resting(leg) for leg in legs], prices,
                                             config.same_bar_exit, config.slippage_bps)
             for terms, leg_price in hits:
                 leg = store.order(conn, terms.key, lock=True)
                 if leg["status"] == "accepted":
-                    fill(conn, leg, config, leg_price, bar.open, leg["purpose"], bar_ts, now)
+                    fill(conn, leg, config, leg_price, prices.open, leg["purpose"], bar, now)
         return
     position = conn.execute("SELECT * FROM positions WHERE position_id = %s", (position_id,)).fetchone()
     for other in store.open_exit_orders(conn, position_id):

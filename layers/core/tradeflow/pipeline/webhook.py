@@ -46,7 +46,7 @@ from tradeflow.adapters.aws import DeliveryError
 from tradeflow.domain.alerts import MAX_BODY_BYTES, AlertError, normalise, read_body
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.signals import UNTIMED_DEDUPE_SECONDS, Signal, new_signal
-from tradeflow.domain.strategy import STRATEGY_ID
+from tradeflow.names import STRATEGY_ID
 from tradeflow.webhook_env import WebhookEnv
 
 #: The one answer to a missing or wrong secret, whichever it was.

@@ -94,15 +94,21 @@ CREATE TRIGGER order_amendments_apply BEFORE INSERT ON order_amendments
 CREATE TRIGGER order_amendments_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON order_amendments
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 
--- orders' stop and limit prices change only through order_amendments (depth 2, as for status).
-CREATE FUNCTION order_price_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The guard of 0001 (orders_status_guard) now also keeps the stop and limit prices: they
+-- change only through order_amendments, as the status only through order_events (both
+-- inside those tables' triggers, at depth 2).
+CREATE OR REPLACE FUNCTION order_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (NEW.stop_price IS DISTINCT FROM OLD.stop_price OR NEW.limit_price IS DISTINCT FROM OLD.limit_price)
-       AND pg_trigger_depth() < 2 THEN
+    IF pg_trigger_depth() >= 2 THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        RAISE EXCEPTION 'change an order''s status by inserting into order_events'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.stop_price IS DISTINCT FROM OLD.stop_price OR NEW.limit_price IS DISTINCT FROM OLD.limit_price THEN
         RAISE EXCEPTION 'change an order''s stop or limit price by inserting into order_amendments'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER orders_price_guard BEFORE UPDATE ON orders
-    FOR EACH ROW EXECUTE FUNCTION order_price_guard();
