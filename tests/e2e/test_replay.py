@@ -142,7 +142,8 @@ def test_replay_books_the_trades_the_bar_model_states(history, database_url, tmp
 
     out = result.to_json()
     assert set(out["trades"][0]) == {"symbol", "side", "quantity", "entry_time", "entry_price", "exit_time",
-                                     "exit_price", "pnl", "fees", "exit_reason"}
+                                     "exit_price", "pnl", "fees", "exit_reason", "lots"}
+    assert out["trades"][0]["lots"] == [{"quantity": "10", "entry_price": "102", "exit_price": "106", "pnl": "40"}]
     assert out["trades"][0]["pnl"] == "40" or Decimal(out["trades"][0]["pnl"]) == 40
     assert Decimal(out["final_equity"]) == result.summary["final_equity"]
     assert out["equity_curve"] and all(Decimal(p["equity"]) > 0 for p in out["equity_curve"])

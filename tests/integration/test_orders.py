@@ -376,6 +376,29 @@ def test_the_database_refuses_every_transition_outside_the_table(stack, strategy
                         conn.execute(insert, (order_id, a, b))
 
 
+# --- FIFO lots beside average cost -------------------------------------------------------
+
+def test_a_trade_built_in_two_entries_reports_its_fifo_lots_which_add_up_to_its_pnl(stack, replay_clock, conn,
+                                                                                   database_url):
+    from tradeflow.local.report import read_results
+
+    register(stack, allow_add=True)
+    bar(stack, replay_clock, 0, 99, 100, 98, 100)
+    enter(stack)
+    bar(stack, replay_clock, 1, 100, 101, 99, 100)  # 10 at 100
+    enter(stack, comment="add")
+    bar(stack, replay_clock, 2, 110, 111, 109, 110)  # 10 more at 110: average cost 105
+    stack.post_webhook(alert("exit", at=START + 2 * MINUTE), token=TOKEN)
+    stack.drain()
+    bar(stack, replay_clock, 3, 120, 121, 119, 120)  # all 20 out at 120
+    _, _, trades, _ = read_results(database_url, "test")
+    (trade,) = trades
+    assert (trade["quantity"], trade["entry_price"], trade["pnl"]) == (20, 105, 300)
+    assert [(lot.quantity, lot.open_price, lot.close_price, lot.pnl) for lot in trade["lots"]] == [
+        (10, 100, 120, 200), (10, 110, 120, 100)]
+    assert sum(lot.pnl for lot in trade["lots"]) == trade["pnl"]
+
+
 # --- target position: a sell toward a smaller long reduces it ------------------------------
 
 def test_a_target_position_below_the_position_reduces_it_and_keeps_its_stop(stack, bars, conn):

@@ -225,8 +225,11 @@ class ReplayResult:
                 "exit_reason")
         s = self.summary
         return {
-            "trades": [{k: iso(t[k]) if k.endswith("_time") else str(t[k]) if isinstance(t[k], Decimal) else t[k]
-                        for k in keys} for t in self.trades],
+            "trades": [{**{k: iso(t[k]) if k.endswith("_time") else str(t[k]) if isinstance(t[k], Decimal) else t[k]
+                           for k in keys},
+                        "lots": [{"quantity": str(lot.quantity), "entry_price": str(lot.open_price),
+                                  "exit_price": str(lot.close_price), "pnl": str(lot.pnl)} for lot in t["lots"]]}
+                       for t in self.trades],
             "final_cash": str(s["final_cash"]),
             "final_equity": str(s["final_equity"]),
             "starting_cash": str(s["starting_cash"]),

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import html
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradeflow.adapters import db
+from tradeflow.domain.ledger import LotClose, fifo_fill
 
 if TYPE_CHECKING:
     from tradeflow.local.demo import DemoResult
+
+
+def _fifo_lots(fills: list[tuple[str, Decimal, Decimal]]) -> list[LotClose]:
+    """The lot closes of one position's fills (side, quantity, price), first-in, first-out."""
+    lots, closed = (), []
+    for side, quantity, price in fills:
+        lots, closes = fifo_fill(lots, side, quantity, price)
+        closed += closes
+    return closed
 
 
 def max_drawdown(equity: list[Decimal]) -> Decimal:
@@ -25,19 +35,30 @@ def max_drawdown(equity: list[Decimal]) -> Decimal:
 
 
 def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[dict], Counter]:
-    """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind)."""
+    """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind).
+
+    Each closed trade carries, besides its average-cost figures, ``lots``: its fills matched
+    first-in, first-out (:func:`tradeflow.domain.ledger.fifo_fill`), each with the quantity,
+    open and close price and gross P&L of one lot closed; they add up to the trade's P&L."""
     with db.connect(database_url) as conn:
         account = conn.execute("SELECT * FROM accounts WHERE strategy_id = %s", (strategy_id,)).fetchone()
         curve = [(r["ts"], r["equity"]) for r in conn.execute(
             "SELECT ts, equity FROM equity_snapshots WHERE strategy_id = %s ORDER BY ts", (strategy_id,))]
         trades = conn.execute(
-            "SELECT p.symbol, p.side, f.quantity, p.opened_at AS entry_time, p.avg_entry_price AS entry_price, "
+            "SELECT p.position_id, p.symbol, p.side, f.quantity, p.opened_at AS entry_time, p.avg_entry_price AS entry_price, "
             "p.closed_at AS exit_time, p.exit_price, p.realised_pnl AS pnl, p.fees, p.exit_reason "
-            "FROM positions p JOIN LATERAL (SELECT f.quantity FROM fills f JOIN orders o USING (order_id) "
-            "WHERE o.position_id = p.position_id AND o.purpose = 'entry' ORDER BY f.fill_id LIMIT 1) f ON true "
+            "FROM positions p JOIN LATERAL (SELECT sum(f.quantity) AS quantity FROM fills f JOIN orders o USING (order_id) "
+            "WHERE o.position_id = p.position_id AND o.purpose = 'entry') f ON true "
             "WHERE p.strategy_id = %s AND p.status = 'closed' ORDER BY p.closed_at, p.position_id",
             (strategy_id,),
         ).fetchall()
+        position_fills = defaultdict(list)
+        for r in conn.execute(
+            "SELECT o.position_id, o.side, f.quantity, f.price FROM fills f JOIN orders o USING (order_id) "
+            "WHERE o.strategy_id = %s AND o.position_id IS NOT NULL ORDER BY f.fill_id", (strategy_id,)
+        ):
+            position_fills[r["position_id"]].append((r["side"], r["quantity"], r["price"]))
+        trades = [{**t, "lots": _fifo_lots(position_fills[t["position_id"]])} for t in trades]
         decisions = conn.execute(
             "SELECT approved, reasons FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s",
             (strategy_id,),
