@@ -79,8 +79,9 @@ def _fmt(values: list[float]) -> str:
 
 def _events(n: int, credential: str) -> list[dict]:
     sys.path.insert(0, str(ROOT))
-    from tradeflow.local.stack import http_api_event
     from datetime import UTC, datetime, timedelta
+
+    from tradeflow.local.stack import http_api_event
 
     start = datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
     events = []
@@ -147,7 +148,6 @@ def warm_latency(alerts: int, rounds: int, profile: bool) -> None:
     os.environ.update(LAMBDA_ENV)
     os.environ["ALERT_BURST"] = "0"  # 10,000 alerts of one strategy would otherwise be 429 after 15
     from moto import mock_aws
-
     from tradeflow import names
     from tradeflow.adapters import aws, parameters
     from tradeflow.local.stack import LambdaContext

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from tradeflow.adapters import db
 from tradeflow.clock import ReplayClock
 

@@ -8,7 +8,6 @@ response URL and a failure here fails (and rolls back) the deploy with the error
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import get_secret
-
 from tradeflow.adapters.db import conninfo_from_secret, migrate
 from tradeflow.settings import DatabaseEnv, env
 

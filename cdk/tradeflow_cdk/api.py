@@ -18,8 +18,8 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk.nag import acknowledge
 
 #: TradingView alerts are rare; anything beyond this is a misconfigured loop or an attack.

@@ -13,8 +13,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from tradeflow_cdk.network import Network
 from tradeflow_cdk.nag import acknowledge
+from tradeflow_cdk.network import Network
 
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9
 DATABASE_NAME = "tradeflow"

@@ -20,12 +20,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk import paths
+from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.network import Network
 from tradeflow_cdk.queues import Queues
-from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.state import STATE_ACCESS, State
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12

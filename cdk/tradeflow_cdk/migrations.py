@@ -17,13 +17,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
-
 from tradeflow import names
+
 from tradeflow_cdk import paths
-from tradeflow_cdk.functions import ARCHITECTURE, RUNTIME, acknowledge_runtime, acknowledge_tracing, lambda_role
 from tradeflow_cdk.database import Database
-from tradeflow_cdk.network import Network
+from tradeflow_cdk.functions import ARCHITECTURE, RUNTIME, acknowledge_runtime, acknowledge_tracing, lambda_role
 from tradeflow_cdk.nag import acknowledge
+from tradeflow_cdk.network import Network
 
 MIGRATIONS_DIR = paths.CORE / "tradeflow" / "adapters" / "migrations"
 

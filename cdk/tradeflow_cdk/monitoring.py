@@ -15,8 +15,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk.queues import Queues
 
 DASHBOARD_NAME = names.APP

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
 from tradeflow import names
 
 #: A queue's visibility timeout is 6x its consumer's timeout (AWS guidance for Lambda

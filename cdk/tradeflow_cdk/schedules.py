@@ -9,8 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk.nag import acknowledge
 
 STOP_MONITOR_SCHEDULE_NAME = f"{names.APP}-stop-monitor"

@@ -8,8 +8,8 @@ from typing import Any
 
 from aws_cdk import App, CfnOutput, Environment, Stack
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk import nag, paths
 from tradeflow_cdk.api import WebhookApi
 from tradeflow_cdk.config import StackConfig

@@ -19,8 +19,8 @@ from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-
 from tradeflow import names
+
 from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.network import Network
 

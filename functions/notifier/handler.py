@@ -8,7 +8,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Json
-
 from tradeflow.adapters.aws import DeliveryError
 from tradeflow.adapters.db import get_connection
 from tradeflow.domain.messages import NotificationEvent

@@ -5,7 +5,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
-
 from tradeflow.adapters.db import get_connection
 from tradeflow.domain.signals import Signal
 from tradeflow.pipeline import signal_processor

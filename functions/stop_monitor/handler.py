@@ -7,7 +7,6 @@ import time
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-
 from tradeflow import clock
 from tradeflow.adapters import state
 from tradeflow.adapters.db import get_connection

@@ -15,12 +15,17 @@ from functools import lru_cache, partial
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-
 from tradeflow import clock
 from tradeflow.adapters import aws
 from tradeflow.adapters.parameters import ParametersUnavailable, strategy_secret, strategy_settings
 from tradeflow.pipeline.webhook import (
-    REQUEST_BODY, RESPONSES, SIGNATURE_PARAMETERS, TOKEN_PARAMETER, Refused, Request, Webhook,
+    REQUEST_BODY,
+    RESPONSES,
+    SIGNATURE_PARAMETERS,
+    TOKEN_PARAMETER,
+    Refused,
+    Request,
+    Webhook,
 )
 from tradeflow.webhook_env import WebhookEnv
 

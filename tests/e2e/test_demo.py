@@ -12,8 +12,8 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import pytest
-
 from tradeflow.local.demo import run_demo
+
 from tests.conftest import repo
 
 START, END = date(2010, 1, 1), date(2010, 9, 30)
@@ -76,7 +76,6 @@ def expected_outcome():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, pg_server_url):
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
     from tradeflow.adapters import db
 
     with db.connect(pg_server_url) as conn:

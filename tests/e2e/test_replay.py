@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from tradeflow.local.cli import main
 from tradeflow.local.replay import ReplayFileError, load_alerts, load_bars, replay_config, run_replay
 

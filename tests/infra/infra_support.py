@@ -16,7 +16,6 @@ for path in (ROOT / "cdk", ROOT / "layers" / "core"):
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")  # cosmetic: jsii warns on old node
 
 from aws_cdk.assertions import Template  # noqa: E402
-
 from tradeflow_cdk import build_app  # noqa: E402
 
 #: The documentation account; cdk.json carries its us-east-1 availability zones.

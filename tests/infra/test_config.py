@@ -2,7 +2,6 @@
 
 import pytest
 from aws_cdk import App
-
 from tradeflow_cdk.config import TRADINGVIEW_IPS, StackConfig
 
 

@@ -1,7 +1,6 @@
 """Aurora Serverless v2 that can pause to zero, and the migrations custom resource."""
 
 from aws_cdk.assertions import Match, Template
-
 from tradeflow_cdk.database import IDLE_SESSION_TIMEOUT_MS
 
 

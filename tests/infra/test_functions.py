@@ -7,7 +7,6 @@ import json
 
 import pytest
 from aws_cdk.assertions import Template
-
 from tradeflow import names, settings
 
 ENV_MODELS = {

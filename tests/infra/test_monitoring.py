@@ -1,7 +1,6 @@
 """Alarms to the operations topic, the dashboard and the stack outputs."""
 
 from aws_cdk.assertions import Template
-
 from tradeflow import names
 
 

@@ -8,7 +8,6 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
-
 from infra_support import Synth, synthesise
 from tradeflow_cdk import nag
 

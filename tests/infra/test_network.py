@@ -3,7 +3,6 @@ IPv4 leaves the VPC only through the S3 gateway endpoint, which admits only the 
 object."""
 
 from aws_cdk.assertions import Match, Template
-
 from tradeflow import names
 
 OPEN = {"0.0.0.0/0", "::/0"}

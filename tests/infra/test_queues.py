@@ -1,7 +1,6 @@
 """Every queue: a dead-letter queue with max receives, SQS-managed encryption, TLS only."""
 
 from aws_cdk.assertions import Template
-
 from tradeflow import names
 
 

@@ -1,7 +1,6 @@
 """EventBridge Scheduler: both schedules in America/New_York, invoking their Lambdas directly."""
 
 from aws_cdk.assertions import Template
-
 from tradeflow import names
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tradeflow.adapters import aws, db
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.stack import LocalStack
+
 from tests.conftest import SECRET, START, _with_database
 
 HOUR = timedelta(hours=1)

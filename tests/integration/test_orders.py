@@ -6,11 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-
 from tradeflow import names
 from tradeflow.adapters import aws
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.stack import sqs_event
+
 from tests.conftest import SECRET, START
 
 TOKEN = f"test.{SECRET}"
@@ -278,7 +278,6 @@ def test_a_cancel_alert_cancels_working_entries_and_leaves_the_position_open(sta
 
 def test_replace_moves_an_exit_and_the_database_refuses_it_once_closed(stack, bars, conn):
     import psycopg
-
     from tradeflow.pipeline.order_creator import replace_exit_price
 
     bars(0, 99, 100, 98, 100)
@@ -355,7 +354,6 @@ def test_the_database_refuses_a_second_fill_in_an_oco_group(stack, bars, conn):
 
 def test_the_database_refuses_every_transition_outside_the_table(stack, strategy, conn):
     import psycopg
-
     from tradeflow.domain.orders import TRANSITIONS
 
     statuses = ["pending", "accepted", "partially_filled", "filled", "cancelled", "rejected", "expired"]

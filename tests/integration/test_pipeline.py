@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-
 from tradeflow import names
 from tradeflow.adapters import aws, db
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.stack import sqs_event
+
 from tests.conftest import SECRET, START
 
 

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
-
 from tradeflow import names
 from tradeflow.adapters import aws
 from tradeflow.local.stack import http_api_event
+
 from tests.conftest import SECRET, START, repo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -220,7 +220,7 @@ def test_an_ssm_outage_is_a_503_not_an_unknown_strategy(stack, strategy, monkeyp
         try:  # as powertools wraps an SDK error
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter")
         except ClientError as exc:
-            raise GetParameterError(str(exc))
+            raise GetParameterError(str(exc)) from exc
 
     monkeypatch.setattr(parameters, "get_parameter", throttled)
     response = post(stack, alert(), CREDENTIAL)

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-
 from tradeflow.domain.alerts import Alert, AlertError, parse_alert
 from tradeflow.domain.signals import intent_of
 

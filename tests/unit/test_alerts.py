@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tradeflow.domain.alerts import AlertError, parse_alert, read_body
 
 TRADERSPOST = ('{"ticker":"SPY","action":"sell","sentiment":"flat","quantity":"50","price":"660",'

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tradeflow.domain.fills import Bar, Resting, bar_fill, exits_in_entry_bar, exits_to_fill, quote_fill
 
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tradeflow.domain.fills import Resting, commission, quote_fill
 from tradeflow.domain.ledger import Position, apply_fill, equity
 from tradeflow.domain.strategy import StrategyConfig

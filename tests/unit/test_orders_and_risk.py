@@ -7,13 +7,17 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
+from tradeflow.domain.fills import Bar, Resting, exits_to_fill
 from tradeflow.domain.orders import (
-    TRANSITIONS, BracketError, InvalidTransition, bracket, check_transition, default_bracket_prices,
+    TRANSITIONS,
+    BracketError,
+    InvalidTransition,
+    bracket,
+    check_transition,
+    default_bracket_prices,
 )
 from tradeflow.domain.risk import RiskState, decide
 from tradeflow.domain.sizing import SizingError, order_quantity
-from tradeflow.domain.fills import Bar, Resting, exits_to_fill
 from tradeflow.domain.strategy import StrategyConfig
 
 NOW = datetime(2024, 3, 1, 21, tzinfo=UTC)

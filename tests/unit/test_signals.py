@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tradeflow.domain.alerts import Alert, parse_alert
 from tradeflow.domain.signals import UNTIMED_DEDUPE_SECONDS, intent_of, new_signal, signal_key
 
@@ -99,8 +98,8 @@ _NUMBERS = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("99999"), p
 @given(quantity=_NUMBERS, price=_NUMBERS, zeros=st.integers(0, 3), size=st.integers(-5, 5))
 def test_quoted_bare_and_padded_numbers_give_equal_signal_keys(quantity, price, zeros, size):
     def body(render):
-        return ('{"ticker":"NQ1!","action":"buy","quantity":%s,"price":%s,"strategy":{"position_size":%s}}'
-                % (render(quantity), render(price), render(Decimal(size))))
+        return (f'{{"ticker":"NQ1!","action":"buy","quantity":{render(quantity)},"price":{render(price)},'
+                f'"strategy":{{"position_size":{render(Decimal(size))}}}}}')
 
     bare = parse_alert(body(str))
     def padded(d):

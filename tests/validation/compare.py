@@ -177,7 +177,7 @@ def write_inputs(ds: Dataset, df, signals: list[Signal], brackets: bool, folder:
     with bars.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["symbol", "timestamp", "open", "high", "low", "close", "volume"])
-        for t, r in zip(df.index, df.itertuples()):
+        for t, r in zip(df.index, df.itertuples(), strict=True):
             w.writerow([ds.symbol, _iso(t), *(f"{v:.{places}f}" for v in (r.Open, r.High, r.Low, r.Close)),
                         int(r.Volume)])
     median_gap = (df.index[1:] - df.index[:-1]).to_series().median()
@@ -233,7 +233,7 @@ def compare(ds_name: str, variant: str, last: int | None, state_dir: Path, datab
     with tempfile.TemporaryDirectory() as tmp:
         bars, alerts = write_inputs(ds, df, signals, brackets, Path(tmp))
         tf = run_tradeflow(ds, df, bars, alerts, state_dir, database_url, commission_to_cent)
-    first_difference = next(((a, b) for a, b in zip(bt.trades, tf.trades) if a != b), None)
+    first_difference = next(((a, b) for a, b in zip(bt.trades, tf.trades, strict=False) if a != b), None)
     return {
         "dataset": f"{ds_name} ({len(df)} bars)", "variant": VARIANTS[variant], "signals": len(signals),
         "both_touched": both_touched(df, bt, signals), "trades_bt": len(bt.trades), "trades_tf": len(tf.trades),

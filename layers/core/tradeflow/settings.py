@@ -26,7 +26,7 @@ class DatabaseEnv(_Env):
     database_secret_arn: str | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DatabaseEnv":
+    def _one_source(self) -> DatabaseEnv:
         if not (self.database_url or self.database_secret_arn):
             raise ValueError("set DATABASE_URL or DATABASE_SECRET_ARN so the function can reach PostgreSQL")
         return self

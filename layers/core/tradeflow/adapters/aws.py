@@ -5,7 +5,7 @@ SDK errors are re-raised as :class:`DeliveryError` so that callers deal in domai
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ class DeliveryError(RuntimeError):
     """A message could not be handed to SQS or SNS; worth retrying."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A boto3 client for ``service`` (imported lazily: boto3 costs ~100 ms to import)."""
     import boto3

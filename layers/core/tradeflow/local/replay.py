@@ -25,6 +25,7 @@ An alert after the last close is not posted (counted in ``alerts_after_last_bar`
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import secrets
@@ -136,9 +137,9 @@ def load_bars(path: Path) -> list[ReplayBar]:
         rows.sort(key=lambda r: r[0])
         if len(rows) < 2:
             raise ReplayFileError(path, rows[0][1], "symbol", f"{symbol} has one bar: its close time cannot be known")
-        gaps = [b[0] - a[0] for a, b in zip(rows, rows[1:])]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows)]
         if min(gaps) == timedelta(0):
-            a, b = next((a, b) for a, b in zip(rows, rows[1:]) if a[0] == b[0])
+            a, b = next((a, b) for a, b in itertools.pairwise(rows) if a[0] == b[0])
             raise ReplayFileError(path, b[1], "timestamp", f"{symbol} {a[0].isoformat()} repeats line {a[1]}")
         last_gap = statistics.median_low(gaps)
         for n, (ts, _, v) in enumerate(rows):

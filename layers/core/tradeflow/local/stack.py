@@ -119,7 +119,7 @@ class LocalStack:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         from moto import mock_aws
 
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,12 @@ from tradeflow.adapters import aws, store
 from tradeflow.domain.alerts import Alert
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent, OrderInstruction
 from tradeflow.domain.orders import (
-    BracketError, OrderRequest, bracket, client_order_id, day_order_expiry, default_bracket_prices,
+    BracketError,
+    OrderRequest,
+    bracket,
+    client_order_id,
+    day_order_expiry,
+    default_bracket_prices,
 )
 from tradeflow.domain.sizing import SizingError, order_quantity
 from tradeflow.settings import OrderCreatorEnv

@@ -74,7 +74,7 @@ def _match(conn, config: StrategyConfig, strategy_id: str, symbol: str, orders: 
         elif order["time_in_force"] == "ioc":
             store.transition(conn, order["order_id"], order["status"], "cancelled", "ioc: not filled at once", now)
     legs = [o for o in orders if o["purpose"] in LEG_PURPOSES and fresh(o)]
-    for position_id, group in groupby(sorted(legs, key=lambda o: o["position_id"]), key=lambda o: o["position_id"]):
+    for _position, group in groupby(sorted(legs, key=lambda o: o["position_id"]), key=lambda o: o["position_id"]):
         group = list(group)
         hits = fills.exits_to_fill([as_resting(o) for o in group], bar, config.same_bar_exit, config.slippage_bps)
         hit_keys = {terms.key for terms, _ in hits}
