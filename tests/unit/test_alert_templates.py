@@ -1,4 +1,4 @@
-"""Every template of shared/tradingview.md, rendered as TradingView would render it for an
+"""Every template of docs/alerts.md, rendered as TradingView would render it for an
 entry and for an exit, becomes the expected normalised Alert and trading intent."""
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""Alert bodies as TradingView really sends them (shared/tradingview.md)."""
+"""Alert bodies as TradingView really sends them (TradingView's support pages; docs/alerts.md)."""
 
 import json
 from datetime import UTC, datetime
@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tradeflow.domain.alerts import AlertError, parse_alert, read_body
+from tradeflow.domain.signals import intent_of
 
 TRADERSPOST = ('{"ticker":"SPY","action":"sell","sentiment":"flat","quantity":"50","price":"660",'
                '"time":"2025-09-09T14:07:08Z","interval":"5"}')
@@ -181,7 +182,7 @@ def test_sentiment_vocabulary(key):
     assert parse_alert(json.dumps({"ticker": "AAPL", "action": "sell", key: "Short"})).sentiment == "short"
 
 
-@pytest.mark.parametrize("key", ["quantity", "contracts", "size", "qty", "VOLUME", "order_contracts"])
+@pytest.mark.parametrize("key", ["quantity", "contracts", "size", "qty", "order_contracts"])
 def test_quantity_vocabulary(key):
     assert alert_of(action="buy", **{key: "2.5"}).quantity == Decimal("2.5")
 
@@ -189,6 +190,52 @@ def test_quantity_vocabulary(key):
 def test_bar_volume_is_never_the_quantity():
     alert = alert_of(action="buy", bar={"volume": 150177, "close": 179.98})
     assert alert.quantity is None and alert.price == Decimal("179.98")
+
+
+@pytest.mark.parametrize("body", [
+    '{"ticker": "AAPL", "action": "buy", "volume": "4500", "price": "229.99"}',
+    "SYMBOL=AAPL\nSIGNAL=BUY\nVOLUME=4500",
+])
+def test_top_level_volume_is_the_bars_volume_not_the_quantity(body):
+    assert parse_alert(body).quantity is None  # the strategy's sizing decides
+
+
+@pytest.mark.parametrize("name, action, contracts, ticker, position", [
+    ("MA Cross (10, 30)", "buy", "0.05", "BTCUSDT", "0.05"),
+    ("My strategy (close, 14, 2.5)", "sell", "10", "BTCUSDT.P", "-10"),
+    ("x", "sell", "150", "NASDAQ:AAPL", "0"),
+])
+def test_tradingviews_default_strategy_message_is_an_alert(name, action, contracts, ticker, position):
+    alert = parse_alert(f"{name}: order {action} @ {contracts} filled on {ticker}. New strategy position is {position}")
+    assert (alert.action, alert.quantity, alert.position_size) == (action, Decimal(contracts), Decimal(position))
+    assert alert.ticker == ticker.rpartition(":")[2] and alert.comment == name
+    expected = "exit" if position == "0" else "enter_long" if action == "buy" else "enter_short"
+    assert intent_of(alert) == expected
+
+
+def test_order_alert_message_is_read_whole_or_inside_a_template():
+    message = '{"ticker": "AAPL", "action": "sell", "sentiment": "short", "quantity": "7"}'
+    assert parse_alert(message).quantity == Decimal(7)
+    wrapped = parse_alert(json.dumps({"passphrase": "p", "ticker": "MSFT", "alert_message": message}))
+    assert (wrapped.ticker, wrapped.action, wrapped.quantity) == ("MSFT", "sell", Decimal(7))  # outer fields win
+    sentence = parse_alert(json.dumps({"message": "S: order buy @ 3 filled on IBM. New strategy position is 3"}))
+    assert (sentence.ticker, sentence.quantity) == ("IBM", Decimal(3))
+    with pytest.raises(AlertError, match="alert_message argument"):
+        parse_alert('{"ticker": "AAPL", "alert_message": "{{strategy.order.alert_message}}"}')
+
+
+@pytest.mark.parametrize("template, line", [
+    ('{"ticker": "{{ticker}}", "action": {{strategy.order.action}}}', '"action": "{{strategy.order.action}}"'),
+    ('{"ticker": {{ticker}}, "action": "buy"}', '"ticker": "{{ticker}}"'),
+    ('{"ticker": "AAPL", "action": "buy", "time": {{timenow}}}', '"time": "{{timenow}}"'),
+    ('{"ticker": "AAPL", "Signal": {{plot_0}}, "action": "buy"}', '"Signal": "long"'),
+])
+def test_unquoted_text_placeholder_is_answered_with_the_line_to_write(template, line):
+    rendered = (template.replace("{{ticker}}", "NASDAQ:AAPL").replace("{{strategy.order.action}}", "buy")
+                .replace("{{timenow}}", "2024-03-01T15:30:02Z").replace("{{plot_0}}", "long"))
+    with pytest.raises(AlertError) as err:
+        parse_alert(rendered)
+    assert f"write {line}" in str(err.value) and "column" not in str(err.value)
 
 
 @pytest.mark.parametrize("key", ["stop_loss", "stopLoss", "STOP_PRICE", "sl", "stop_loss_price"])

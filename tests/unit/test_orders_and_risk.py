@@ -99,7 +99,7 @@ def test_at_a_quote_the_stop_loss_wins_when_both_could_trigger():
     assert _exits("long", 100, 95, 110) == []
 
 
-CONFIG = StrategyConfig(max_open_positions=2, dedupe_window_seconds=60)
+CONFIG = StrategyConfig(max_open_positions=2, dedupe_window_seconds=60, allow_short=False)
 
 
 @pytest.mark.parametrize("intent, state, approved, legs, reason", [

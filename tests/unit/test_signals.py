@@ -42,6 +42,13 @@ def alert(**fields) -> Alert:
     ({"action": "sell", "reverse": True, "sentiment": "long"}, True, "enter_short"),
     ({"action": "sell", "reverse": True}, False, "exit"),
     ({"action": "exit", "reverse": True}, True, "exit"),
+    # the default (allow_short unset): the alert says whether the strategy is short
+    ({"action": "sell"}, None, "exit"),
+    ({"action": "sell", "sentiment": "short"}, None, "enter_short"),
+    ({"action": "sell", "position_size": Decimal(-5)}, None, "enter_short"),
+    ({"action": "sell", "sentiment": "long"}, None, "exit"),
+    ({"action": "sell", "reverse": True}, None, "enter_short"),
+    ({"action": "sell", "position_size": Decimal(-5)}, False, "exit"),
 ])
 def test_intent(fields, allow_short, intent):
     assert intent_of(alert(**fields), allow_short) == intent

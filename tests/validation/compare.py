@@ -14,7 +14,7 @@ signal bar's close (rounded to the tick: the stop up, the target down, both towa
 in the bracket variant; when it crosses below, close the position. Every signal it makes is
 recorded and rendered as an alert fired at that bar's close; the bracket variant uses the
 TradersPost template with the bracket prices in the alert, the plain variant the nested
-strategy template (shared/tradingview.md).
+strategy template (docs/alerts.md).
 
 Run the full datasets with ``.venv/bin/python -m tests.validation.compare`` (prints the table).
 """

@@ -19,8 +19,7 @@ class WebhookEnv(BaseModel):
     * ``ALLOWED_SOURCE_IPS``: optional comma-separated allowlist checked against API
       Gateway's ``requestContext.http.sourceIp`` (never ``X-Forwarded-For``).
     * ``ALERT_BURST`` alerts per ``ALERT_BURST_SECONDS`` seconds per strategy and symbol
-      (default 15 per 180 s, TradingView's own cap for one strategy alert,
-      shared/tradingview.md); 0 turns the
+      (default 15 per 180 s, TradingView's own cap for one strategy alert); 0 turns the
       limit off. The bucket lives in one warm Lambda container's memory, so N concurrent
       containers allow up to N times the burst; the API Gateway stage throttle is the
       account-wide guard.

@@ -4,7 +4,7 @@ TradingView posts the alert message as the request body, as ``application/json``
 it is valid JSON and as ``text/plain`` otherwise (TradingView support 43000529348), so the
 body is read whatever the content type. Placeholders render as fixed-point decimals, quoted
 or bare depending on the template, so ``"50"`` and ``50`` are the same quantity. Templates
-understood here (see ``shared/tradingview.md``):
+understood here (each with an example in docs/alerts.md):
 
 * TradersPost style: ``{"ticker", "action", "sentiment", "quantity", "price", "time", ...}``
   with ``orderType``, ``limitPrice``, ``stopPrice``, ``timeInForce`` and ``stopLoss`` /
@@ -15,7 +15,19 @@ understood here (see ``shared/tradingview.md``):
   "strategy": {"position_size", "order_action", "order_contracts", "order_price",
   "market_position", "prev_market_position", ...}}``;
 * connector style: ``{"exchange", "market", "order", "size", "price", "position", "reverse"}``;
-* plain text, one ``KEY=VALUE`` per line or separated by ``;``.
+* plain text, one ``KEY=VALUE`` per line or separated by ``;``;
+* TradingView's default strategy alert message, the order-fill sentence
+  ``<strategy name> (<inputs>): order buy @ 0.05 filled on BTCUSDT. New strategy position is
+  0.05`` (``{{strategy.order.action}} @ {{strategy.order.contracts}} filled on {{ticker}}.
+  New strategy position is {{strategy.position_size}}``): the action, the order's contracts,
+  the ticker and the target position (the sentence has no price: the latest quote is used);
+* ``{{strategy.order.alert_message}}``: the text a Pine script gives its order in
+  ``strategy.entry(..., alert_message=...)``, as the whole message or as the value of an
+  ``"alert_message"`` (or ``"message"``) field beside other fields; it may be any form above,
+  and the fields around it win over its own.
+
+The bar's volume (``{{volume}}``, top level or inside ``bar``) never sets the order's quantity:
+only ``quantity``, ``contracts``, ``order_contracts``, ``size`` or ``qty`` do.
 
 Field names are matched case-insensitively through :data:`_SYNONYMS` (first match wins).
 Every refusal is an :class:`AlertError` naming the field and what was expected.
@@ -122,7 +134,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "exchange": ("exchange",),
     "action": ("action", "order_action", "order", "side", "signal"),
     "sentiment": ("sentiment", "market_position", "position"),
-    "quantity": ("quantity", "order_contracts", "contracts", "size", "qty", "volume"),
+    "quantity": ("quantity", "order_contracts", "contracts", "size", "qty"),
     "price": ("price", "order_price", "signalprice", "close", "bar_close"),
     "order_type": ("ordertype", "order_type", "type"),
     "limit_price": ("limitprice", "limit_price"),
@@ -169,6 +181,26 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.0-9]+)\s*\}\}", re.IGNORECASE)
 #: A placeholder written bare (``"size": {{strategy.order.contracts}}``), with the key before it.
 _BARE_PLACEHOLDER = re.compile(r'(?:"([^"]{1,64})"\s*:\s*)?(\{\{\s*[a-z_.0-9]+\s*\}\})', re.IGNORECASE)
 _EXCHANGE = re.compile(r"[A-Z0-9._\-]{1,32}")
+#: TradingView's default strategy alert message (the order-fill sentence), with the alert's
+#: name and the strategy's inputs before the colon.
+_ORDER_FILLED = re.compile(
+    r"^(?:(?P<name>.*?):\s*)?(?:order\s+)?(?P<action>buy|sell)\s+@\s+(?P<contracts>[0-9.eE+-]+)\s+filled\s+on\s+"
+    r"(?P<ticker>\S+?)\.?\s+new\s+strategy\s+position\s+is\s+(?P<position>[0-9.eE+-]+)\.?\s*$",
+    re.IGNORECASE | re.DOTALL)
+#: Fields whose text is a whole alert message of its own ({{strategy.order.alert_message}}).
+_MESSAGE_FIELDS = ("alert_message", "message")
+#: The placeholder a field usually holds, for the line suggested when it was left unquoted.
+_USUAL_PLACEHOLDER = {
+    "ticker": "{{ticker}}", "symbol": "{{ticker}}", "exchange": "{{exchange}}",
+    "action": "{{strategy.order.action}}", "order_action": "{{strategy.order.action}}",
+    "side": "{{strategy.order.action}}", "order": "{{strategy.order.action}}",
+    "sentiment": "{{strategy.market_position}}", "market_position": "{{strategy.market_position}}",
+    "position": "{{strategy.market_position}}", "prev_market_position": "{{strategy.prev_market_position}}",
+    "time": "{{timenow}}", "timenow": "{{timenow}}", "interval": "{{interval}}",
+    "comment": "{{strategy.order.comment}}", "order_id": "{{strategy.order.id}}",
+}
+#: A key and a value that does not start as a string, object or list does (a bare word).
+_KEY_AND_BARE_VALUE = re.compile(r'"([^"\\]{1,64})"\s*:\s*([^\s"{\[][^,}\]\n]*)')
 
 
 def read_body(body: str) -> dict[str, Any]:
@@ -183,25 +215,68 @@ def read_body(body: str) -> dict[str, Any]:
     text = body.strip()
     if not text:
         raise AlertError("body", "the alert message is empty; paste the alert template into TradingView's Message box")
+    fields = _read_text(text)
+    for name in _MESSAGE_FIELDS:  # {{strategy.order.alert_message}} inside a template
+        inner = fields.get(name)
+        if not isinstance(inner, str) or not inner.strip() or _PLACEHOLDER.search(inner):
+            continue
+        try:
+            embedded = _read_text(inner.strip())
+        except AlertError:
+            if inner.lstrip()[:1] in "{[":  # meant as JSON: say what is wrong with it
+                raise
+            continue  # a free-text message: kept as it is
+        fields.pop(name)
+        for key, value in embedded.items():
+            fields.setdefault(key, value)
+    return fields
+
+
+def _read_text(text: str) -> dict[str, Any]:
+    """One message (JSON, the order-fill sentence or KEY=VALUE lines) as flat fields."""
     if text[0] in "{[":
         try:
             data = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
             if m := _BARE_PLACEHOLDER.search(text):  # an unfilled {{...}} written without quotes
                 raise _unfilled(_key(m.group(1)) if m.group(1) else "body", m.group(2)) from None
-            raise AlertError(
-                "body",
-                f"the alert message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            ) from None
+            raise _unquoted(text, exc) from None
         except (ValueError, RecursionError):  # integers of thousands of digits, absurd nesting
             raise AlertError("body", "the alert message is JSON too deeply nested or with too long a number") from None
         if not isinstance(data, dict):
             raise AlertError("body", "the alert message must be a JSON object {...}, not a list")
         return _flatten(data)
+    if m := _ORDER_FILLED.match(text):  # TradingView's default strategy alert message
+        fields = {"action": m["action"], "contracts": m["contracts"], "ticker": m["ticker"],
+                  "position_size": m["position"]}
+        if m["name"]:
+            fields["comment"] = m["name"].strip()
+        return fields
     pairs = [p for p in re.split(r"[;\n]", text) if p.strip()]
     if not all("=" in p for p in pairs):
-        raise AlertError("body", "the alert message must be JSON or KEY=VALUE lines, e.g. SYMBOL=AAPL and SIGNAL=BUY")
+        raise AlertError("body", "the alert message must be JSON, KEY=VALUE lines (e.g. SYMBOL=AAPL and SIGNAL=BUY) "
+                                 "or TradingView's default strategy message (\"... order buy @ 10 filled on AAPL. "
+                                 "New strategy position is 10\")")
     return {_key(k): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def _unquoted(text: str, exc: json.JSONDecodeError) -> AlertError:
+    """The refusal of invalid JSON: when a value is a bare word (a text placeholder such as
+    {{strategy.order.action}} written without quotes renders as ``buy``), the line to write
+    instead; otherwise where the JSON broke."""
+    for m in _KEY_AND_BARE_VALUE.finditer(text):
+        word = m.group(2).strip()
+        if not m.start(2) <= exc.pos <= m.end(2):  # the JSON broke elsewhere
+            continue
+        try:
+            json.loads(word)
+        except ValueError:
+            name = m.group(1)
+            value = _USUAL_PLACEHOLDER.get(_key(name), word)
+            return AlertError(_key(name), f"{name} is not quoted ({word[:40]} is not JSON): write "
+                                          f"\"{name}\": \"{value}\" in the alert message; text placeholders "
+                                          "need quotes")
+    return AlertError("body", f"the alert message is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
 
 
 def _key(name: Any) -> str:
@@ -362,10 +437,15 @@ def _placeholder(key: str, value: Any) -> None:
 
 
 def _unfilled(key: str, placeholder: str) -> AlertError:
+    name = placeholder.strip("{} ").lower()
     hint = (
-        " An indicator alert cannot use strategy variables: create the alert from a strategy, "
+        " It is the text of the order's alert_message argument: give the strategy's"
+        " strategy.entry / strategy.exit / strategy.close calls an alert_message, and create the alert"
+        " from the strategy."
+        if name == "strategy.order.alert_message"
+        else " An indicator alert cannot use strategy variables: create the alert from a strategy, "
         "or replace the placeholder with a fixed value."
-        if placeholder.strip("{} ").lower().startswith("strategy.")
+        if name.startswith("strategy.")
         else ""
     )
     return AlertError(key, f"{key} holds {placeholder}, a placeholder TradingView did not fill.{hint}")

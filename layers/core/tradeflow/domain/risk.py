@@ -70,8 +70,8 @@ def decide(
             return _reject(f"no open position in {symbol} to reduce")
         return Decision(True, (f"reduce {held} {symbol} to the target position",), ("reduce",))
     side: Side = "long" if intent == "enter_long" else "short"
-    if side == "short" and not config.allow_short:
-        return _reject("short entries are off for this strategy (set allow_short)")
+    if side == "short" and config.allow_short is False:
+        return _reject("short entries are off for this strategy (allow_short is false)")
     if held == side:
         if not config.allow_add:
             return _reject(f"already {side} {symbol}; one position per symbol (set allow_add to add)")

@@ -89,29 +89,32 @@ def new_signal(strategy_id: str, alert: Alert, received_at: datetime, settings: 
                   received_at=received_at, settings=settings)
 
 
-def intent_of(alert: Alert, allow_short: bool) -> Intent:
-    """What the alert asks for, first rule that applies:
+def intent_of(alert: Alert, allow_short: bool | None = None) -> Intent:
+    """What the alert asks for, first rule that applies. ``allow_short`` is the strategy's
+    setting: None follows the alert, True also reads a bare ``sell`` as a short entry, False
+    never goes short.
 
     0. ``cancel``: cancel the symbol's entry orders not yet filled (a position stays open);
     1. a target position (``position_size``, from ``{{strategy.position_size}}``) decides:
        0 -> ``exit``; > 0 -> ``enter_long``, or ``reduce`` when the order is a sell or exit
        (a long scaled down to the target); < 0 -> ``enter_short``, or ``reduce`` when the
-       order is a buy or exit (a short covered down to the target); a short target in a long-only strategy ->
-       ``exit`` (the target cannot be reached, flat is nearest);
+       order is a buy or exit (a short covered down to the target); a short target when
+       ``allow_short`` is False -> ``exit`` (the target cannot be reached, flat is nearest);
     2. ``exit`` / ``close``: ``exit``;
-    3. ``reverse`` on a buy -> ``enter_long``, on a sell -> ``enter_short`` (``exit`` when shorts
-       are off); the risk module closes the opposite position before opening the new one;
-    4. then TradersPost's reading of action + sentiment: sentiment ``flat`` -> ``exit``;
-       ``buy`` -> ``enter_long`` (closing a short first); ``sell`` with sentiment ``short``,
-       or a bare ``sell`` when shorts are allowed -> ``enter_short``; a bare ``sell`` in a
-       long-only strategy (or ``sell`` with sentiment ``long``) -> ``exit``.
+    3. ``reverse`` on a buy -> ``enter_long``, on a sell -> ``enter_short`` (``exit`` when
+       ``allow_short`` is False); the risk module closes the opposite position first;
+    4. then TradersPost's reading of action + sentiment (``{{strategy.market_position}}``):
+       sentiment ``flat`` -> ``exit``; ``buy`` -> ``enter_long`` (closing a short first);
+       ``sell`` with sentiment ``short`` -> ``enter_short`` (the risk gate refuses it when
+       ``allow_short`` is False, saying so); a bare ``sell`` -> ``enter_short`` only when
+       ``allow_short`` is True, else ``exit`` (as ``sell`` with sentiment ``long``).
     """
     if alert.action == "cancel":
         return "cancel"
     if alert.position_size is not None:
         if alert.position_size > 0:
             return "reduce" if alert.action in ("sell", "exit") else "enter_long"
-        if alert.position_size < 0 and allow_short:
+        if alert.position_size < 0 and allow_short is not False:
             return "reduce" if alert.action in ("buy", "exit") else "enter_short"
         return "exit"
     if alert.action == "exit":
@@ -119,11 +122,11 @@ def intent_of(alert: Alert, allow_short: bool) -> Intent:
     if alert.reverse:
         if alert.action == "buy":
             return "enter_long"
-        return "enter_short" if allow_short else "exit"
+        return "exit" if allow_short is False else "enter_short"
     if alert.sentiment == "flat":
         return "exit"
     if alert.action == "buy":
         return "enter_long"
-    if alert.sentiment == "short" or (allow_short and alert.sentiment is None):
+    if alert.sentiment == "short" or (allow_short is True and alert.sentiment is None):
         return "enter_short"
     return "exit"

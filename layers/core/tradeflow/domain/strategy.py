@@ -37,9 +37,11 @@ class StrategyConfig(BaseModel):
     fixed_notional: Decimal = Field(default=Decimal("10000"), gt=0)
     percent_of_equity: Decimal = Field(default=Decimal("10"), gt=0, le=100)
     fractional: bool = False
-    #: Default bracket distances from the entry's reference price, in percent; None = no leg.
-    stop_loss_pct: Decimal | None = Field(default=Decimal("5"), gt=0, lt=100)
-    take_profit_pct: Decimal | None = Field(default=Decimal("10"), gt=0)
+    #: Default bracket distances from the entry's reference price, in percent; None (the
+    #: default) = no leg: an entry gets a stop-loss or a take-profit only when the alert or
+    #: these settings ask for one, as a Pine strategy's orders get exits only from strategy.exit.
+    stop_loss_pct: Decimal | None = Field(default=None, gt=0, lt=100)
+    take_profit_pct: Decimal | None = Field(default=None, gt=0)
     slippage_bps: Decimal = Field(default=Decimal("5"), ge=0, le=1000)
     #: Commission per fill = max(commission_minimum, commission_bps of notional
     #: + commission_per_share x shares + commission_per_order), in currency.
@@ -63,7 +65,16 @@ class StrategyConfig(BaseModel):
     instruments: dict[str, Instrument] = Field(default_factory=dict)
     max_open_positions: int = Field(default=5, ge=1)
     allow_add: bool = False
-    allow_short: bool = False
+    #: Short entries. None (the default): follow the alert — a sell goes short when the alert
+    #: says the strategy is short (a negative target position, market position or sentiment
+    #: ``short``), a bare sell only exits; True: a bare sell goes short too; False: never short.
+    allow_short: bool | None = None
+    #: Buying power = multiplier x equity - the gross value of open positions (currency):
+    #: 1 = a cash account (an entry's cost plus commission must fit in the cash it frees),
+    #: 2 = a Reg T margin account (50 % initial margin, FINRA/Federal Reserve Regulation T),
+    #: 4 = a pattern day trader's intraday buying power (FINRA Rule 4210). The leverage of
+    #: backtesting.py's ``margin`` (1 / margin) and TradingView's ``margin_long`` (100 / margin_long).
+    buying_power_multiplier: Decimal = Field(default=Decimal(1), ge=1, le=20)
     #: A second signal for the same symbol and intent within this many seconds is refused.
     dedupe_window_seconds: int = Field(default=0, ge=0)
 

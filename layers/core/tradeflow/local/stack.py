@@ -29,7 +29,7 @@ from tradeflow.adapters import aws, db, store
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-#: A TradingView source address (shared/tradingview.md), used as the caller of local webhooks.
+#: One of the source addresses TradingView publishes for its webhooks, used as the caller of local webhooks.
 TRADINGVIEW_IP = "52.89.214.238"
 #: The consumers, in pipeline order: one delivery round visits them in this order.
 PIPELINE = (names.SIGNALS_QUEUE, names.ORDERS_QUEUE, names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE)

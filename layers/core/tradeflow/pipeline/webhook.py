@@ -284,7 +284,7 @@ def _guarded(parse: Callable[[Any], Any], value: Any) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001
         raise Refused(400, "the alert message could not be read; send a JSON object or KEY=VALUE lines "
-                           "(see shared/tradingview.md for the templates tradeflow understands)", "body") from exc
+                           "(docs/alerts.md lists the templates tradeflow understands)", "body") from exc
 
 
 # --- the HTTP contract, for the OpenAPI document ------------------------------------------
