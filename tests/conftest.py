@@ -88,11 +88,13 @@ SECRET = "s3cret-passphrase-for-tests"
 
 @pytest.fixture
 def strategy(stack):
-    """A registered strategy ``test`` with default settings, slippage 0 and commission 0 unless
-    a test re-registers it. Returns its credential ``test.<secret>``."""
+    """A registered strategy ``test`` with default settings, slippage 0, commission 0 and a
+    default bracket (stop-loss 5 %, take-profit 10 % from the entry's price) unless a test
+    re-registers it. Returns its credential ``test.<secret>``."""
     from tradeflow.domain.strategy import StrategyConfig
 
-    stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0)), SECRET)
+    stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              stop_loss_pct=Decimal(5), take_profit_pct=Decimal(10)), SECRET)
     return f"test.{SECRET}"
 
 

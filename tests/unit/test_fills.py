@@ -124,3 +124,36 @@ def test_the_quote_model_is_the_bar_model_on_a_flat_bar(quote, level):
         for kind in ("stop", "limit"):
             order = Resting("x", side, kind, stop_price=level, limit_price=level)
             assert quote_fill(order, quote) == bar_fill(order, Bar.flat(quote))
+
+
+ticks = st.sampled_from([Decimal("0.01"), Decimal("0.05"), Decimal("0.25"), Decimal("0.00001"), Decimal(1)])
+quotes = st.decimals(min_value="0.5", max_value="5000", places=6)
+bps = st.decimals(min_value="0", max_value="200", places=2)
+
+
+@given(quotes, bps, ticks, st.sampled_from(["market", "stop", "limit"]), st.sampled_from(["buy", "sell"]))
+def test_every_fill_is_on_the_tick_and_rounded_against_the_trader(quote, slippage, tick, kind, side):
+    """Recomputed here from the rule: the exact price (quote moved by the slippage for market
+    and stop orders, no slippage for a limit) rounded to the next tick against the trader, a
+    limit never crossed."""
+    level = (quote / tick).to_integral_value() * tick  # a stop or limit on the tick, at the quote
+    order = Resting("x", side, kind, stop_price=level, limit_price=level)
+    price = quote_fill(order, quote, slippage, tick)
+    if price is None:
+        return
+    sign = 1 if side == "buy" else -1
+    base = quote if kind == "market" else (max(quote, level) if side == "buy" else min(quote, level))
+    if kind == "limit":
+        base = min(quote, level) if side == "buy" else max(quote, level)
+    exact = base * (1 + sign * slippage / 10_000) if kind != "limit" else base
+    assert price % tick == 0, f"{price} is off the tick {tick}"
+    assert 0 <= (price - exact) * sign < tick  # against the trader, by less than one tick
+    if kind == "limit":
+        assert price <= level if side == "buy" else price >= level
+
+
+def test_the_off_tick_price_of_the_issue_is_rounded_up_for_a_buy_and_down_for_a_sell():
+    market = Resting("m", "buy", "market")
+    assert quote_fill(market, Decimal("229.87"), Decimal(5), Decimal("0.01")) == Decimal("229.99")  # 229.984935
+    assert quote_fill(Resting("s", "sell", "market"), Decimal("229.87"), Decimal(5), Decimal("0.01")) == \
+        Decimal("229.75")  # 229.755065

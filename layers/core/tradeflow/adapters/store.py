@@ -361,6 +361,17 @@ def mark_to_market(conn: psycopg.Connection, strategy_id: str, at: datetime) -> 
     return cash, value
 
 
+def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal:
+    """The sum of the absolute market values (currency) of the strategy's open positions at
+    ``at``, valued as :func:`mark_to_market` values them."""
+    return conn.execute(
+        "SELECT coalesce(sum(p.quantity * coalesce(q.price, p.avg_entry_price)), 0) AS gross "
+        "FROM positions p LEFT JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
+        "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
+        (at, strategy_id),
+    ).fetchone()["gross"]
+
+
 def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:
     conn.execute(
         "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) VALUES (%s, %s, %s, %s, %s) "

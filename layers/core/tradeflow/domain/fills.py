@@ -23,13 +23,18 @@ slippage.
 These are the rules of backtesting.py 0.6.6 (``_Broker._process_orders``), with one
 difference: its stop-limit fills at the stop even when the bar opened beyond it.
 The quote model is the bar model on a flat bar at the quote: open = high = low = close.
+
+Given the instrument's ``tick`` (currency per share), every fill price is a multiple of it,
+rounded against the trader (a buy up, a sell down: a real venue prints no price off its tick,
+and a paper fill must not flatter the trader), except that a limit order never fills beyond
+its limit. Without a tick, a slipped price is rounded half-up to 4 decimals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from tradeflow.domain.strategy import StrategyConfig
@@ -72,13 +77,25 @@ class Resting:
     stop_triggered: bool = False
 
 
-def slipped(price: Decimal, side: Side, slippage_bps: Decimal) -> Decimal:
-    """``price`` moved against the trader by ``slippage_bps`` (up for a buy, down for a sell),
-    rounded half-up to 4 decimals; unchanged when the slippage is 0."""
-    if not slippage_bps:
-        return price
+def slipped(price: Decimal, side: Side, slippage_bps: Decimal, tick: Decimal | None = None) -> Decimal:
+    """``price`` moved against the trader by ``slippage_bps`` (up for a buy, down for a sell).
+    With ``tick``: rounded to it against the trader (:func:`on_tick`); without: rounded half-up
+    to 4 decimals, and unchanged when the slippage is 0."""
     direction = 1 if side == "buy" else -1
-    return (price * (1 + direction * slippage_bps * BPS)).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
+    moved = price * (1 + direction * slippage_bps * BPS) if slippage_bps else price
+    if tick is not None:
+        return on_tick(moved, side, tick)
+    return moved.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP) if slippage_bps else price
+
+
+def on_tick(price: Decimal, side: Side, tick: Decimal, limit: Decimal | None = None) -> Decimal:
+    """``price`` on a multiple of ``tick`` (currency per share), rounded against the trader: up
+    for a buy, down for a sell; but never beyond ``limit`` (a limit order's price) when given."""
+    steps = price / tick
+    rounded = steps.to_integral_value(ROUND_CEILING if side == "buy" else ROUND_FLOOR) * tick
+    if limit is not None:
+        rounded = min(rounded, max(limit, price)) if side == "buy" else max(rounded, min(limit, price))
+    return rounded
 
 
 def stop_touched(side: Side, stop: Decimal, bar: Bar) -> bool:
@@ -91,29 +108,34 @@ def limit_touched(side: Side, limit: Decimal, bar: Bar) -> bool:
     return bar.low <= limit if side == "buy" else bar.high >= limit
 
 
-def bar_fill(order: Resting, bar: Bar, slippage_bps: Decimal = Decimal(0)) -> Decimal | None:
+def bar_fill(order: Resting, bar: Bar, slippage_bps: Decimal = Decimal(0),
+             tick: Decimal | None = None) -> Decimal | None:
     """The price at which ``order`` fills in ``bar`` (module docstring rules), or None if it
-    does not. Raises ValueError for an unknown order type or a missing price."""
+    does not; on the ``tick`` when given. Raises ValueError for an unknown order type or a
+    missing price."""
     side = order.side
     kind = "limit" if order.order_type == "stop_limit" and order.stop_triggered else order.order_type
     if kind == "market":
-        return slipped(bar.open, side, slippage_bps)
+        return slipped(bar.open, side, slippage_bps, tick)
     if kind in ("stop", "trailing_stop"):
         stop = _need(order.stop_price, "stop_price", order)
         if not stop_touched(side, stop, bar):
             return None
-        return slipped(max(bar.open, stop) if side == "buy" else min(bar.open, stop), side, slippage_bps)
+        return slipped(max(bar.open, stop) if side == "buy" else min(bar.open, stop), side, slippage_bps, tick)
     if kind == "limit":
         limit = _need(order.limit_price, "limit_price", order)
         if not limit_touched(side, limit, bar):
             return None
-        return min(bar.open, limit) if side == "buy" else max(bar.open, limit)
+        price = min(bar.open, limit) if side == "buy" else max(bar.open, limit)
+        return price if tick is None else on_tick(price, side, tick, limit)
     if kind == "stop_limit":
         stop, limit = _need(order.stop_price, "stop_price", order), _need(order.limit_price, "limit_price", order)
         if not stop_touched(side, stop, bar):
             return None
         trigger = max(bar.open, stop) if side == "buy" else min(bar.open, stop)
-        return trigger if (trigger <= limit if side == "buy" else trigger >= limit) else None
+        if not (trigger <= limit if side == "buy" else trigger >= limit):
+            return None
+        return trigger if tick is None else on_tick(trigger, side, tick, limit)
     raise ValueError(f"unknown order type {order.order_type!r} for order {order.key}")
 
 
@@ -126,18 +148,19 @@ def quote_price(side: Side, last: Decimal, bid: Decimal | None = None, ask: Deci
     return last
 
 
-def quote_fill(order: Resting, price: Decimal, slippage_bps: Decimal = Decimal(0)) -> Decimal | None:
+def quote_fill(order: Resting, price: Decimal, slippage_bps: Decimal = Decimal(0),
+               tick: Decimal | None = None) -> Decimal | None:
     """The quote model: :func:`bar_fill` on the flat bar at ``price`` (see :func:`quote_price`)."""
-    return bar_fill(order, Bar.flat(price), slippage_bps)
+    return bar_fill(order, Bar.flat(price), slippage_bps, tick)
 
 
 def exits_to_fill(legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_loss",
-                  slippage_bps: Decimal = Decimal(0)) -> list[tuple[Resting, Decimal]]:
+                  slippage_bps: Decimal = Decimal(0), tick: Decimal | None = None) -> list[tuple[Resting, Decimal]]:
     """Which active exit legs of one position fill in ``bar``, with their prices, in ``legs``
     order. When a stop-loss and a take-profit are both touched in the bar, only the legs of
     the ``same_bar_exit`` kind fill (the path inside a bar is unknown; the stop-loss is the
     pessimistic default, as in backtesting.py, which processes stop-loss orders first)."""
-    hit = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps)) is not None]
+    hit = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps, tick)) is not None]
     kinds = {leg.purpose for leg, _ in hit}
     if {"stop_loss", "take_profit"} <= kinds:
         hit = [(leg, price) for leg, price in hit if leg.purpose == same_bar_exit]
@@ -145,7 +168,7 @@ def exits_to_fill(legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_
 
 
 def exits_in_entry_bar(entry_type: str, legs: Sequence[Resting], bar: Bar, same_bar_exit: str = "stop_loss",
-                       slippage_bps: Decimal = Decimal(0)) -> list[tuple[Resting, Decimal]]:
+                       slippage_bps: Decimal = Decimal(0), tick: Decimal | None = None) -> list[tuple[Resting, Decimal]]:
     """The exit legs that fill in the same bar as their entry, with their prices.
 
     * market entry (filled at the open): the legs meet the rest of the bar, as any order
@@ -159,10 +182,10 @@ def exits_in_entry_bar(entry_type: str, legs: Sequence[Resting], bar: Bar, same_
     The rules of backtesting.py 0.6.6, ``_Broker._process_orders`` (its issue 119).
     """
     if entry_type == "market":
-        return exits_to_fill(legs, bar, same_bar_exit, slippage_bps)
+        return exits_to_fill(legs, bar, same_bar_exit, slippage_bps, tick)
     if entry_type != "stop":
         return []
-    hits = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps)) is not None]
+    hits = [(leg, price) for leg in legs if (price := bar_fill(leg, bar, slippage_bps, tick)) is not None]
     if any(leg.purpose == "stop_loss" for leg, _ in hits):
         return []
     return [(leg, price) for leg, price in hits if leg.purpose == "take_profit"]

@@ -120,8 +120,7 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
         )
     except (SizingError, BracketError) as exc:
         return [placeholder], str(exc)
-    if side == "buy" and quantity * reference > cash:
-        return [orders[0]], f"insufficient cash: {quantity} x {reference} exceeds cash {cash:.2f}"
+    # buying power is checked when the entry fills, at the price paid (paper_executor.fill)
     return orders, None
 
 

@@ -24,7 +24,7 @@ import psycopg
 from tradeflow import clock
 from tradeflow.adapters import aws, state, store
 from tradeflow.adapters.store import as_bar, as_resting
-from tradeflow.domain import fills, ledger, stops
+from tradeflow.domain import fills, ledger, sizing, stops
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import PaperExecutorEnv
@@ -89,6 +89,7 @@ def _match(conn, order, request, config: StrategyConfig, now):
     now; the bar is None under the quote model and False when the bar model has no bar for
     it yet. None when there is no price at all (the quote model with an empty feed)."""
     terms = as_resting(order)
+    tick = config.instrument(order["symbol"]).tick_size
     if config.fill_model == "bar":
         if request.bar_ts is not None:
             quote = store.bar_at(conn, order["symbol"], request.bar_ts)
@@ -99,7 +100,7 @@ def _match(conn, order, request, config: StrategyConfig, now):
             if quote is None:  # wait for the next bar
                 return (None, None, False)
         bar = as_bar(quote)
-        return fills.bar_fill(terms, bar, config.slippage_bps), bar.open, quote
+        return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, quote
     quote = store.latest_quote(conn, order["symbol"], now)
     if quote is None:
         return None if order["status"] == "pending" else (None, None, False)
@@ -109,9 +110,10 @@ def _match(conn, order, request, config: StrategyConfig, now):
         # its limit or better even if the price moved back since the tick
         if order["order_type"] == "limit":
             better = min if order["side"] == "buy" else max
-            return better(reference, order["limit_price"]), reference, None
-        return fills.slipped(reference, order["side"], config.slippage_bps), reference, None
-    return fills.quote_fill(terms, reference, config.slippage_bps), reference, None
+            price = better(reference, order["limit_price"])
+            return fills.on_tick(price, order["side"], tick, order["limit_price"]), reference, None
+        return fills.slipped(reference, order["side"], config.slippage_bps, tick), reference, None
+    return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None
 
 
 def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
@@ -122,8 +124,14 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
 
     A fill is stamped with the time it happened in the market: under the bar model the open
     time of the bar it filled in (the bar's label, as TradingView's List of Trades and
-    backtesting.py show it; the bar's close when its open time is unknown), else ``now``."""
+    backtesting.py show it; the bar's close when its open time is unknown), else ``now``.
+
+    An entry is first checked against the account's buying power at this price
+    (:func:`tradeflow.domain.sizing.entry_refusal`, valued at ``now``: under the bar model the
+    close of the bar it fills in, as backtesting.py values it): one that the account cannot pay
+    for is cancelled with the numbers, and so are its exit legs."""
     filled_at = (bar["opened_at"] or bar["ts"]) if bar else now
+    tick = config.instrument(order["symbol"]).tick_size
     row = store.open_position(conn, order["strategy_id"], order["symbol"], lock=True)
     held = ledger.Position(order["symbol"])
     if row is not None:
@@ -137,6 +145,16 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
         # an exit closes the position; a reduce or a leg closes its own quantity (at most the position)
         quantity = row["quantity"] if order["purpose"] == "exit" else min(quantity, row["quantity"])
     fee = fills.commission(quantity, price, config)
+    if order["purpose"] == "entry":  # buying power at the price actually paid, as a broker checks it
+        cash, value = store.mark_to_market(conn, order["strategy_id"], now)
+        power = sizing.buying_power(cash + value, store.gross_exposure(conn, order["strategy_id"], now),
+                                    config.buying_power_multiplier)
+        if refusal := sizing.entry_refusal(quantity, price, fee, power, order["symbol"]):
+            _to(conn, order, "cancelled", refusal, now)
+            for leg in store.bracket_legs(conn, order["client_order_id"]):
+                if leg["status"] == "pending":
+                    _to(conn, leg, "cancelled", "entry cancelled: " + refusal, now)
+            return
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
@@ -150,7 +168,7 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
         if bar and legs:  # the new exits may already be hit in the entry's own bar
             prices = as_bar(bar)
             hits = fills.exits_in_entry_bar(order["order_type"], [as_resting(leg) for leg in legs], prices,
-                                            config.same_bar_exit, config.slippage_bps)
+                                            config.same_bar_exit, config.slippage_bps, tick)
             for terms, leg_price in hits:
                 leg = store.order(conn, terms.key, lock=True)
                 if leg["status"] == "accepted":
