@@ -2,10 +2,16 @@
 
 Each trading day, at the 16:00 America/New_York close: the day's closes enter the price feed;
 the stop monitor ticks (stop-loss and take-profit exits); a moving-average-cross strategy, as
-a Pine strategy would, fires alerts rendered from the nested strategy template of
-``shared/tradingview.md`` and TradingView posts them to the webhook a few seconds later (one
-alert in :data:`RETRY_EVERY` arrives twice, as TradingView's retry does); every queue is
-delivered; at 16:30 the notifier sends the daily summary.
+a Pine strategy would, fires alerts rendered from the nested strategy template (docs/alerts.md)
+and TradingView posts them to the webhook a few seconds later (one alert in
+:data:`RETRY_EVERY` arrives twice, as TradingView's retry does); every queue is delivered; at
+16:30 the notifier sends the daily summary.
+
+Every exit comes from the strategy itself: its own exit alerts (the cross below), or the
+bracket it sends with each entry (a 5 % stop-loss and a 10 % take-profit from the signal's
+close, as ``strategy.exit(stop=..., limit=...)`` would place them), which tradeflow's stop
+monitor works. The strategy knows its bracket, so after a stop-out it sends no exit alert,
+and its settings put no bracket of their own on top: no alert is refused.
 """
 
 from __future__ import annotations
@@ -32,13 +38,17 @@ STRATEGY_ID = "ma-cross"
 EXCHANGES = {"AAPL": "NASDAQ", "GOOG": "NASDAQ", "MSFT": "NASDAQ", "IBM": "NYSE"}
 #: Every RETRY_EVERY-th alert is delivered twice, like a TradingView retry after a timeout.
 RETRY_EVERY = 7
-#: The demo's strategy settings: $10,000 per trade sized by the Pine strategy, 5 % stop,
-#: 10 % target, 5 bps slippage, 1 bp commission, at most 3 positions at once.
+#: The demo's strategy settings: $10,000 per trade sized by the Pine strategy (the alert's
+#: contracts), no bracket of the settings' own (the alerts carry the strategy's), 5 bps
+#: slippage, 1 bp commission, one position per symbol (four symbols: never a refusal).
 DEMO_CONFIG = StrategyConfig(
-    starting_cash=Decimal("100000"), stop_loss_pct=Decimal("5"), take_profit_pct=Decimal("10"),
-    slippage_bps=Decimal("5"), commission_bps=Decimal("1"), max_open_positions=3,
+    starting_cash=Decimal("100000"), stop_loss_pct=None, take_profit_pct=None,
+    slippage_bps=Decimal("5"), commission_bps=Decimal("1"), max_open_positions=4,
 )
 TRADE_NOTIONAL = Decimal("10000")
+#: The strategy's bracket, percent from the signal's close (stop rounded up, target down, to the cent).
+STOP_LOSS_PCT, TAKE_PROFIT_PCT = Decimal(5), Decimal(10)
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -82,19 +92,23 @@ def load_bars(path: Path, symbols: list[str] | None = None, start: date | None =
 
 @dataclass
 class MovingAverageCross:
-    """The Pine strategy: long when the fast SMA of closes crosses above the slow one, flat when
-    it crosses below. It knows only what TradingView knows: its own orders, not tradeflow's
-    stops, so after a stop-out its exit alert finds no position (as in real life)."""
+    """The Pine strategy: long when the fast SMA of closes crosses above the slow one, with a
+    bracket (stop-loss and take-profit prices) sent in the entry alert; flat when it crosses
+    below, or when a close reaches its bracket (the stop monitor's rule at a close: the close
+    at or below the stop, or at or above the target), which tradeflow fills on its own."""
 
     fast: int = 10
     slow: int = 30
     closes: dict[str, deque] = field(default_factory=dict)
-    long: dict[str, Decimal] = field(default_factory=dict)
+    long: dict[str, tuple[Decimal, Decimal, Decimal]] = field(default_factory=dict)
 
     def on_bar(self, bar: Bar) -> dict | None:
         """The strategy's order on this bar's close, as TradingView's placeholders would fill it."""
         closes = self.closes.setdefault(bar.symbol, deque(maxlen=self.slow + 1))
         closes.append(bar.close)
+        bracket = self.long.get(bar.symbol)
+        if bracket is not None and (bar.close <= bracket[1] or bar.close >= bracket[2]):
+            del self.long[bar.symbol]  # its bracket filled: flat, no alert
         if len(closes) <= self.slow:
             return None
         series = list(closes)
@@ -103,13 +117,15 @@ class MovingAverageCross:
         held = self.long.get(bar.symbol)
         if held is None and fast_then <= slow_then and fast_now > slow_now:
             contracts = (TRADE_NOTIONAL / bar.close).to_integral_value(rounding="ROUND_DOWN")
-            self.long[bar.symbol] = contracts
+            stop = (bar.close * (1 - STOP_LOSS_PCT / 100) / CENT).to_integral_value(rounding="ROUND_CEILING") * CENT
+            target = (bar.close * (1 + TAKE_PROFIT_PCT / 100) / CENT).to_integral_value(rounding="ROUND_FLOOR") * CENT
+            self.long[bar.symbol] = (contracts, stop, target)
             return {"action": "buy", "contracts": contracts, "id": "Long", "position": "long", "size": contracts,
-                    "prev": "flat", "prev_size": 0}
+                    "prev": "flat", "prev_size": 0, "stop_loss": stop, "take_profit": target}
         if held is not None and fast_then >= slow_then and fast_now < slow_now:
             del self.long[bar.symbol]
-            return {"action": "sell", "contracts": held, "id": "Close entry(s) order Long", "position": "flat",
-                    "size": 0, "prev": "long", "prev_size": held}
+            return {"action": "sell", "contracts": held[0], "id": "Close entry(s) order Long", "position": "flat",
+                    "size": 0, "prev": "long", "prev_size": held[0]}
         return None
 
 
@@ -118,13 +134,15 @@ def _sma(series: list[Decimal], n: int) -> Decimal:
 
 
 def render_alert(bar: Bar, order: dict, passphrase: str, fired_at: datetime) -> str:
-    """The nested strategy template of shared/tradingview.md, rendered with bare numbers."""
+    """The nested strategy template (docs/alerts.md), rendered with bare numbers; an entry also
+    carries its bracket, ``stop_loss`` and ``take_profit`` prices."""
     def num(x: Decimal | int) -> float | int:
         return int(x) if isinstance(x, int) or x == x.to_integral_value() else float(x)
 
     signed = order["size"] if order["position"] == "long" else 0
+    bracket = {k: num(order[k]) for k in ("stop_loss", "take_profit") if k in order}
     return json.dumps({
-        "passphrase": passphrase, "time": fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **bracket, "passphrase": passphrase, "time": fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "exchange": EXCHANGES.get(bar.symbol, "NASDAQ"), "ticker": bar.symbol,
         "bar": {"time": bar.open_time.strftime("%Y-%m-%dT%H:%M:%SZ"), "open": num(bar.open), "high": num(bar.high),
                 "low": num(bar.low), "close": num(bar.close), "volume": bar.volume},
