@@ -11,7 +11,12 @@ see docs/fill-models.md for what rounding changes), no slippage, the instrument'
 The strategy (backtesting.py's own SmaCross): when SMA(fast) of closes crosses above SMA(slow)
 buy ``size`` units, with a stop-loss and a take-profit (percent distances per variant) around the
 signal bar's close (rounded to the tick: the stop up, the target down, both toward the close)
-in the bracket variant; when it crosses below, close the position. Every signal it makes is
+in the bracket variant; when it crosses below, close the position. The all-cash variant buys,
+with the wide bracket, as many whole units as the equity buys at the signal bar's close (Pine's
+``default_qty_type=strategy.percent_of_equity, default_qty_value=100``); its alerts carry no
+quantity, so tradeflow sizes it with ``position_sizing: percent_of_equity`` 100. The entry fills
+at the next open: when that costs more than the cash (with commission), backtesting.py's broker
+cancels it ("insufficient margin") and tradeflow's cancels it at the fill (buying power). Every signal it makes is
 recorded and rendered as an alert fired at that bar's close; the bracket variant uses the
 TradersPost template with the bracket prices in the alert, the plain variant the nested
 strategy template (docs/alerts.md).
@@ -68,7 +73,10 @@ DATASETS = {
 }
 #: Variant -> its label; "plain" has no bracket, "tight" brackets often have both legs touched
 #: in one bar (the stop-loss fills: the pessimistic rule of both engines).
-VARIANTS = {"plain": "SMA 10/20", "wide": "SMA 10/20 + SL/TP", "tight": "SMA 10/20 + tight SL/TP"}
+VARIANTS = {"plain": "SMA 10/20", "wide": "SMA 10/20 + SL/TP", "tight": "SMA 10/20 + tight SL/TP",
+            "allcash": "SMA 10/20 + SL/TP, all cash"}
+#: The bracket of each variant (all cash uses the wide one).
+BRACKET_OF = {"wide": "wide", "tight": "tight", "allcash": "wide"}
 
 
 @dataclass
@@ -95,7 +103,8 @@ class Outcome:
 
 def run_backtesting(ds: Dataset, df, variant: str, fast: int = 10, slow: int = 20) -> tuple[Outcome, list[Signal]]:
     """Run the strategy in backtesting.py; return its outcome and the signals it made."""
-    bracket = ds.brackets.get(variant)
+    bracket = ds.brackets.get(BRACKET_OF.get(variant, ""))
+    all_cash = variant == "allcash"
     import pandas as pd
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
@@ -118,17 +127,19 @@ def run_backtesting(ds: Dataset, df, variant: str, fast: int = 10, slow: int = 2
                 if bracket:
                     sl = (close * (1 - bracket[0] / 100) / ds.tick).to_integral_value(ROUND_CEILING) * ds.tick
                     tp = (close * (1 + bracket[1] / 100) / ds.tick).to_integral_value(ROUND_FLOOR) * ds.tick
-                self.buy(size=ds.size, sl=float(sl) if sl else None, tp=float(tp) if tp else None)
+                size = int(Decimal(repr(float(self.equity))) / close) if all_cash else ds.size
+                self.buy(size=size, sl=float(sl) if sl else None, tp=float(tp) if tp else None)
                 signals.append(Signal(i, "buy", close, sl, tp))
             elif crossover(self.slow, self.fast):
                 self.position.close()
                 signals.append(Signal(i, "exit", close))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Some trades remain open at the end": compared as open positions
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # "Some trades remain open at the end": compared as open positions
         bt = Backtest(df, SmaCross, cash=ds.cash, commission=float(ds.commission_bps / 10_000), spread=0,
                       trade_on_close=False, exclusive_orders=False, hedging=False, finalize_trades=False)
         stats = bt.run()
+    cancelled = sum("insufficient margin" in str(w.message) for w in caught)
     index = {t: n for n, t in enumerate(df.index)}
     trades = sorted(
         (index[t.EntryTime], index[t.ExitTime], int(t.Size), _tick(t.EntryPrice, ds.tick), _tick(t.ExitPrice, ds.tick))
@@ -138,7 +149,8 @@ def run_backtesting(ds: Dataset, df, variant: str, fast: int = 10, slow: int = 2
     fills = [(abs(int(t.Size)), _tick(price, ds.tick)) for t in stats["_trades"].itertuples()
              for price in (t.EntryPrice, t.ExitPrice)]
     fills += [(abs(int(t.size)), _tick(t.entry_price, ds.tick)) for t in stats["_strategy"]._broker.trades]
-    return Outcome(trades, equity, {"equity": float(stats["Equity Final [$]"]), "fills": fills}), signals
+    return Outcome(trades, equity, {"equity": float(stats["Equity Final [$]"]), "fills": fills,
+                                    "cancelled": cancelled}), signals
 
 
 def _tick(price: float, tick: Decimal) -> Decimal:
@@ -149,12 +161,15 @@ def _iso(t) -> str:
     return t.to_pydatetime().replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def render_alert(ds: Dataset, signal: Signal, fired: str, brackets: bool) -> str:
+def render_alert(ds: Dataset, signal: Signal, fired: str, brackets: bool, quantity: bool = True) -> str:
     """The signal as TradingView would post it: TradersPost style with the bracket prices
-    (bracket variant) or the nested strategy template with a passphrase (plain variant)."""
+    (bracket variants; without a quantity when the strategy's settings size it) or the nested
+    strategy template with a passphrase (plain variant)."""
     if brackets:
-        body = {"ticker": ds.symbol, "action": signal.action, "quantity": str(ds.size), "price": str(signal.close),
+        body = {"ticker": ds.symbol, "action": signal.action, "price": str(signal.close),
                 "time": fired, "interval": "60" if ds.name == "EURUSD" else "D"}
+        if quantity:
+            body["quantity"] = str(ds.size)
         if signal.action == "buy":
             body.update(sentiment="long", stop_loss=str(signal.stop_loss), take_profit=str(signal.take_profit))
         else:
@@ -169,7 +184,8 @@ def render_alert(ds: Dataset, signal: Signal, fired: str, brackets: bool) -> str
     })
 
 
-def write_inputs(ds: Dataset, df, signals: list[Signal], brackets: bool, folder: Path) -> tuple[Path, Path]:
+def write_inputs(ds: Dataset, df, signals: list[Signal], brackets: bool, folder: Path,
+                 quantity: bool = True) -> tuple[Path, Path]:
     """BARS.csv (timestamp = the bar's open time, as backtesting.py indexes it) and
     ALERTS.jsonl (each alert fired at its bar's close = the next bar's open)."""
     bars, alerts = folder / "BARS.csv", folder / "ALERTS.jsonl"
@@ -184,7 +200,7 @@ def write_inputs(ds: Dataset, df, signals: list[Signal], brackets: bool, folder:
     with alerts.open("w") as f:
         for s in signals:
             closed = df.index[s.i + 1] if s.i + 1 < len(df) else df.index[s.i] + median_gap
-            body = render_alert(ds, s, _iso(closed), brackets)
+            body = render_alert(ds, s, _iso(closed), brackets, quantity)
             line = {"time": _iso(closed), "body": body}
             if not brackets:
                 line["path"] = ""  # authenticated by the passphrase in the body
@@ -193,12 +209,13 @@ def write_inputs(ds: Dataset, df, signals: list[Signal], brackets: bool, folder:
 
 
 def run_tradeflow(ds: Dataset, df, bars: Path, alerts: Path, state_dir: Path, database_url: str | None = None,
-                  commission_to_cent: bool = False) -> Outcome:
+                  commission_to_cent: bool = False, all_cash: bool = False) -> Outcome:
     """Replay the files through tradeflow (bar fill model) and read its trades back."""
     from tradeflow.local.replay import replay_config, run_replay
 
+    sizing = {"position_sizing": "percent_of_equity", "percent_of_equity": "100"} if all_cash else {}
     config = replay_config("bar", ds.commission_bps, Decimal(ds.cash),
-                           {"tick_size": str(ds.tick), "commission_to_cent": commission_to_cent})
+                           {"tick_size": str(ds.tick), "commission_to_cent": commission_to_cent, **sizing})
     result = run_replay(bars, alerts, state_dir, config, "validation", progress=False, database_url=database_url)
     out = result.to_json()
     bar_of = _bar_index(df)
@@ -209,7 +226,8 @@ def run_tradeflow(ds: Dataset, df, bars: Path, alerts: Path, state_dir: Path, da
     ]
     trades.sort()
     return Outcome(trades, Decimal(out["final_equity"]).quantize(CENT),
-                   {"json": out, "bars_per_second": result.bars_per_second, "refused": out["signals_refused"]})
+                   {"json": out, "bars_per_second": result.bars_per_second, "refused": out["signals_refused"],
+                    "cancelled": result.summary["orders"].get("entry cancelled", 0)})
 
 
 def _bar_index(df):
@@ -228,17 +246,18 @@ def compare(ds_name: str, variant: str, last: int | None, state_dir: Path, datab
     """Run both engines on one dataset and variant; return a row of the comparison table."""
     ds = DATASETS[ds_name]
     df = ds.frame(last)
-    brackets = variant != "plain"
+    brackets, all_cash = variant != "plain", variant == "allcash"
     bt, signals = run_backtesting(ds, df, variant)
     with tempfile.TemporaryDirectory() as tmp:
-        bars, alerts = write_inputs(ds, df, signals, brackets, Path(tmp))
-        tf = run_tradeflow(ds, df, bars, alerts, state_dir, database_url, commission_to_cent)
+        bars, alerts = write_inputs(ds, df, signals, brackets, Path(tmp), quantity=not all_cash)
+        tf = run_tradeflow(ds, df, bars, alerts, state_dir, database_url, commission_to_cent, all_cash)
     first_difference = next(((a, b) for a, b in zip(bt.trades, tf.trades, strict=False) if a != b), None)
     return {
         "dataset": f"{ds_name} ({len(df)} bars)", "variant": VARIANTS[variant], "signals": len(signals),
         "both_touched": both_touched(df, bt, signals), "trades_bt": len(bt.trades), "trades_tf": len(tf.trades),
         "identical": bt.trades == tf.trades, "equity_bt": bt.final_equity, "equity_tf": tf.final_equity,
         "first_difference": first_difference, "bt": bt, "tf": tf,
+        "cancelled_bt": bt.raw["cancelled"], "cancelled_tf": tf.raw["cancelled"],
     }
 
 
@@ -251,11 +270,12 @@ def both_touched(df, bt: Outcome, signals: list[Signal]) -> int:
 
 def table(rows: list[dict]) -> str:
     """The comparison as a Markdown table."""
-    lines = ["| dataset | variant | signals | trades bt / tf | exits with SL and TP in one bar | identical? "
-             "| final equity bt / tf |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| dataset | variant | signals | trades bt / tf | exits with SL and TP in one bar "
+             "| entries cancelled for cash bt / tf | identical? | final equity bt / tf |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['signals']} | {r['trades_bt']} / {r['trades_tf']} | "
-                     f"{r['both_touched']} | "
+                     f"{r['both_touched']} | {r['cancelled_bt']} / {r['cancelled_tf']} | "
                      f"{'yes' if r['identical'] else 'NO'} | {r['equity_bt']:,.2f} / {r['equity_tf']:,.2f} |")
     return "\n".join(lines)
 
