@@ -1,4 +1,4 @@
-"""The ``tradeflow`` command: the demo, replays, the local stack, strategies and the layer build.
+"""The ``tradeflow`` command: demo, replay, compare, the local stack, strategies and the layer build.
 
 Every command that needs PostgreSQL uses ``DATABASE_URL`` if set, else the embedded server
 under ``TRADEFLOW_HOME`` (default ``.tradeflow/``). Errors print one line and exit 2.
@@ -82,6 +82,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
         write_html(result, Path(args.html), "tradeflow replay report", lead)
         console.print(f"HTML report: {args.html}")
     console.print(f"{result.bars_per_second:,.1f} bars per second ({result.wall_seconds:.1f} s)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from pydantic import ValidationError
+
+    from tradeflow.local.compare import compare, default_settings, text_report, to_json, write_html
+    from tradeflow.local.stack import home
+
+    try:
+        overrides = json.loads(args.settings) if args.settings else {}
+        if not isinstance(overrides, dict):
+            raise TypeError("--settings must be a JSON object")
+        for flag, name in ((args.cash, "starting_cash"), (args.commission_bps, "commission_bps"),
+                           (args.slippage_bps, "slippage_bps"), (args.fill_model, "fill_model")):
+            if flag is not None:
+                overrides[name] = flag if name == "fill_model" else str(Decimal(flag))
+        config = default_settings(overrides)
+    except (json.JSONDecodeError, InvalidOperation, ValidationError, TypeError) as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) \
+            if isinstance(exc, ValidationError) else str(exc) or type(exc).__name__
+        raise ValueError(f"bad strategy settings (--cash, --commission-bps, --slippage-bps or --settings): "
+                         f"{detail}") from None
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    result = compare(Path(args.tradingview_trades), Path(args.bars), home(), config, args.symbol, args.timezone,
+                     progress=not args.no_progress)
+    print(text_report(result, every_trade=args.all))
+    if args.html:
+        print(f"HTML report: {write_html(result, Path(args.html)).resolve()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(result), indent=2))
     return 0
 
 
@@ -203,6 +236,24 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--html", help="write the HTML report here")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.set_defaults(run=cmd_replay)
+
+    comp = sub.add_parser("compare", help="compare TradingView's Strategy Tester trades with tradeflow's, trade by trade")
+    comp.add_argument("--tradingview-trades", required=True, metavar="LIST.csv",
+                      help="the Strategy Tester's List of trades, exported as CSV")
+    comp.add_argument("--bars", required=True, metavar="CHART.csv",
+                      help="the same chart's Export chart data... CSV (time, open, high, low, close, plots)")
+    comp.add_argument("--symbol", help="the symbol (default: from the chart file's name, e.g. NASDAQ_AAPL, 1D.csv)")
+    comp.add_argument("--timezone", help="the chart's time zone, e.g. Europe/Berlin (default: detected from the bars)")
+    comp.add_argument("--fill-model", choices=["bar", "quote"], help="default bar (TradingView's broker emulator)")
+    comp.add_argument("--cash", help="the strategy's initial capital (default 1000000, TradingView's default)")
+    comp.add_argument("--commission-bps", help="commission in bps of notional (default 0)")
+    comp.add_argument("--slippage-bps", help="slippage in bps on market and stop fills (default 0)")
+    comp.add_argument("--settings", help="JSON of further strategy settings, e.g. '{\"commission_per_order\": \"1\"}'")
+    comp.add_argument("--all", action="store_true", help="list every trade, not only those that differ")
+    comp.add_argument("--html", help="write the HTML report here")
+    comp.add_argument("--json", help="write the comparison as JSON here")
+    comp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    comp.set_defaults(run=cmd_compare)
 
     sub.add_parser("migrate", help="apply the database migrations").set_defaults(run=cmd_migrate)
 
