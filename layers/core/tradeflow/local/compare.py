@@ -693,13 +693,15 @@ def text_report(c: Comparison, every_trade: bool = False) -> str:
         lines.append(f"{name:16}{a:>16}{b:>16}")
     lines.append("")
     shown = [r for r in c.rows if every_trade or r["why"]]
-    lines.append(f"{c.differences} of {len(c.rows)} trades differ" + (":" if shown else ""))
+    lines.append(f"{c.differences} of {len(c.rows)} trades differ" + (":" if shown else "")
+                 + ("  (each: TradingView / tradeflow)" if shown else ""))
     for r in shown:
         t, e, x = r["trade"], r["entry"], r["exit"]
+        stamp = "%Y-%m-%d" if t.dated else "%Y-%m-%d %H:%M"
         lines.append(
-            f"  #{t.number} {t.side} {t.quantity.normalize():f}: entry {t.entry_time:%Y-%m-%d %H:%M} "
+            f"  #{t.number} {t.side} {t.quantity.normalize():f}: entry {t.entry_time:{stamp}} "
             f"{t.entry_price} / {_p(e)}, exit "
-            + ("open" if t.open else f"{t.exit_time:%Y-%m-%d %H:%M} {t.exit_price} / {_p(x)}")
+            + ("open" if t.open else f"{t.exit_time:{stamp}} {t.exit_price} / {_p(x)}")
             + f", P&L {_money(t.pnl)} / {_money(r['pnl'])}"
             + ("" if not r["why"] else " — " + "; ".join(r["why"])))
     return "\n".join(lines)
