@@ -39,6 +39,17 @@ def test_every_layout_reads_to_the_same_trades(layout, tmp_path):
         assert (listing.price_currency, listing.pnl_currency) == ("USDT", "USD")
 
 
+def test_a_translated_export_with_semicolons_and_decimal_commas_reads_the_same(tmp_path):
+    plain = write_trades(TRADES, BARS, tmp_path / "de.csv", "german")
+    rows = [line.split(",") for line in plain.read_text().splitlines()]
+    (tmp_path / "de-semicolon.csv").write_text("\n".join(";".join(c.replace(".", ",") if i else c for i, c in enumerate(r))
+                                                        for r in rows) + "\n")
+    a, b = read_trades(plain), read_trades(tmp_path / "de-semicolon.csv")
+    assert [(t.number, t.entry_price, t.exit_price, t.pnl, t.open) for t in a.trades] == \
+        [(t.number, t.entry_price, t.exit_price, t.pnl, t.open) for t in b.trades]
+    assert any(t.open for t in b.trades) and b.price_currency == "EUR"
+
+
 def test_chart_export_in_unix_seconds_or_iso_with_offset_reads_the_same_bars(tmp_path):
     unix = read_chart(write_chart(BARS, tmp_path / "a.csv"))
     iso = read_chart(write_chart(BARS, tmp_path / "b.csv", iso=True, zone=ZoneInfo("Europe/Berlin")))
@@ -50,7 +61,8 @@ def test_round_trip_has_no_difference_under_the_matching_settings(tmp_path, data
     trades = write_trades(TRADES, BARS, tmp_path / "list.csv", "late-2024", zone=ZoneInfo("Europe/Berlin"))
     chart = write_chart(BARS, tmp_path / "NASDAQ_AAPL, 1D.csv")  # UNIX seconds: the zone is detected
     result = compare(trades, chart, tmp_path / "home", default_settings(MATCHING), database_url=database_url)
-    assert result.symbol == "AAPL" and result.zone_hits[0] == result.zone_hits[1]
+    assert result.symbol == "AAPL" and result.zone == "Europe/Berlin"
+    assert result.zone_hits[0] == result.zone_hits[1]
     assert result.differences == 0, text_report(result)
     closed = [t for t in TRADES if t.exit]
     net = sum(t.pnl for t in closed)
