@@ -82,7 +82,8 @@ def test_differences_are_explained_trade_by_trade(tmp_path, database_url):
     reasons = " ".join(w for r in result.rows for w in r["why"])
     assert result.differences >= 3 and "slippage: 20 bps" in reasons
     assert "buying power: insufficient buying power for AAPL" in reasons  # $9,900 of cash for ~$10,000 entries
-    assert f"{result.differences} of {len(result.rows)} trades differ:" in report, report
+    assert f"{result.differences} of {len(result.rows)} trades differ; each trade as TradingView / tradeflow:" \
+        in report, report
     html = tmp_path / "r.html"
     from tradeflow.local.compare import write_html
 

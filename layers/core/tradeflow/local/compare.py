@@ -693,8 +693,8 @@ def text_report(c: Comparison, every_trade: bool = False) -> str:
         lines.append(f"{name:16}{a:>16}{b:>16}")
     lines.append("")
     shown = [r for r in c.rows if every_trade or r["why"]]
-    lines.append(f"{c.differences} of {len(c.rows)} trades differ" + (":" if shown else "")
-                 + ("  (each: TradingView / tradeflow)" if shown else ""))
+    lines.append(f"{c.differences} of {len(c.rows)} trades differ"
+                 + ("; each trade as TradingView / tradeflow:" if shown else ""))
     for r in shown:
         t, e, x = r["trade"], r["entry"], r["exit"]
         stamp = "%Y-%m-%d" if t.dated else "%Y-%m-%d %H:%M"
