@@ -14,6 +14,7 @@ import psycopg
 from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.orders import OrderRequest
+from tradeflow.domain.ports import Bar as PriceBar
 from tradeflow.domain.risk import Decision, RiskState
 from tradeflow.domain.signals import Intent, Signal
 from tradeflow.domain.strategy import StrategyConfig
@@ -129,6 +130,21 @@ def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, unti
         _QUOTE + "WHERE symbol = %s AND ts > %s AND ts <= %s ORDER BY ts LIMIT 1",
         (symbol, after, until),
     ).fetchone()
+
+
+def record_bars(conn: psycopg.Connection, bars: list[PriceBar]) -> None:
+    """Add bars (:class:`tradeflow.domain.ports.Bar`) to the feed with their source, each under
+    its close time with its open time, as :func:`record_quote` records one bar (a bar already
+    there for the symbol and close time is kept)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quotes (symbol, ts, price, source, open, high, low, opened_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO UPDATE SET "
+            "price = EXCLUDED.price, bid = NULL, ask = NULL, source = EXCLUDED.source, open = EXCLUDED.open, "
+            "high = EXCLUDED.high, low = EXCLUDED.low, opened_at = EXCLUDED.opened_at "
+            "WHERE quotes.open IS NULL",
+            [(b.symbol, b.closes_at, b.close, b.source, b.open, b.high, b.low, b.opened_at) for b in bars],
+        )
 
 
 # --- signals and decisions ---------------------------------------------------------------
