@@ -1,0 +1,130 @@
+"""The deployed price path on the local stack: recorded 1-minute bars served by a replay
+source, fetched by the market_data step for the watchlist in the state bucket and handed to
+the stop monitor as the Lambda does (an event with "bars"); no trading alert carries a price."""
+
+import csv
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tradeflow.adapters import aws, watchlist
+from tradeflow.adapters.bars_handover import invoke_stop_monitor
+from tradeflow.domain.ports import Bar
+from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.domain.symbols import MarketDataSettings
+from tradeflow.pipeline.market_data import MarketData
+
+from tests.conftest import SECRET, START
+
+BARS = Path(__file__).resolve().parents[1] / "fixtures" / "market_data" / "aapl_1min_bars.csv"
+
+
+def recorded_bars() -> list[Bar]:
+    with BARS.open() as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        opened = datetime.fromisoformat(r["open_time"].replace("Z", "+00:00"))
+        out.append(Bar("AAPL", opened, opened + timedelta(minutes=1), Decimal(r["open"]), Decimal(r["high"]),
+                       Decimal(r["low"]), Decimal(r["close"]), "replay", Decimal(r["volume"])))
+    return out
+
+
+def replay_source(bars: list[Bar]):
+    """A provider serving the latest recorded bar closed by ``now`` (by provider symbol)."""
+    def fetch(symbols, now):
+        closed = [b for b in bars if b.closes_at <= now]
+        return {s: closed[-1] for s in symbols if closed}
+    return fetch
+
+
+def fetcher(stack) -> MarketData:
+    """The market_data step as its handler wires it, with the replay source standing in for
+    Alpaca and the stop monitor invoked in process with the same JSON payload."""
+    def hand_over(bars):
+        stack.invoke("stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]})))
+    return MarketData(watchlist=lambda: watchlist.read(stack.state_bucket), settings_of=MarketDataSettings,
+                      fetchers={"alpaca": replay_source(recorded_bars())}, hand_over=hand_over)
+
+
+def test_a_limit_entry_and_its_stop_loss_fire_at_the_bars_an_independent_walk_says(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              stop_loss_pct=Decimal(2), take_profit_pct=None), SECRET)
+    limit, quantity, pct = Decimal("100"), Decimal(10), Decimal(2)
+    alert_at = START + timedelta(seconds=30)
+    replay_clock.set(alert_at)
+    md = fetcher(stack)
+    assert md.tick(alert_at).watched == 0  # nothing open yet: nothing fetched, nothing woken
+    body = json.dumps({"ticker": "NASDAQ:AAPL", "action": "buy", "quantity": str(quantity), "order_type": "limit",
+                       "limit_price": str(limit), "time": alert_at.isoformat()})
+    assert stack.post_webhook(body, token=f"test.{SECRET}")["statusCode"] == 202
+    stack.drain()
+    assert watchlist.read(stack.state_bucket) == ["AAPL"]
+
+    bars = recorded_bars()
+    # independently: a buy limit fills in the first bar closing after the alert whose low
+    # reaches it, at the better of its open and the limit; the stop (2 % under the limit)
+    # fills in the first later bar whose low reaches it, at the worse of its open and the stop
+    after = [b for b in bars if b.closes_at > alert_at]
+    entry_bar = next(b for b in after if b.low <= limit)
+    entry_price = min(entry_bar.open, limit)
+    stop = limit * (1 - pct / 100)
+    exit_bar = next(b for b in after if b.opened_at > entry_bar.opened_at and b.low <= stop)
+    exit_price = min(exit_bar.open, stop)
+
+    for b in bars:
+        replay_clock.set(b.closes_at + timedelta(seconds=2))
+        md.tick(b.closes_at + timedelta(seconds=2))
+        stack.drain()
+
+    fills = conn.execute("SELECT o.purpose, f.price, f.filled_at FROM fills f JOIN orders o USING (order_id) "
+                         "ORDER BY f.fill_id").fetchall()
+    assert [(f["purpose"], f["price"], f["filled_at"]) for f in fills] == [
+        ("entry", entry_price, entry_bar.opened_at), ("stop_loss", exit_price, exit_bar.opened_at)]
+    position = conn.execute("SELECT * FROM positions").fetchone()
+    assert (position["status"], position["realised_pnl"]) == ("closed", (exit_price - entry_price) * quantity)
+    feed = conn.execute("SELECT count(*) AS n, min(source) AS s FROM quotes WHERE symbol = 'AAPL'").fetchone()
+    assert (feed["n"], feed["s"]) == (len(bars) - 1, "alpaca")  # the last bar came after the exit: not fetched
+    assert watchlist.read(stack.state_bucket) == []
+
+
+def test_each_new_bar_is_handed_over_once(stack):
+    handed: list[list[Bar]] = []
+    bars = recorded_bars()
+    md = MarketData(watchlist=lambda: ["AAPL"], settings_of=MarketDataSettings,
+                    fetchers={"alpaca": replay_source(bars)}, hand_over=handed.append)
+    for seconds in (60, 65, 120, 125):
+        md.tick(START + timedelta(seconds=seconds))
+    assert [[b.closes_at for b in batch] for batch in handed] == [[bars[0].closes_at], [bars[1].closes_at]]
+
+
+def test_a_symbol_without_a_source_is_reported_not_fetched(stack):
+    md = MarketData(watchlist=lambda: ["NQ1!", "AAPL"], settings_of=MarketDataSettings,
+                    fetchers={"alpaca": replay_source(recorded_bars())}, hand_over=lambda bars: None)
+    report = md.tick(START + timedelta(minutes=1))
+    assert report.fetched == 1 and "NQ1!" in report.unpriced and "TradingView bar alert" in report.unpriced["NQ1!"]
+
+
+def test_bars_are_handed_over_by_an_asynchronous_invoke(monkeypatch):
+    calls = []
+
+    class FakeLambda:
+        def invoke(self, **kwargs):
+            calls.append(kwargs)
+
+    monkeypatch.setattr(aws, "client", lambda service: FakeLambda())
+    bar = recorded_bars()[0]
+    invoke_stop_monitor("tradeflow-stop_monitor", [bar])
+    assert calls[0]["InvocationType"] == "Event" and calls[0]["FunctionName"] == "tradeflow-stop_monitor"
+    assert [Bar.from_json(b) for b in json.loads(calls[0]["Payload"])["bars"]] == [bar]
+
+
+def test_recording_the_same_bars_twice_keeps_one_row_each(stack, conn):
+    bars = recorded_bars()[:3]
+    event = {"bars": [b.to_json() for b in bars]}
+    stack.invoke("stop_monitor", event)
+    stack.invoke("stop_monitor", event)
+    rows = conn.execute("SELECT ts, open, high, low, price, opened_at, source FROM quotes ORDER BY ts").fetchall()
+    assert [(r["ts"], r["open"], r["high"], r["low"], r["price"], r["opened_at"], r["source"]) for r in rows] == [
+        (b.closes_at, b.open, b.high, b.low, b.close, b.opened_at, "replay") for b in bars]
