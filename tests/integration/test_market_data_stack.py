@@ -128,3 +128,42 @@ def test_recording_the_same_bars_twice_keeps_one_row_each(stack, conn):
     rows = conn.execute("SELECT ts, open, high, low, price, opened_at, source FROM quotes ORDER BY ts").fetchall()
     assert [(r["ts"], r["open"], r["high"], r["low"], r["price"], r["opened_at"], r["source"]) for r in rows] == [
         (b.closes_at, b.open, b.high, b.low, b.close, b.opened_at, "replay") for b in bars]
+
+
+# --- TradingView bar alerts through the webhook --------------------------------------------
+
+def bar_alert(bar: Bar, passphrase: str | None = None) -> str:
+    message = {"action": "bar", "ticker": f"NASDAQ:{bar.symbol}", "exchange": "NASDAQ", "open": str(bar.open),
+               "high": str(bar.high), "low": str(bar.low), "close": str(bar.close), "volume": str(bar.volume),
+               "time": bar.opened_at.isoformat().replace("+00:00", "Z"), "interval": "1"}
+    return json.dumps(message | ({"passphrase": passphrase} if passphrase else {}))
+
+
+def test_a_bar_alert_moves_the_feed_without_trading_notifying_or_using_the_burst(stack, strategy, conn, replay_clock,
+                                                                                 monkeypatch):
+    from tradeflow.adapters import bars_handover
+
+    monkeypatch.setattr(bars_handover, "invoke_stop_monitor", lambda name, bars: stack.invoke(
+        "stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]}))))
+    bars = recorded_bars()
+    replay_clock.set(bars[0].closes_at)
+    stack.run_schedule("stop_monitor")  # looks once (no flag yet) and writes an empty watchlist
+    answer = stack.post_webhook(bar_alert(bars[0]), token=strategy)
+    assert answer["statusCode"] == 202
+    assert json.loads(answer["body"]) == {"bar": f"AAPL {bars[0].closes_at.isoformat()}", "forwarded": False}
+    assert stack.post_webhook(bar_alert(bars[0]), token="test.wrong-secret-123")["statusCode"] == 401
+
+    buy = json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "10", "price": "100.50",
+                      "time": bars[0].closes_at.isoformat()})
+    stack.post_webhook(buy, token=strategy)
+    stack.drain()
+    signals = conn.execute("SELECT count(*) AS n FROM signals").fetchone()["n"]
+    stack.inbox()
+    for b in bars[1:] * 4:  # 20 bar alerts in a minute: more than the trading alerts' burst of 15
+        answer = stack.post_webhook(bar_alert(b, passphrase=strategy))
+        assert (answer["statusCode"], json.loads(answer["body"])["forwarded"]) == (202, True)
+    stack.drain()
+    assert conn.execute("SELECT count(*) AS n FROM signals").fetchone()["n"] == signals  # no trading
+    feed = conn.execute("SELECT ts, low, source FROM quotes WHERE source = 'tradingview' ORDER BY ts").fetchall()
+    assert [(r["ts"], r["low"]) for r in feed] == [(b.closes_at, b.low) for b in bars[1:]]
+    assert not [n for n in stack.inbox() if "refused" in n["message"].lower()]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tradeflow.domain import fills
+if TYPE_CHECKING:  # imported when used: the webhook reads bar alerts without the fill model's imports
+    from tradeflow.domain import fills
 
 #: A market order needs a price at most this old during the session (seconds): 15 minutes,
 #: the delay of the free delayed feeds (TradingView's ``_DL`` exchanges, IEX-only snapshots).
@@ -66,6 +67,8 @@ class Bar:
 
     def prices(self) -> fills.Bar:
         """The matcher's view (open, high, low, close)."""
+        from tradeflow.domain import fills
+
         return fills.Bar(self.open, self.high, self.low, self.close)
 
     def to_json(self) -> dict[str, Any]:
