@@ -98,3 +98,19 @@ def _price(key: str, value: Any, zero: bool = False) -> Decimal:
     if not number.is_finite() or number < 0 or (number == 0 and not zero):
         raise AlertError(key, f"{key} must be a {'non-negative' if zero else 'positive'} number, got {str(value)[:40]!r}")
     return number
+
+
+#: Pine v5 lines that send one bar alert per bar close. In ``alert()`` TradingView does not
+#: fill ``{{...}}`` placeholders (those are for the alert dialog's message), so the message is
+#: built from the bar's own series; ``time`` is the bar's open time, formatted in UTC.
+PINE_LINES = (
+    "// tradeflow price feed: one bar alert per bar close (create the alert with the condition",
+    "// \"Any alert() function call\" and the webhook URL that tradeflow strategy add printed)",
+    "if barstate.isconfirmed",
+    "    alert('{\"action\": \"bar\", \"ticker\": \"' + syminfo.prefix + ':' + syminfo.ticker + '\", "
+    "\"open\": \"' + str.tostring(open) + '\", \"high\": \"' + str.tostring(high) + '\", "
+    "\"low\": \"' + str.tostring(low) + '\", \"close\": \"' + str.tostring(close) + '\", "
+    "\"volume\": \"' + str.tostring(volume) + '\", "
+    "\"time\": \"' + str.format_time(time, \"yyyy-MM-dd'T'HH:mm:ss'Z'\", \"UTC\") + '\", "
+    "\"interval\": \"' + timeframe.period + '\"}', alert.freq_once_per_bar_close)",
+)

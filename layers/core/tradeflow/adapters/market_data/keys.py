@@ -15,13 +15,14 @@ from tradeflow.domain.symbols import MarketDataSettings
 from tradeflow.names import MARKET_DATA_KEYS_PARAMETER, MARKET_DATA_SETTINGS_PARAMETER
 
 
-def _get(name: str, decrypt: bool) -> str | None:
-    """The parameter's value, None if it does not exist; ParametersUnavailable otherwise."""
+def _get(name: str, decrypt: bool, fresh: bool = False) -> str | None:
+    """The parameter's value (``fresh``: not from the warm cache), None if it does not exist;
+    ParametersUnavailable otherwise."""
     from aws_lambda_powertools.utilities.parameters import get_parameter
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
-        return get_parameter(name, decrypt=decrypt, max_age=CACHE_SECONDS)
+        return get_parameter(name, decrypt=decrypt, max_age=CACHE_SECONDS, force_fetch=fresh)
     except GetParameterError as exc:
         cause = exc.__cause__ or exc.__context__
         if getattr(cause, "response", {}).get("Error", {}).get("Code") == "ParameterNotFound":
@@ -30,9 +31,10 @@ def _get(name: str, decrypt: bool) -> str | None:
                                     f"{type(cause).__name__}") from exc
 
 
-def alpaca_keys() -> tuple[str, str] | None:
-    """(key id, secret key) of the trader's Alpaca account, or None when not set."""
-    raw = _get(MARKET_DATA_KEYS_PARAMETER, decrypt=True)
+def alpaca_keys(fresh: bool = False) -> tuple[str, str] | None:
+    """(key id, secret key) of the trader's Alpaca account, or None when not set (``fresh``:
+    bypass the warm cache of :data:`CACHE_SECONDS`)."""
+    raw = _get(MARKET_DATA_KEYS_PARAMETER, decrypt=True, fresh=fresh)
     if raw is None:
         return None
     try:
@@ -43,9 +45,10 @@ def alpaca_keys() -> tuple[str, str] | None:
                                     "tradeflow market-data set-keys --aws") from None
 
 
-def settings() -> MarketDataSettings:
-    """The market-data settings (defaults when the parameter is absent)."""
-    raw = _get(MARKET_DATA_SETTINGS_PARAMETER, decrypt=False)
+def settings(fresh: bool = False) -> MarketDataSettings:
+    """The market-data settings (defaults when the parameter is absent; ``fresh``: bypass the
+    warm cache)."""
+    raw = _get(MARKET_DATA_SETTINGS_PARAMETER, decrypt=False, fresh=fresh)
     return MarketDataSettings() if raw is None else MarketDataSettings.model_validate_json(raw)
 
 
