@@ -84,6 +84,9 @@ def test_a_limit_entry_and_its_stop_loss_fire_at_the_bars_an_independent_walk_sa
         ("entry", entry_price, entry_bar.opened_at), ("stop_loss", exit_price, exit_bar.opened_at)]
     position = conn.execute("SELECT * FROM positions").fetchone()
     assert (position["status"], position["realised_pnl"]) == ("closed", (exit_price - entry_price) * quantity)
+    priced = conn.execute("SELECT price_source, price_as_of, price_age_seconds FROM fills ORDER BY fill_id").fetchall()
+    assert [(p["price_source"], p["price_as_of"], p["price_age_seconds"]) for p in priced] == [
+        ("alpaca", entry_bar.closes_at, 2), ("alpaca", exit_bar.closes_at, 2)]  # fetched and booked 2 s after the close
     feed = conn.execute("SELECT count(*) AS n, min(source) AS s FROM quotes WHERE symbol = 'AAPL'").fetchone()
     assert (feed["n"], feed["s"]) == (len(bars) - 1, "alpaca")  # the last bar came after the exit: not fetched
     assert watchlist.read(stack.state_bucket) == []

@@ -15,6 +15,7 @@ from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
+from tradeflow.domain.ports import age_seconds
 from tradeflow.domain.risk import Decision, RiskState
 from tradeflow.domain.signals import Intent, Signal
 from tradeflow.domain.strategy import StrategyConfig
@@ -82,8 +83,8 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 
 # --- prices ------------------------------------------------------------------------------
 
-#: A quote (or bar) row: ts (the close), price (last or close), bid, ask, open, high, low, opened_at.
-_QUOTE = "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes "
+#: A quote (or bar) row: ts (the close), price (last or close), bid, ask, open, high, low, opened_at, source.
+_QUOTE = "SELECT ts, price, bid, ask, open, high, low, opened_at, source FROM quotes "
 
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
                  bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
@@ -321,12 +322,18 @@ def working_orders(conn: psycopg.Connection) -> list[Row]:
 # --- fills and positions -----------------------------------------------------------------
 
 def insert_fill(conn: psycopg.Connection, order_id: int, quantity: Decimal, price: Decimal, quote_price: Decimal,
-                slippage_bps: Decimal, fee: Decimal, realised: Decimal, now: datetime) -> None:
-    """Record the order's first fill (sequence 1); a second attempt violates UNIQUE(order_id, seq)."""
+                slippage_bps: Decimal, fee: Decimal, realised: Decimal, now: datetime,
+                priced_by: Row | None = None, booked_at: datetime | None = None) -> None:
+    """Record the order's first fill (sequence 1); a second attempt violates UNIQUE(order_id, seq).
+    ``priced_by`` is the quote (or bar) row that priced it: its source and as-of time are kept
+    with the price's age in seconds at ``booked_at`` (default ``now``)."""
+    as_of = priced_by["ts"] if priced_by else None
+    age = age_seconds(as_of, booked_at or now) if as_of else None
     conn.execute(
         "INSERT INTO fills (order_id, seq, quantity, price, quote_price, slippage_bps, commission, realised_pnl, "
-        "filled_at) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s)",
-        (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now),
+        "filled_at, price_source, price_as_of, price_age_seconds) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now,
+         priced_by["source"] if priced_by else None, as_of, age),
     )
 
 
