@@ -24,9 +24,10 @@ def handler(event, context):
     settings = env(StopMonitorEnv)
     exits = 0
     ticks = settings.ticks_per_invocation
-    if event.get("bars"):  # handed over by market_data or a TradingView bar alert: record, then one tick
-        record_handed_bars(get_connection(settings), event)
+    if event.get("bars"):  # from market_data or a TradingView bar alert: record (if anything is open), one tick
         ticks = 1
+        if not (settings.state_bucket and state.open_positions(settings.state_bucket) == 0):
+            record_handed_bars(get_connection(settings), event)
     for n in range(ticks):
         if n:
             time.sleep(settings.tick_seconds)

@@ -38,7 +38,7 @@ _METRIC = {401: "AlertsUnauthorized", 403: "AlertsForbidden", 429: "AlertsThrott
 def webhook() -> Webhook:
     """This container's webhook: environment read once, burst limiter kept while warm."""
     env = WebhookEnv()
-    return Webhook(env, strategy_secret, strategy_settings, aws.send, bar_forwarder(env.state_bucket))
+    return Webhook(env, strategy_secret, strategy_settings, aws.send, bar_forwarder(env.stop_monitor_function))
 
 
 def post_alert_with_token(event: dict) -> dict:

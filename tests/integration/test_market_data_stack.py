@@ -146,14 +146,16 @@ def test_a_bar_alert_moves_the_feed_without_trading_notifying_or_using_the_burst
                                                                                  monkeypatch):
     from tradeflow.adapters import bars_handover
 
+    monkeypatch.setenv("STOP_MONITOR_FUNCTION", "tradeflow-stop_monitor")
     monkeypatch.setattr(bars_handover, "invoke_stop_monitor", lambda name, bars: stack.invoke(
         "stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]}))))
     bars = recorded_bars()
     replay_clock.set(bars[0].closes_at)
-    stack.run_schedule("stop_monitor")  # looks once (no flag yet) and writes an empty watchlist
+    stack.run_schedule("stop_monitor")  # looks once (no flag yet) and writes the flag: 0 open
     answer = stack.post_webhook(bar_alert(bars[0]), token=strategy)
     assert answer["statusCode"] == 202
-    assert json.loads(answer["body"]) == {"bar": f"AAPL {bars[0].closes_at.isoformat()}", "forwarded": False}
+    assert json.loads(answer["body"]) == {"bar": f"AAPL {bars[0].closes_at.isoformat()}", "forwarded": True}
+    assert conn.execute("SELECT count(*) AS n FROM quotes").fetchone()["n"] == 0  # nothing open: not recorded
     assert stack.post_webhook(bar_alert(bars[0]), token="test.wrong-secret-123")["statusCode"] == 401
 
     buy = json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "10", "price": "100.50",

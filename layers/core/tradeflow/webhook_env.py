@@ -24,8 +24,8 @@ class WebhookEnv(BaseModel):
       limit off. The bucket lives in one warm Lambda container's memory, so N concurrent
       containers allow up to N times the burst; the API Gateway stage throttle is the
       account-wide guard.
-    * ``STATE_BUCKET``: optional; TradingView bar alerts of watched symbols are handed to the
-      stop monitor (``tradeflow-stop_monitor``) by an asynchronous invoke.
+    * ``STOP_MONITOR_FUNCTION``: optional; TradingView bar alerts are handed to it by an
+      asynchronous invoke.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -35,9 +35,9 @@ class WebhookEnv(BaseModel):
     allowed_source_ips: str = ""
     alert_burst: int = Field(default=15, ge=0)
     alert_burst_seconds: float = Field(default=180.0, gt=0)
-    #: The state bucket whose watchlist decides which bar alerts reach the stop monitor
-    #: (unset: bar alerts are checked and answered, not forwarded).
-    state_bucket: str | None = None
+    #: The stop monitor that TradingView bar alerts are handed to (unset: they are checked
+    #: and answered, not forwarded).
+    stop_monitor_function: str | None = None
 
     @model_validator(mode="before")
     @classmethod

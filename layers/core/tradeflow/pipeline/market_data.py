@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tradeflow.adapters.market_data import Fetch, latest_bars
 from tradeflow.domain.ports import Bar
 from tradeflow.domain.symbols import MarketDataSettings, NoPriceSource, sources_for
-from tradeflow.names import STOP_MONITOR_FUNCTION_NAME
 
 if TYPE_CHECKING:  # the fetcher has no database: psycopg is imported only by the stop monitor's side
     import psycopg
@@ -82,30 +80,18 @@ class MarketData:
 @dataclass(frozen=True)
 class BarReceived:
     """A TradingView bar alert accepted by the webhook for ``strategy_id``: its ``bar``, and
-    whether it was ``forwarded`` to the stop monitor (only bars of watched symbols are, so
-    an idle Aurora is not woken by a chart's every bar close)."""
+    whether it was ``forwarded`` to the stop monitor (which records it only while something
+    is open, so an idle Aurora is not woken by a chart's every bar close)."""
 
     strategy_id: str
     bar: Bar
     forwarded: bool
 
 
-def forward_watched(bars: list[Bar], watched: Callable[[], list[str] | None],
-                    hand_over: Callable[[list[Bar]], None]) -> list[Bar]:
-    """Hand over the ``bars`` whose symbol is on the watchlist (all of them when the
-    watchlist cannot be read: missing means look, as for the open-positions flag); returns
-    those handed over. Raises what ``hand_over`` raises."""
-    listed = watched()
-    chosen = bars if listed is None else [b for b in bars if b.symbol in listed]
-    if chosen:
-        hand_over(chosen)
-    return chosen
-
-
 def record_handed_bars(conn: psycopg.Connection, event: dict[str, Any]) -> int:
     """The stop monitor's side: record the bars of a ``{"bars": [...]}`` event (from this
     fetcher or a TradingView bar alert) in the price feed, in one transaction, before its
-    tick. Returns how many bars the event carried; a bar already recorded is ignored. Raises
+    tick (the handler skips it while the open-positions flag says nothing is open). Returns how many bars the event carried; a bar already recorded is ignored. Raises
     PriceError for a malformed bar, before anything is recorded."""
     from tradeflow.adapters import store
 
@@ -116,14 +102,15 @@ def record_handed_bars(conn: psycopg.Connection, event: dict[str, Any]) -> int:
     return len(bars)
 
 
-def bar_forwarder(state_bucket: str | None,
-                  function_name: str = STOP_MONITOR_FUNCTION_NAME) -> Callable[[list[Bar]], list[Bar]] | None:
-    """The webhook's ``send_bars``: bar alerts of watched symbols to the stop monitor by an
-    asynchronous invoke; None without a state bucket."""
-    if not state_bucket:
+def bar_forwarder(function_name: str | None) -> Callable[[list[Bar]], list[Bar]] | None:
+    """The webhook's ``send_bars``: bar alerts to the stop monitor ``function_name`` by an
+    asynchronous invoke (returns the bars sent); None when no stop monitor is named."""
+    if not function_name:
         return None
-    from tradeflow.adapters import watchlist
     from tradeflow.adapters.bars_handover import invoke_stop_monitor
 
-    return partial(forward_watched, watched=partial(watchlist.read, state_bucket),
-                   hand_over=partial(invoke_stop_monitor, function_name))
+    def send(bars: list[Bar]) -> list[Bar]:
+        invoke_stop_monitor(function_name, bars)
+        return bars
+
+    return send

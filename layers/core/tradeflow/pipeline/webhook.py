@@ -316,8 +316,8 @@ RESPONSES: dict[int, dict[str, Any]] = {
               "properties": {"signal_id": {"type": "string", "format": "uuid"},
                              "bar": {"type": "string", "description": "a bar alert's symbol and close time"},
                              "forwarded": {"type": "boolean",
-                                           "description": "whether the bar reached the stop monitor (watched "
-                                                          "symbols only)"}}}}}},
+                                           "description": "whether the bar was handed to the stop monitor "
+                                                          "(which records it while anything is open)"}}}}}},
     400: {"description": "The alert cannot be traded (malformed body, unfilled placeholder, missing ticker or "
                          "action, a number that is not positive and finite, ...) or the strategy is unknown; "
                          "`field` names the offending field.", "content": _REFUSAL},
