@@ -46,9 +46,11 @@ def handler(event, context):
             time.sleep(settings.tick_seconds)
         report = fetcher().tick(clock.now())
         handed += report.handed_over
-        if report.failures or report.unpriced:
-            logger.warning("symbols without a fresh price", failures=report.failures, unpriced=report.unpriced)
+        if report.failures or report.unpriced or report.stale:
+            logger.warning("symbols without a fresh price", failures=report.failures, unpriced=report.unpriced,
+                           stale=report.stale)
         metrics.add_metric(name="ProviderCalls", unit=MetricUnit.Count, value=sum(report.calls.values()))
+        metrics.add_metric(name="StaleSymbols", unit=MetricUnit.Count, value=len(report.stale))
         if not report.watched:
             break  # nothing to watch: the next scheduled run looks again
     metrics.add_metric(name="BarsHandedOver", unit=MetricUnit.Count, value=handed)

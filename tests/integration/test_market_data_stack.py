@@ -172,3 +172,26 @@ def test_a_bar_alert_moves_the_feed_without_trading_notifying_or_using_the_burst
     feed = conn.execute("SELECT ts, low, source FROM quotes WHERE source = 'tradingview' ORDER BY ts").fetchall()
     assert [(r["ts"], r["low"]) for r in feed] == [(b.closes_at, b.low) for b in bars[1:]]
     assert not [n for n in stack.inbox() if "refused" in n["message"].lower()]
+
+
+def test_a_watched_symbol_whose_sources_are_all_down_turns_stale_after_the_age_limit():
+    from tradeflow.adapters.market_data import ProviderError
+
+    bars = recorded_bars()
+    state = {"down": False}
+
+    def flaky(symbols, now):
+        if state["down"]:
+            raise ProviderError("alpaca", "HTTP 503", 503)
+        return replay_source(bars)(symbols, now)
+
+    md = MarketData(watchlist=lambda: ["AAPL"], settings_of=lambda: MarketDataSettings(max_price_age_seconds=120),
+                    fetchers={"alpaca": flaky}, hand_over=lambda b: None)
+    first = bars[0].closes_at
+    assert md.tick(first).stale == ()
+    state["down"] = True
+    # independently: stale once more than 120 s have passed since the last bar's close
+    for seconds, stale in ((60, False), (120, False), (121, True), (600, True)):
+        report = md.tick(first + timedelta(seconds=seconds))
+        assert (report.fetched, report.stale) == (0, ("AAPL",) if stale else ()), seconds
+        assert report.failures == {"AAPL": ["alpaca: HTTP 503", "no source left"]}

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tradeflow.adapters.market_data import Fetch, latest_bars
-from tradeflow.domain.ports import Bar
+from tradeflow.domain.ports import Bar, fresh_enough
 from tradeflow.domain.symbols import MarketDataSettings, NoPriceSource, sources_for
 
 if TYPE_CHECKING:  # the fetcher has no database: psycopg is imported only by the stop monitor's side
@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # the fetcher has no database: psycopg is imported only by th
 @dataclass(frozen=True)
 class TickReport:
     """One fetch: symbols ``watched``, bars ``fetched`` and ``handed_over`` (new ones), HTTP
-    ``calls`` per source, ``failures`` (symbol -> each source's reason) and ``unpriced``
-    (symbol -> why no source can price it)."""
+    ``calls`` per source, ``failures`` (symbol -> each source's reason), ``unpriced``
+    (symbol -> why no source can price it) and ``stale``: fetched symbols whose newest bar
+    known here is older than the settings' ``max_price_age_seconds``, or that have none."""
 
     watched: int
     fetched: int = 0
@@ -36,6 +37,7 @@ class TickReport:
     calls: dict[str, int] = field(default_factory=dict)
     failures: dict[str, list[str]] = field(default_factory=dict)
     unpriced: dict[str, str] = field(default_factory=dict)
+    stale: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,8 +75,10 @@ class MarketData:
         if new:
             self.hand_over(new)
             self.handed |= {bar.symbol: bar.closes_at for bar in new}
+        stale = tuple(s for s in sorted(chains) if s not in self.handed
+                      or not fresh_enough(self.handed[s], now, settings.max_price_age_seconds))
         return TickReport(watched=len(watched), fetched=len(fetched.bars), handed_over=len(new), calls=fetched.calls,
-                          failures=fetched.failures, unpriced=unpriced)
+                          failures=fetched.failures, unpriced=unpriced, stale=stale)
 
 
 @dataclass(frozen=True)
