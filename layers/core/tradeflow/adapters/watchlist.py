@@ -11,11 +11,13 @@ reads as None: the fetcher then fetches nothing rather than wake anything.
 from __future__ import annotations
 
 import json
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from tradeflow.adapters import aws
 from tradeflow.names import WATCHLIST_KEY
+
+if TYPE_CHECKING:  # the market_data function reads the watchlist without the database driver
+    import psycopg
 
 
 def symbols_to_watch(conn: psycopg.Connection) -> list[str]:
