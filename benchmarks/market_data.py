@@ -10,7 +10,7 @@ Lambda GB-seconds per trading day they imply. Prints figures; asserts nothing.
 (b) Cold import of ``functions/market_data/handler.py`` in a fresh interpreter (median of 7),
     beside ``import httpx`` and ``import urllib3`` measured the same way in the same run.
 (c) From the deployed settings (cdk/tradeflow_cdk/market_data.py: 6 fetches 10 s apart per
-    invocation, 256 MB, one invocation a minute for the 390 minutes of a NYSE session): calls
+    invocation, 256 MB, one invocation a minute for the 480 minutes of its schedule): calls
     per minute, and GB-seconds per trading day with the sleeps counted (Lambda bills them) and
     an assumed ``--rtt`` seconds per provider call.
 """
@@ -38,10 +38,11 @@ from tradeflow.domain.symbols import MarketDataSettings  # noqa: E402
 from tradeflow.pipeline.market_data import MarketData  # noqa: E402
 
 NOW = datetime(2024, 3, 1, 15, 30, 5, tzinfo=UTC)
-SESSION_MINUTES = 390
+#: Minutes the schedule runs a day: cron(* 9-16 ? * MON-FRI *) in New York, 09:00-16:59.
+SCHEDULE_MINUTES = 480
 ARM64_GB_SECOND_USD = 0.0000133334
 REQUEST_USD = 0.20 / 1_000_000
-TRADING_DAYS_PER_MONTH = 21
+TRADING_DAYS_PER_MONTH = 22
 
 
 def transport(calls: dict[str, int]) -> httpx.MockTransport:
@@ -100,12 +101,12 @@ def main() -> int:
     total_calls = sum(per_fetch.values())
     duration = (TICKS_PER_INVOCATION - 1) * TICK_SECONDS + TICKS_PER_INVOCATION * (
         statistics.median(seconds) + total_calls * args.rtt)
-    gb_seconds = MEMORY_MB / 1024 * duration * SESSION_MINUTES
+    gb_seconds = MEMORY_MB / 1024 * duration * SCHEDULE_MINUTES
     monthly = gb_seconds * TRADING_DAYS_PER_MONTH * ARM64_GB_SECOND_USD + \
-        SESSION_MINUTES * TRADING_DAYS_PER_MONTH * REQUEST_USD
+        SCHEDULE_MINUTES * TRADING_DAYS_PER_MONTH * REQUEST_USD
     idle_seconds = handler + 0.1  # an empty watchlist: one S3 read, then the invocation ends
-    idle_monthly = (MEMORY_MB / 1024 * idle_seconds * SESSION_MINUTES * TRADING_DAYS_PER_MONTH * ARM64_GB_SECOND_USD
-                    + SESSION_MINUTES * TRADING_DAYS_PER_MONTH * REQUEST_USD)
+    idle_monthly = (MEMORY_MB / 1024 * idle_seconds * SCHEDULE_MINUTES * TRADING_DAYS_PER_MONTH * ARM64_GB_SECOND_USD
+                    + SCHEDULE_MINUTES * TRADING_DAYS_PER_MONTH * REQUEST_USD)
     print(f"(c) {TICKS_PER_INVOCATION} fetches per minute: {total_calls * TICKS_PER_INVOCATION} provider calls per "
           f"minute (Alpaca free plan: 200); invocation ~{duration:.1f} s at {MEMORY_MB} MB with rtt {args.rtt} s -> "
           f"{gb_seconds:,.0f} GB-s per trading day, ${monthly:.2f} a month (arm64, {TRADING_DAYS_PER_MONTH} days, "
