@@ -195,3 +195,66 @@ def test_a_watched_symbol_whose_sources_are_all_down_turns_stale_after_the_age_l
         report = md.tick(first + timedelta(seconds=seconds))
         assert (report.fetched, report.stale) == (0, ("AAPL",) if stale else ()), seconds
         assert report.failures == {"AAPL": ["alpaca: HTTP 503", "no source left"]}
+
+
+def synthetic(rows: list[tuple[str, str, str, str]], first_open: datetime) -> list[Bar]:
+    """1-minute bars (open, high, low, close) from ``first_open`` on, source replay."""
+    return [Bar("AAPL", first_open + timedelta(minutes=n), first_open + timedelta(minutes=n + 1), Decimal(o),
+                Decimal(h), Decimal(lo), Decimal(c), "replay") for n, (o, h, lo, c) in enumerate(rows)]
+
+
+def run_feed(stack, replay_clock, bars: list[Bar]) -> None:
+    md = MarketData(watchlist=lambda: watchlist.read(stack.state_bucket), settings_of=MarketDataSettings,
+                    fetchers={"alpaca": replay_source(bars)}, hand_over=lambda handed: stack.invoke(
+                        "stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in handed]}))))
+    for b in bars:
+        replay_clock.set(b.closes_at + timedelta(seconds=2))
+        md.tick(b.closes_at + timedelta(seconds=2))
+        stack.drain()
+
+
+def test_a_take_profit_fires_at_the_bar_an_independent_walk_says(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              stop_loss_pct=Decimal(5), take_profit_pct=Decimal(1)), SECRET)
+    limit = Decimal(100)
+    bars = synthetic([("100.4", "100.6", "100.2", "100.3"), ("100.2", "100.4", "99.8", "100.1"),
+                      ("100.1", "100.7", "100.0", "100.6"), ("100.6", "100.9", "100.5", "100.8"),
+                      ("100.8", "101.4", "100.7", "101.2"), ("101.2", "101.5", "101.0", "101.3")], START)
+    replay_clock.set(START + timedelta(seconds=30))
+    stack.post_webhook(json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "5", "order_type": "limit",
+                                   "limit_price": str(limit), "time": replay_clock().isoformat()}),
+                       token=f"test.{SECRET}")
+    stack.drain()
+    run_feed(stack, replay_clock, bars)
+    # independently: the entry fills in the first bar reaching the limit, at the better of its
+    # open and the limit; the take-profit (1 % above the limit) in the first later bar whose
+    # high reaches it, at the better of its open and the target
+    entry_bar = next(b for b in bars if b.low <= limit)
+    entry_price = min(entry_bar.open, limit)
+    target = limit * Decimal("1.01")
+    exit_bar = next(b for b in bars if b.opened_at > entry_bar.opened_at and b.high >= target)
+    fills = conn.execute("SELECT o.purpose, f.price, f.filled_at FROM fills f JOIN orders o USING (order_id) "
+                         "ORDER BY f.fill_id").fetchall()
+    assert [(f["purpose"], f["price"], f["filled_at"]) for f in fills] == [
+        ("entry", entry_price, entry_bar.opened_at), ("take_profit", max(exit_bar.open, target), exit_bar.opened_at)]
+
+
+def test_a_day_limit_entry_that_never_fills_expires_at_the_first_tick_after_the_nyse_close(stack, conn, replay_clock):
+    from zoneinfo import ZoneInfo
+
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0)),
+                       SECRET)
+    close = datetime(2024, 3, 1, 16, 0, tzinfo=ZoneInfo("America/New_York"))  # a Friday, a trading day
+    first_open = close - timedelta(minutes=3)
+    bars = synthetic([("101", "101.5", "100.5", "101")] * 6, first_open)
+    replay_clock.set(first_open - timedelta(seconds=30))
+    stack.post_webhook(json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "5", "order_type": "limit",
+                                   "limit_price": "99", "time_in_force": "day", "time": replay_clock().isoformat()}),
+                       token=f"test.{SECRET}")
+    stack.drain()
+    run_feed(stack, replay_clock, bars)
+    expected = next(b.closes_at + timedelta(seconds=2) for b in bars if b.closes_at + timedelta(seconds=2) >= close)
+    event = conn.execute("SELECT e.to_status, e.at FROM order_events e JOIN orders o USING (order_id) "
+                         "WHERE o.purpose = 'entry' ORDER BY e.event_id DESC LIMIT 1").fetchone()
+    assert (event["to_status"], event["at"]) == ("expired", expected)
+    assert not conn.execute("SELECT 1 FROM fills").fetchall()
