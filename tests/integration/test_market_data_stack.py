@@ -4,6 +4,7 @@ the stop monitor as the Lambda does (an event with "bars"); no trading alert car
 
 import csv
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -258,3 +259,19 @@ def test_a_day_limit_entry_that_never_fills_expires_at_the_first_tick_after_the_
                          "WHERE o.purpose = 'entry' ORDER BY e.event_id DESC LIMIT 1").fetchone()
     assert (event["to_status"], event["at"]) == ("expired", expected)
     assert not conn.execute("SELECT 1 FROM fills").fetchall()
+
+
+def test_the_quotes_table_serves_the_price_feed_port_with_source_and_as_of(conn):
+    from tradeflow.adapters import store
+    from tradeflow.domain.ports import PriceFeed, Quote
+
+    bars = [replace(b, volume=None) for b in recorded_bars()[:3]]  # the quotes table keeps no volume
+    store.record_bars(conn, bars)
+    later = bars[-1].closes_at + timedelta(seconds=30)
+    store.record_quote(conn, "AAPL", later, Decimal("98.1"), "alert")
+    feed: PriceFeed = store.QuotesFeed(conn)
+    assert feed.latest_bar("AAPL", later) == bars[-1]  # the plain quote after it is not a bar
+    assert feed.latest_bar("AAPL", bars[1].closes_at) == bars[1]
+    assert feed.latest_bar("AAPL", bars[0].opened_at) is None
+    assert feed.latest_quote("AAPL", later) == Quote("AAPL", Decimal("98.1"), later, "alert")
+    assert feed.latest_quote("MSFT", later) is None

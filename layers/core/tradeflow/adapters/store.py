@@ -15,6 +15,7 @@ from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
+from tradeflow.domain.ports import Quote as PriceQuote
 from tradeflow.domain.ports import age_seconds
 from tradeflow.domain.risk import Decision, RiskState
 from tradeflow.domain.signals import Intent, Signal
@@ -146,6 +147,31 @@ def record_bars(conn: psycopg.Connection, bars: list[PriceBar]) -> None:
             "WHERE quotes.open IS NULL",
             [(b.symbol, b.closes_at, b.close, b.source, b.open, b.high, b.low, b.opened_at) for b in bars],
         )
+
+
+class QuotesFeed:
+    """The :class:`~tradeflow.domain.ports.PriceFeed` over the ``quotes`` table (the store of
+    record) on ``conn``: the latest bar (a row with open, high, low and open time) or quote of
+    a symbol at or before a time, with its source. Bars come back without volume, which the
+    table does not keep."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def latest_bar(self, symbol: str, at: datetime) -> PriceBar | None:
+        row = self.conn.execute(
+            _QUOTE + "WHERE symbol = %s AND ts <= %s AND open IS NOT NULL AND opened_at IS NOT NULL "
+            "ORDER BY ts DESC LIMIT 1", (symbol, at),
+        ).fetchone()
+        if row is None:
+            return None
+        return PriceBar(symbol, row["opened_at"], row["ts"], row["open"], row["high"], row["low"], row["price"],
+                        row["source"])
+
+    def latest_quote(self, symbol: str, at: datetime) -> PriceQuote | None:
+        row = latest_quote(self.conn, symbol, at)
+        return None if row is None else PriceQuote(symbol, row["price"], row["ts"], row["source"], row["bid"],
+                                                   row["ask"])
 
 
 # --- signals and decisions ---------------------------------------------------------------
