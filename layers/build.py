@@ -47,6 +47,7 @@ REQUIREMENTS = (
     "pydantic-settings",
     "psycopg[binary]",
     "holidays",
+    "httpx",
 )
 
 #: Distributions that the Lambda Python runtime provides; removed from the layer after install.

@@ -15,6 +15,7 @@ from tradeflow_cdk.api import WebhookApi
 from tradeflow_cdk.config import StackConfig
 from tradeflow_cdk.database import Database
 from tradeflow_cdk.functions import TIMEOUTS, Functions, Layer
+from tradeflow_cdk.market_data import MarketData
 from tradeflow_cdk.migrations import Migrations
 from tradeflow_cdk.monitoring import Monitoring
 from tradeflow_cdk.network import Network
@@ -76,6 +77,8 @@ class TradeflowStack(Stack):
             notifier=self.functions.by_name["notifier"],
             around_the_clock=config.stop_monitor_24_7,
         )
+        self.market_data = MarketData(self, "MarketData", layer=self.layer, state=self.state, network=self.network,
+                                      functions=self.functions.by_name, around_the_clock=config.stop_monitor_24_7)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -11,6 +11,7 @@ from tradeflow import clock
 from tradeflow.adapters import state
 from tradeflow.adapters.db import get_connection
 from tradeflow.pipeline import stop_monitor
+from tradeflow.pipeline.market_data import record_handed_bars
 from tradeflow.settings import StopMonitorEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
@@ -22,7 +23,12 @@ logger, metrics, tracer = Logger(), Metrics(), Tracer()
 def handler(event, context):
     settings = env(StopMonitorEnv)
     exits = 0
-    for n in range(settings.ticks_per_invocation):
+    ticks = settings.ticks_per_invocation
+    if event.get("bars"):  # from market_data or a TradingView bar alert: record (if anything is open), one tick
+        ticks = 1
+        if not (settings.state_bucket and state.open_positions(settings.state_bucket) == 0):
+            record_handed_bars(get_connection(settings), event)
+    for n in range(ticks):
         if n:
             time.sleep(settings.tick_seconds)
         if settings.state_bucket and state.open_positions(settings.state_bucket) == 0:
@@ -32,4 +38,4 @@ def handler(event, context):
         if settings.state_bucket:
             state.sync_open_positions(conn, settings.state_bucket)
     metrics.add_metric(name="StopTriggers", unit=MetricUnit.Count, value=exits)
-    return {"ticks": settings.ticks_per_invocation, "exits": exits}
+    return {"ticks": ticks, "exits": exits}

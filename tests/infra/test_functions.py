@@ -108,6 +108,7 @@ def test_webhook_may_only_send_to_signals_and_notifications_and_read_strategy_se
         "logs:CreateLogStream", "logs:PutLogEvents",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
         "sqs:SendMessage", "ssm:GetParameter", "kms:Decrypt",
+        "lambda:InvokeFunction",  # TradingView bar alerts to the stop monitor (test_market_data.py)
     }
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in actions_of([s]))]
     assert actions_of(sqs) == {"sqs:SendMessage"}
@@ -199,12 +200,16 @@ def test_open_positions_flag_access_is_exactly_that_object(
     # Given the function that keeps (executor) or reads and keeps (stop monitor) the flag
     _, props = functions(template)[name]
     # Then its role holds exactly these S3 actions, on the one object and not the bucket
-    assert s3_grants(resources, props["Role"]["Fn::GetAtt"][0]) == {(a, open_positions_arn(resources)) for a in actions}
+    # (and PutObject on the watchlist kept beside it: test_market_data.py)
+    grants = s3_grants(resources, props["Role"]["Fn::GetAtt"][0])
+    assert {g for g in grants if g[1] == open_positions_arn(resources)} == {(a, open_positions_arn(resources)) for a in actions}
+    assert {g[1] for g in grants} - {open_positions_arn(resources)} == {open_positions_arn(resources).replace(
+        names.OPEN_POSITIONS_KEY, names.WATCHLIST_KEY)}
 
 
 def test_no_other_function_has_s3_access(template: Template, resources: dict) -> None:
     for name, (_, props) in functions(template).items():
-        if name not in ("paper_executor", "stop_monitor"):
+        if name not in ("paper_executor", "stop_monitor", names.MARKET_DATA_FUNCTION):
             assert not s3_grants(resources, props["Role"]["Fn::GetAtt"][0]), name
 
 

@@ -7,6 +7,7 @@ cold start with a message naming it, rather than failing later inside a trade.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,3 +74,16 @@ class NotifierEnv(DatabaseEnv):
 def env(model: type[_Env]) -> _Env:
     """The environment parsed into ``model``, once per process (cold start)."""
     return model()
+
+
+class MarketDataEnv(_Env):
+    """market_data (outside the VPC, no database): the state bucket holding the watchlist,
+    the stop monitor it hands bars to, ``TICKS_PER_INVOCATION`` fetches ``TICK_SECONDS``
+    (seconds) apart in each scheduled invocation, and Alpaca's stock feed (``iex`` on the
+    free plan, ``sip`` with a subscription)."""
+
+    state_bucket: str
+    stop_monitor_function: str = "tradeflow-stop_monitor"
+    ticks_per_invocation: int = Field(default=4, ge=1, le=12)
+    tick_seconds: float = Field(default=15.0, ge=0)
+    alpaca_feed: Literal["iex", "sip"] = "iex"
