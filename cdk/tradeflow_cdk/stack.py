@@ -19,6 +19,7 @@ from tradeflow_cdk.migrations import Migrations
 from tradeflow_cdk.monitoring import Monitoring
 from tradeflow_cdk.network import Network
 from tradeflow_cdk.notifications import Notifications
+from tradeflow_cdk.protection import DeletionProtection
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.schedules import Schedules
 from tradeflow_cdk.state import State
@@ -35,7 +36,11 @@ class TradeflowStack(Stack):
         )
         self.queues = Queues(self, "Queues", consumer_timeouts=TIMEOUTS)
         self.notifications = Notifications(
-            self, "Notifications", alert_emails=config.alert_emails, ops_emails=config.ops_emails
+            self,
+            "Notifications",
+            alert_emails=config.alert_emails,
+            ops_emails=config.ops_emails,
+            sms_numbers=config.sms_numbers,
         )
         self.database = Database(
             self,
@@ -43,7 +48,6 @@ class TradeflowStack(Stack):
             network=self.network,
             min_acu=config.db_min_acu,
             max_acu=config.db_max_acu,
-            deletion_protection=config.deletion_protection,
         )
         self.state = State(self, "State", network=self.network)
         self.layer = Layer(self, "Layer", code_path=str(config.layer_path)).layer
@@ -53,10 +57,10 @@ class TradeflowStack(Stack):
             layer=self.layer,
             network=self.network,
             queues=self.queues,
-            database_secret=self.database.secret,
+            database_secrets=self.database.role_secrets,
             state=self.state,
             trader_alerts=self.notifications.trader_alerts,
-            sms_numbers=config.sms_numbers,
+            urgent=self.notifications.urgent,
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
         )
@@ -85,6 +89,12 @@ class TradeflowStack(Stack):
             cluster=self.database.cluster,
             operations=self.notifications.operations,
         )
+
+        # Last: protect the database once everything else exists (protection.py).
+        self.protection = DeletionProtection(
+            self, "DeletionProtection", cluster=self.database.cluster, enabled=config.deletion_protection
+        )
+        self.protection.after(self)
 
         CfnOutput(self, "WebhookUrl", value=f"{self.api.url}webhook",
                   description="TradingView webhook URL: append /<strategy>.<secret> (printed by tradeflow strategy add)")

@@ -62,11 +62,11 @@ class StopMonitorEnv(DatabaseEnv):
 
 
 class NotifierEnv(DatabaseEnv):
-    """notifier: the trader-alerts topic (email subscriptions) and optional SMS numbers
-    (E.164, comma-separated) published to directly."""
+    """notifier: the trader-alerts topic (email subscriptions) and, when the trader has phones,
+    the urgent topic (their SMS subscriptions) that each text is published to."""
 
     trader_alerts_topic_arn: str
-    sms_phone_numbers: str = ""
+    urgent_topic_arn: str | None = None
 
 
 @lru_cache

@@ -42,11 +42,13 @@ def publish(topic_arn: str, subject: str, message: str) -> None:
         raise DeliveryError(f"could not publish to {topic_arn.rsplit(':', 1)[-1]}: {exc}") from exc
 
 
-def send_sms(phone_number: str, message: str) -> None:
-    """Send an SMS through SNS to an E.164 number (transactional, so it is not throttled as marketing)."""
+def send_sms(topic_arn: str, message: str) -> None:
+    """Text ``message`` to the SMS subscriptions of the SNS topic ``topic_arn`` (the urgent
+    topic), as a transactional SMS so it is not throttled as marketing (SNS attribute
+    ``AWS.SNS.SMS.SMSType``). Raises :class:`DeliveryError`."""
     try:
         client("sns").publish(
-            PhoneNumber=phone_number,
+            TopicArn=topic_arn,
             Message=message,
             MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
         )
