@@ -176,12 +176,18 @@ class Functions(Construct):
         urgent: sns.ITopic | None,
         allowed_source_ips: tuple[str, ...],
         reserved_concurrency: bool,
+        around_the_clock: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.by_name: dict[str, lambda_.Function] = {}
         extra_env = {
             "webhook": {"ALLOWED_SOURCE_IPS": ",".join(allowed_source_ips)},
-            "stop_monitor": {"TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION), "TICK_SECONDS": str(TICK_SECONDS)},
+            "stop_monitor": {
+                "TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION),
+                "TICK_SECONDS": str(TICK_SECONDS),
+                # idle outside the NYSE session (holidays, half days) unless watching around the clock
+                **({} if around_the_clock else {"MARKET_CALENDAR": "NYSE"}),
+            },
             "notifier": {
                 "TRADER_ALERTS_TOPIC_ARN": trader_alerts.topic_arn,
                 **({"URGENT_TOPIC_ARN": urgent.topic_arn} if urgent is not None else {}),

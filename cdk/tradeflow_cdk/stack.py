@@ -63,6 +63,7 @@ class TradeflowStack(Stack):
             urgent=self.notifications.urgent,
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
+            around_the_clock=config.stop_monitor_24_7,
         )
         self.migrations = Migrations(
             self,
