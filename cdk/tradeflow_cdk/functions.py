@@ -1,6 +1,6 @@
 """The six Lambdas, the shared layer, their roles and their event sources.
 
-Every function: arm64, Python 3.12, handler ``functions/<name>/handler.py:handler``, the
+Every function: arm64, Python 3.11 (the layer's, layers/build.py), handler ``functions/<name>/handler.py:handler``, the
 ``tradeflow`` layer, active tracing, its own log group and its own role holding only what
 it uses. The webhook runs outside the VPC and may only send to signals.fifo (and read the
 strategies' webhook secrets), and to the notifications queue (refused alerts); the other five run in the VPC next to the database. The paper
@@ -28,7 +28,8 @@ from tradeflow_cdk.network import Network
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.state import STATE_ACCESS, State
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+#: The Lambda runtime is the layer's Python (its wheels and bytecode are built for it).
+RUNTIME = lambda_.Runtime(f"python{paths.layer_builder().PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
 ARCHITECTURE = lambda_.Architecture.ARM_64
 #: SQS event source mappings never run more than this many consumers of one queue, so a
 #: flood of messages cannot exhaust the database's connections (and needs no reserved
@@ -100,7 +101,7 @@ def strategy_parameter_arn(pattern: str = names.STRATEGY_SECRET_PARAMETER) -> st
 
 
 class Layer(Construct):
-    """The shared layer: tradeflow and its dependencies for arm64 / CPython 3.12."""
+    """The shared layer: tradeflow and its dependencies for arm64 / the runtime's CPython, with bytecode."""
 
     def __init__(self, scope: Construct, id: str, *, code_path: str) -> None:
         super().__init__(scope, id)
@@ -154,8 +155,9 @@ def acknowledge_tracing(role: iam.Role, also: str = "") -> None:
 
 def acknowledge_runtime(function: lambda_.Function) -> None:
     acknowledge(function, "AwsSolutions-L1",
-        "Python 3.12 is the runtime the layer is built for (layers/build.py, cp312 arm64 wheels) "
-        "and is supported by AWS Lambda; moving to a newer runtime is a deliberate layer rebuild.",
+        "The runtime is the Python the layer is built for and compiled to bytecode with (layers/build.py "
+        "PYTHON_VERSION, docs/decisions.md), supported by AWS Lambda; moving to a newer runtime is a "
+        "deliberate change of the build interpreter and the layer.",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +106,6 @@ class TradeflowStack(Stack):
                   description=f"holds {names.OPEN_POSITIONS_KEY}; delete that object before cdk destroy")
 
 
-def _load_layer_builder() -> Any:
-    spec = importlib.util.spec_from_file_location("tradeflow_layer_build", paths.ROOT / "layers" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def ensure_layer(path: Path) -> Path:
     """The layer asset at ``path``; the default zip is built (pip, no Docker) when missing."""
     if path.exists():
@@ -122,7 +113,7 @@ def ensure_layer(path: Path) -> Path:
     if path != paths.DEFAULT_LAYER_ZIP:
         raise FileNotFoundError(f"tradeflow:layer_path {path} does not exist")
     print(f"building the layer into {path.parent} (once; `tradeflow build-layer` rebuilds it)")
-    return _load_layer_builder().build_layer(path.parent)
+    return paths.layer_builder().build_layer(path.parent)
 
 
 def build_app(

@@ -8,6 +8,9 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 from tradeflow import names, settings
+from tradeflow_cdk.paths import layer_builder
+
+PYTHON_VERSION = layer_builder().PYTHON_VERSION
 
 ENV_MODELS = {
     "webhook": settings.WebhookEnv,
@@ -51,12 +54,12 @@ def queue_logical_id(resources: dict, queue_name: str) -> str:
     return next(k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue" and v["Properties"]["QueueName"] == queue_name)
 
 
-def test_six_functions_arm64_python312_with_handler_and_tracing(template: Template) -> None:
+def test_six_functions_arm64_on_the_layers_python_with_handler_and_tracing(template: Template) -> None:
     found = functions(template)
     assert set(names.FUNCTIONS) <= set(found)
     for name in names.FUNCTIONS:
         props = found[name][1]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == f"python{PYTHON_VERSION}"
         assert props["Architectures"] == ["arm64"]
         assert props["Handler"] == "handler.handler"
         assert props["TracingConfig"] == {"Mode": "Active"}
@@ -65,7 +68,7 @@ def test_six_functions_arm64_python312_with_handler_and_tracing(template: Templa
 def test_the_layer_is_attached_to_all_six_functions(template: Template) -> None:
     (layer_id,) = template.find_resources("AWS::Lambda::LayerVersion")
     layer = template.find_resources("AWS::Lambda::LayerVersion")[layer_id]["Properties"]
-    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == [f"python{PYTHON_VERSION}"]
     for name in names.FUNCTIONS:
         assert functions(template)[name][1]["Layers"] == [{"Ref": layer_id}], name
 
