@@ -9,8 +9,8 @@ rolls back) the deploy with the error message.
 """
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import get_secret
 from pydantic import Json
+from tradeflow.adapters.aws import secret_json
 from tradeflow.adapters.db import conninfo_from_secret
 from tradeflow.adapters.roles import migrate_and_grant
 from tradeflow.settings import DatabaseEnv, env
@@ -32,9 +32,9 @@ def on_event(event, context):
         return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
     settings = env(MigratorEnv)
     passwords = {
-        function: get_secret(arn, transform="json")["password"] for function, arn in settings.role_secret_arns.items()
+        function: secret_json(arn)["password"] for function, arn in settings.role_secret_arns.items()
     }
-    master = conninfo_from_secret(get_secret(settings.database_secret_arn, transform="json"))
+    master = conninfo_from_secret(secret_json(settings.database_secret_arn))
     applied = migrate_and_grant(master, passwords)
     logger.info("migrations applied, grants synced", applied=applied, roles=sorted(passwords))
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"Applied": ",".join(applied) or "none"}}

@@ -91,6 +91,12 @@ SENDS_TO = {
 }
 
 
+def vpc_sdk_environment(dualstack: bool) -> dict[str, str]:
+    """The AWS SDK settings of a function in the VPC: with IPv6 egress (``dualstack``) the
+    SDK's dual-stack endpoints, which tradeflow.adapters.aws then reaches over IPv6 only."""
+    return {"AWS_USE_DUALSTACK_ENDPOINT": "true"} if dualstack else {}
+
+
 def function_name(name: str) -> str:
     return f"{names.APP}-{name}"
 
@@ -179,6 +185,7 @@ class Functions(Construct):
         allowed_source_ips: tuple[str, ...],
         reserved_concurrency: bool,
         around_the_clock: bool = False,
+        dualstack: bool = True,
     ) -> None:
         super().__init__(scope, id)
         self.by_name: dict[str, lambda_.Function] = {}
@@ -204,6 +211,7 @@ class Functions(Construct):
             }
             if spec.in_vpc:  # each database function logs in as its own role (tradeflow.adapters.roles)
                 environment["DATABASE_SECRET_ARN"] = database_secrets[spec.name].secret_arn
+                environment.update(vpc_sdk_environment(dualstack))
             if spec.name in STATE_ACCESS:
                 environment[names.STATE_BUCKET_ENV] = state.bucket.bucket_name
             function = self._function(spec, layer, network, environment, reserved_concurrency)

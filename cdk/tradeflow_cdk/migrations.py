@@ -22,7 +22,14 @@ from tradeflow import names
 
 from tradeflow_cdk import paths
 from tradeflow_cdk.database import Database
-from tradeflow_cdk.functions import ARCHITECTURE, RUNTIME, acknowledge_eni, acknowledge_runtime, lambda_role
+from tradeflow_cdk.functions import (
+    ARCHITECTURE,
+    RUNTIME,
+    acknowledge_eni,
+    acknowledge_runtime,
+    lambda_role,
+    vpc_sdk_environment,
+)
 from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.network import Network
 
@@ -54,6 +61,7 @@ class Migrations(Construct):
         network: Network,
         database: Database,
         nonce: str = "",
+        dualstack: bool = True,
     ) -> None:
         super().__init__(scope, id)
         log_group = logs.LogGroup(
@@ -79,6 +87,7 @@ class Migrations(Construct):
                 "ROLE_SECRET_ARNS": Stack.of(self).to_json_string(
                     {f: secret.secret_arn for f, secret in database.role_secrets.items()}
                 ),
+                **vpc_sdk_environment(dualstack),
             },
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,

@@ -63,6 +63,7 @@ class TradeflowStack(Stack):
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
             around_the_clock=config.stop_monitor_24_7,
+            dualstack=config.egress == "ipv6",
         )
         self.migrations = Migrations(
             self,
@@ -71,6 +72,7 @@ class TradeflowStack(Stack):
             network=self.network,
             database=self.database,
             nonce=config.migrate_nonce,
+            dualstack=config.egress == "ipv6",
         )
         self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
         self.schedules = Schedules(

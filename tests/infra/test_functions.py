@@ -87,7 +87,7 @@ def test_environment_satisfies_the_functions_settings_model(template: Template, 
     # Then every required field is set, every variable is one the model (or powertools) reads
     required = {f.upper() for f, info in model.model_fields.items() if info.is_required()}
     assert required <= set(env), required - set(env)
-    assert {k for k in env if not k.startswith("POWERTOOLS_")} <= fields
+    assert {k for k in env if not k.startswith(("POWERTOOLS_", "AWS_"))} <= fields  # AWS_*: read by the SDK
     assert env["POWERTOOLS_SERVICE_NAME"] == name
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == names.METRICS_NAMESPACE
     if name in DATABASE_FUNCTIONS:
