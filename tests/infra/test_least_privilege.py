@@ -117,21 +117,20 @@ def test_deletion_protection_is_switched_on_last(resources: dict) -> None:
     assert must_precede <= depends, must_precede - depends
 
 
-def test_a_deploy_without_flags_keeps_the_subscriptions_of_the_last_one(tmp_path: Path, stub_layer: Path) -> None:
-    # Given a deploy with the recipients as -c flags, saved to the settings file
-    settings = tmp_path / "tradeflow.deploy.json"
-    first = synthesise(tmp_path / "1", stub_layer, settings_file=str(settings),
-                       alert_emails="a@example.com,b@example.com", sms_numbers="+15555550111")
+def test_a_deploy_without_flags_keeps_the_subscriptions_of_the_last_one(synth: Synth, tmp_path: Path,
+                                                                       stub_layer: Path) -> None:
+    # Given the last deploy, with the recipients as -c flags (conftest's synth), saved to its settings file
+    first, settings = synth, synth.outdir / "tradeflow.deploy.json"
+    assert json.loads(settings.read_text()) == {"alert_emails": [EMAIL], "sms_numbers": [PHONE]}
     # When the next deploy has no flag at all
-    second = synthesise(tmp_path / "2", stub_layer, settings_file=str(settings))
+    second = synthesise(tmp_path, stub_layer, settings_file=str(settings))
 
     # Then it has the same subscriptions (and the same template)
     def subscriptions(synth: Synth) -> list[tuple[str, str]]:
         return sorted((s["Properties"]["Protocol"], s["Properties"]["Endpoint"])
                       for s in resources_of(synth.resources, "AWS::SNS::Subscription").values())
 
-    expected = [("email", "a@example.com"), ("email", "a@example.com"), ("email", "b@example.com"),
-                ("email", "b@example.com"), ("sms", "+15555550111")]  # emails: trader alerts and operations
+    expected = [("email", EMAIL), ("email", EMAIL), ("sms", PHONE)]  # the email: trader alerts and operations
     assert subscriptions(first) == subscriptions(second) == expected
     assert first.resources == second.resources
     assert second.validation_error is None, second.validation_error
@@ -145,3 +144,17 @@ def test_database_functions_connect_with_tls_verifying_the_server(name: str) -> 
                                 "host": "db.cluster-abc.us-east-1.rds.amazonaws.com", "port": 5432,
                                 "dbname": "tradeflow"})
     assert "sslmode=verify-full" in url and f"sslrootcert={RDS_CA_BUNDLE}" in url
+
+
+def test_vpc_functions_use_dual_stack_endpoints_and_the_stop_monitor_the_nyse_calendar(resources: dict) -> None:
+    found = functions_props(resources)
+    for name in (*names.DATABASE_FUNCTIONS, "migrator"):
+        assert found[name]["Environment"]["Variables"]["AWS_USE_DUALSTACK_ENDPOINT"] == "true", name
+    assert "AWS_USE_DUALSTACK_ENDPOINT" not in found["webhook"]["Environment"]["Variables"]  # outside the VPC
+    assert found["stop_monitor"]["Environment"]["Variables"]["MARKET_CALENDAR"] == "NYSE"
+
+
+def test_with_endpoints_and_around_the_clock_neither(alternative: Synth) -> None:
+    found = functions_props(alternative.resources)
+    assert not [n for n, p in found.items() if "AWS_USE_DUALSTACK_ENDPOINT" in p["Environment"]["Variables"]]
+    assert "MARKET_CALENDAR" not in found["stop_monitor"]["Environment"]["Variables"]
