@@ -21,7 +21,7 @@ from tradeflow_cdk.network import Network
 #: Engine version policy: the newest Aurora PostgreSQL minor of the major in use that the pinned
 #: aws-cdk-lib knows; minors within it are applied by AWS in the maintenance window
 #: (auto_minor_version_upgrade), a new major is a deliberate change here (docs/deploy.md).
-ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
 DATABASE_NAME = "tradeflow"
 USERNAME = "tradeflow"
 #: Close sessions idle this long (ms) so that warm Lambdas do not keep the database awake.
