@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tradeflow_cdk.migrations import Migrations
 from tradeflow_cdk.monitoring import Monitoring
 from tradeflow_cdk.network import Network
 from tradeflow_cdk.notifications import Notifications
+from tradeflow_cdk.protection import DeletionProtection
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.schedules import Schedules
 from tradeflow_cdk.state import State
@@ -36,7 +36,11 @@ class TradeflowStack(Stack):
         )
         self.queues = Queues(self, "Queues", consumer_timeouts=TIMEOUTS)
         self.notifications = Notifications(
-            self, "Notifications", alert_emails=config.alert_emails, ops_emails=config.ops_emails
+            self,
+            "Notifications",
+            alert_emails=config.alert_emails,
+            ops_emails=config.ops_emails,
+            sms_numbers=config.sms_numbers,
         )
         self.database = Database(
             self,
@@ -44,7 +48,6 @@ class TradeflowStack(Stack):
             network=self.network,
             min_acu=config.db_min_acu,
             max_acu=config.db_max_acu,
-            deletion_protection=config.deletion_protection,
         )
         self.state = State(self, "State", network=self.network)
         self.layer = Layer(self, "Layer", code_path=str(config.layer_path)).layer
@@ -54,12 +57,14 @@ class TradeflowStack(Stack):
             layer=self.layer,
             network=self.network,
             queues=self.queues,
-            database_secret=self.database.secret,
+            database_secrets=self.database.role_secrets,
             state=self.state,
             trader_alerts=self.notifications.trader_alerts,
-            sms_numbers=config.sms_numbers,
+            urgent=self.notifications.urgent,
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
+            around_the_clock=config.stop_monitor_24_7,
+            dualstack=config.egress == "ipv6",
         )
         self.migrations = Migrations(
             self,
@@ -68,6 +73,7 @@ class TradeflowStack(Stack):
             network=self.network,
             database=self.database,
             nonce=config.migrate_nonce,
+            dualstack=config.egress == "ipv6",
         )
         self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
         self.schedules = Schedules(
@@ -89,6 +95,12 @@ class TradeflowStack(Stack):
             operations=self.notifications.operations,
         )
 
+        # Last: protect the database once everything else exists (protection.py).
+        self.protection = DeletionProtection(
+            self, "DeletionProtection", cluster=self.database.cluster, enabled=config.deletion_protection
+        )
+        self.protection.after(self)
+
         CfnOutput(self, "WebhookUrl", value=f"{self.api.url}webhook",
                   description="TradingView webhook URL: append /<strategy>.<secret> (printed by tradeflow strategy add)")
         CfnOutput(self, "TraderAlertsTopicArn", value=self.notifications.trader_alerts.topic_arn)
@@ -99,14 +111,6 @@ class TradeflowStack(Stack):
                   description=f"holds {names.OPEN_POSITIONS_KEY}; delete that object before cdk destroy")
 
 
-def _load_layer_builder() -> Any:
-    spec = importlib.util.spec_from_file_location("tradeflow_layer_build", paths.ROOT / "layers" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def ensure_layer(path: Path) -> Path:
     """The layer asset at ``path``; the default zip is built (pip, no Docker) when missing."""
     if path.exists():
@@ -114,7 +118,7 @@ def ensure_layer(path: Path) -> Path:
     if path != paths.DEFAULT_LAYER_ZIP:
         raise FileNotFoundError(f"tradeflow:layer_path {path} does not exist")
     print(f"building the layer into {path.parent} (once; `tradeflow build-layer` rebuilds it)")
-    return _load_layer_builder().build_layer(path.parent)
+    return paths.layer_builder().build_layer(path.parent)
 
 
 def build_app(

@@ -20,6 +20,11 @@ FUNCTIONS = (
     "notifier",
 )
 
+#: The functions that use the database; each logs in as its own role, granted only what its
+#: step needs (tradeflow.adapters.roles). The migrator alone uses the master user.
+DATABASE_FUNCTIONS = ("signal_processor", "order_creator", "paper_executor", "stop_monitor", "notifier")
+DATABASE_ROLE = "tradeflow_{function}"
+
 #: SQS queues: name -> consumer function. FIFO queues keep an entry and its exit in order.
 SIGNALS_QUEUE = "tradeflow-signals.fifo"
 ORDERS_QUEUE = "tradeflow-orders.fifo"
@@ -55,6 +60,9 @@ MAX_RECEIVE_COUNT = 5
 #: SNS topics.
 TRADER_ALERTS_TOPIC = "tradeflow-trader-alerts"
 OPERATIONS_TOPIC = "tradeflow-operations"
+#: The trader's phones are SMS subscriptions of this topic: the notifier publishes each text
+#: here, so its sns:Publish names a topic instead of any phone number (or any topic).
+URGENT_TOPIC = "tradeflow-urgent"
 
 #: A strategy id, as it appears in the parameter names below: 1-63 lower-case letters, digits or dashes.
 STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -53,21 +53,24 @@ class PaperExecutorEnv(DatabaseEnv):
 class StopMonitorEnv(DatabaseEnv):
     """stop_monitor: ``TICKS_PER_INVOCATION`` checks, ``TICK_SECONDS`` apart (seconds), in
     each scheduled invocation; 1 tick per invocation when driven by a replay clock. With
-    ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0."""
+    ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0. With
+    ``MARKET_CALENDAR=NYSE`` (the deployed default) an invocation outside the NYSE regular
+    session (holidays, half days' afternoons) does nothing; unset, it runs around the clock."""
 
     executions_queue_url: str
     notifications_queue_url: str
     state_bucket: str | None = None
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
+    market_calendar: Literal["NYSE"] | None = None
 
 
 class NotifierEnv(DatabaseEnv):
-    """notifier: the trader-alerts topic (email subscriptions) and optional SMS numbers
-    (E.164, comma-separated) published to directly."""
+    """notifier: the trader-alerts topic (email subscriptions) and, when the trader has phones,
+    the urgent topic (their SMS subscriptions) that each text is published to."""
 
     trader_alerts_topic_arn: str
-    sms_phone_numbers: str = ""
+    urgent_topic_arn: str | None = None
 
 
 @lru_cache

@@ -252,6 +252,29 @@ def cmd_build_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configure(args: argparse.Namespace) -> int:
+    from tradeflow.local import deploy_settings
+
+    path = Path(args.file) if args.file else deploy_settings.default_path()
+    changes = {}
+    for pair in args.settings:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {pair!r} (e.g. alert_emails=you@example.com)")
+        changes[key.strip()] = value.strip()
+    settings = deploy_settings.load(path)
+    for key in args.unset:
+        if key not in deploy_settings.SETTINGS:
+            raise ValueError(f"unknown setting {key!r}; choose from {', '.join(deploy_settings.SETTINGS)}")
+        settings.pop(key, None)
+    settings |= {key: deploy_settings.parse(key, value) for key, value in changes.items()}
+    if changes or args.unset:
+        deploy_settings.save(settings, path)
+        print(f"saved {path} (the next cdk deploy uses it)")
+    print(json.dumps(settings, indent=2) if settings else f"no settings in {path}: cdk deploy uses the defaults")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tradeflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -331,6 +354,16 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("event", help="path of the event JSON")
     invoke.add_argument("--no-drain", action="store_true", help="do not run the downstream queues afterwards")
     invoke.set_defaults(run=cmd_invoke)
+
+    configure = sub.add_parser("configure", help="set the deploy settings (emails, phones, ...) that cdk deploy reads",
+                               description="Write tradeflow.deploy.json, read by every cdk deploy. Settings: "
+                               "alert_emails, sms_numbers, ops_emails, allowed_source_ips, stop_monitor_24_7, "
+                               "db_min_acu, db_max_acu, deletion_protection, egress, reserved_concurrency.")
+    configure.add_argument("settings", nargs="*", metavar="key=value",
+                           help="e.g. alert_emails=you@example.com sms_numbers=+15551234567 (lists comma-separated)")
+    configure.add_argument("--unset", action="append", default=[], metavar="KEY", help="remove a setting (default again)")
+    configure.add_argument("--file", help="the settings file (default: tradeflow.deploy.json at the repository root)")
+    configure.set_defaults(run=cmd_configure)
 
     layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")
     layer.add_argument("--out", default="build/layer")
