@@ -52,3 +52,13 @@ def send_sms(phone_number: str, message: str) -> None:
         )
     except Exception as exc:
         raise DeliveryError(f"could not send an SMS: {exc}") from exc
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
+    """Keep a received message invisible for ``seconds`` more (SQS ChangeMessageVisibility),
+    so that it is received again only after that delay."""
+    try:
+        client("sqs").change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=seconds)
+    except Exception as exc:
+        raise DeliveryError(f"could not delay a message on {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
