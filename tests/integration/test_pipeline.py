@@ -153,7 +153,7 @@ def test_a_poison_message_is_set_aside_and_the_valid_one_behind_it_in_its_group_
     rejected = rows(conn, "SELECT * FROM rejected_messages")
     assert [(r["queue"], r["message_key"]) for r in rejected] == [(names.SIGNALS_QUEUE, "poison")]
     assert "signal_id" in rejected[0]["reason"] and rejected[0]["body"] == '{"not": "a signal"}'
-    assert any("signals message cannot be processed" in n["message"] for n in stack.inbox())
+    assert any("on the signals queue that cannot be processed" in n["message"] for n in stack.inbox())
 
 
 # --- notifier ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def render(event: NotificationEvent) -> tuple[str, str]:
         what = f" for {f['symbol']}" if f.get("symbol") else ""
         return (
             f"tradeflow: {step} message rejected{what}",
-            f"[{s}] a {step} message{what} cannot be processed and was set aside: {f['reason']}",
+            f"[{s}] set aside a message on the {step} queue{what} that cannot be processed: {f['reason']}",
         )
     if event.kind == "daily_summary":
         return (
