@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections import Counter
@@ -16,6 +17,7 @@ from tests.faults.harness import SECRET, START, FaultyStack, patched
 
 #: Totals over every fault schedule run in this session (see test_fault_schedules).
 FIGURES: Counter[str] = Counter()
+_numbers = itertools.count()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -32,10 +34,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         f"{f['poison_set_aside']}, entries filled after the kill switch {f['killed_fills']}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fault_stack(pg_server_url, template_db):
-    """One FaultyStack for the session, on a replay clock, with the crash and outage hooks in."""
-    name = f"tf_fault_base_{os.getpid()}"
+    """One FaultyStack per module, on a replay clock, with the crash and outage hooks in (it
+    replaces aws.send and friends while it runs, so no moto stack may run beside it)."""
+    name = f"tf_fault_base_{os.getpid()}_{next(_numbers)}"
     with db.connect(pg_server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
@@ -53,10 +56,10 @@ def fault_stack(pg_server_url, template_db):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def books_url(pg_server_url, template_db):
     """The database every run uses, emptied at the start of each run (harness.empty_books)."""
-    name = f"tf_fault_books_{os.getpid()}"
+    name = f"tf_fault_books_{os.getpid()}_{next(_numbers)}"
     with db.connect(pg_server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')

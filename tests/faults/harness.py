@@ -42,9 +42,13 @@ from tradeflow.pipeline.notifier import POSSIBLE_REPEAT
 
 START = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 STEP = timedelta(hours=6)
-#: When in its step an alert is posted (after the tick): every run posts it at the same time, so
-#: it gets the same signal_id, however long the faulty run's retries took before it.
-ALERTS_AT = timedelta(hours=2)
+#: When in its step an alert is posted (after the tick), and how far apart a step's alerts are:
+#: every run posts an alert at the same time, so it gets the same signal_id, however long the
+#: faulty run's retries took before it; each is drained before the next, as alerts for one
+#: symbol minutes apart would be (two alerts within a second race through the steps, entry
+#: against exit, whatever the faults).
+ALERTS_AT = timedelta(hours=1)
+ALERT_GAP = timedelta(hours=2)
 SECRET = "fault-suite-secret-0123"
 CENT = Decimal("0.01")
 
@@ -76,10 +80,11 @@ def scenario(seed: int) -> Scenario:
     rng = random.Random(seed)
     symbols = rng.sample(["AAPL", "MSFT", "NVDA", "AMZN"], 2)
     price = {s: Decimal(rng.choice([50, 100, 250])) for s in symbols}
-    config = StrategyConfig(commission_bps=Decimal(rng.choice([0, 1, 5])), slippage_bps=Decimal(rng.choice([0, 5])),
-                            allow_short=rng.random() < 0.4, max_open_positions=5, order_deadline_seconds=6 * 3600)
+    commission, slippage, short = rng.choice([0, 1, 5]), rng.choice([0, 5]), rng.random() < 0.4
+    config = StrategyConfig(commission_bps=Decimal(commission), slippage_bps=Decimal(slippage), allow_short=short,
+                            max_open_positions=5, order_deadline_seconds=6 * 3600)
     steps, killed = [], False
-    for _ in range(rng.randint(4, 6)):
+    for _ in range(rng.randint(3, 5)):
         for s in symbols:
             price[s] = (price[s] * (1 + Decimal(rng.randint(-400, 400)) / 10000)).quantize(CENT)
         kill = None
@@ -90,7 +95,8 @@ def scenario(seed: int) -> Scenario:
             s = rng.choice(symbols)
             alerts.append(_alert(rng, s, price[s]))
         steps.append(Step(dict(price), alerts, kill))
-    return Scenario(seed, f"f{seed}", config, steps)
+    # one strategy per distinct setting (registering one in moto's SSM costs more than a run)
+    return Scenario(seed, f"f-{commission}-{slippage}-{'short' if short else 'long'}", config, steps)
 
 
 def _alert(rng: random.Random, symbol: str, close: Decimal) -> dict[str, Any]:
@@ -125,6 +131,7 @@ class Faults:
     crash_after_publish: float = 0.0
     outage_at: int | None = None  # the delivery at which the database goes away
     outage_attempts: int = 0  # connection attempts refused from then on
+    outage_seconds: int = 0  # and for this long on the replay clock (a paused Aurora resuming)
     reorder: bool = False
     poison: int = 0
     rng: random.Random = field(init=False)
@@ -139,7 +146,8 @@ class Faults:
                    receive_fails=r.choice([0, 0.1]), delete_fails=r.choice([0, 0, 0.1]),
                    crash_before_commit=r.choice([0, 0, 0.02, 0.05]), crash_after_commit=r.choice([0, 0, 0.03, 0.06]),
                    crash_after_publish=r.choice([0, 0, 0.15]),
-                   outage_at=r.choice([None, r.randint(1, 25)]), outage_attempts=r.choice([3, 8, 20, 40]),
+                   outage_at=r.choice([None, r.randint(1, 25)]), outage_attempts=r.choice([3, 8, 20]),
+                   outage_seconds=r.choice([0, 0, 15, 60, 300]),
                    reorder=r.random() < 0.6, poison=r.choice([0, 0, 1, 2, 3]))
 
     def hit(self, p: float) -> bool:
@@ -177,8 +185,11 @@ class FaultyStack(FastLocalStack):
         if f is not None and f.outage_at is not None:
             f.outage_at -= 1
             if f.outage_at == 0:  # the database goes away: the open connection with it
+                from tradeflow import clock
+
                 db.close_connection()
                 _Outage.remaining = f.outage_attempts
+                _Outage.until = clock.now() + timedelta(seconds=f.outage_seconds)
         return super().deliver(queue)
 
 
@@ -276,7 +287,7 @@ def run(stack: FaultyStack, clock: ReplayClock, url: str, sc: Scenario, faults: 
                     if step.kill_switch:
                         out.kill_on_at.append(clock())
                 for k, alert in enumerate(step.alerts):
-                    _set(clock, at + ALERTS_AT + timedelta(seconds=k))
+                    _set(clock, at + ALERTS_AT + k * ALERT_GAP)
                     body = json.dumps({**alert, "time": clock().isoformat()})
                     if faults is not None and k == 0 and n < faults.poison:
                         _poison(stack, sc, alert["ticker"], faults.rng)
@@ -286,7 +297,7 @@ def run(stack: FaultyStack, clock: ReplayClock, url: str, sc: Scenario, faults: 
                         out.unaccepted += 1
                     elif answer["statusCode"] == 202:
                         out.accepted.append(json.loads(answer["body"])["signal_id"])
-                _drain(stack)  # after the step's alerts, which all arrive within seconds
+                    _drain(stack)
         stack.faults = None
         _drain(stack)
     finally:
@@ -316,7 +327,7 @@ def empty_books(conn: psycopg.Connection) -> None:
 
 def _set(clock: ReplayClock, t: datetime) -> None:
     if clock() > t:
-        raise RuntimeError(f"the step's deliveries ran past {t}: the retries took longer than {ALERTS_AT}")
+        raise RuntimeError(f"the deliveries ran past {t}: the retries took longer than the harness allows")
     clock.set(t)
 
 

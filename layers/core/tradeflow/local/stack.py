@@ -142,9 +142,11 @@ class LocalStack:
             self._clock_context.__enter__()
         self._create_resources()
         self._load_secrets()
+        self._load_dead_letters()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._save_dead_letters()
         if self._feed is not None:
             self._feed.close()
         if self._clock_context:
@@ -185,6 +187,34 @@ class LocalStack:
         aws.client("s3").create_bucket(Bucket=self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
+
+    # --- dead letters, kept between runs ------------------------------------------------
+
+    def _dead_letters_file(self) -> Path:
+        return self.state_dir / "dead-letters.json"
+
+    def _save_dead_letters(self) -> None:
+        """Keep what is in the dead-letter queues in ``TRADEFLOW_HOME/dead-letters.json``, so
+        that ``tradeflow dlq show`` and ``tradeflow dlq redrive`` find it in a later run."""
+        from tradeflow.adapters import dlq
+
+        saved = [{"source": d.source, "group": d.group, "body": d.body, "message_id": d.message_id}
+                 for d in dlq.show(aws.client("sqs"), limit=100_000)]
+        if saved:
+            self._dead_letters_file().write_text(json.dumps(saved, indent=1))
+        else:
+            self._dead_letters_file().unlink(missing_ok=True)
+
+    def _load_dead_letters(self) -> None:
+        if not self._dead_letters_file().exists():
+            return
+        sqs = aws.client("sqs")
+        for d in json.loads(self._dead_letters_file().read_text()):
+            kwargs: dict[str, Any] = {"QueueUrl": self.queue_urls[names.dead_letter_queue(d["source"])],
+                                      "MessageBody": d["body"]}
+            if d["source"].endswith(".fifo"):
+                kwargs |= {"MessageGroupId": d["group"] or "redrive", "MessageDeduplicationId": d["message_id"]}
+            sqs.send_message(**kwargs)
 
     # --- strategies and secrets --------------------------------------------------------
 
@@ -424,6 +454,12 @@ class FastLocalStack(LocalStack):
             self.queues.create(queue, CONSUMER_VISIBILITY_SECONDS, dlq, names.MAX_RECEIVE_COUNT)
         aws.change_visibility = self.queues.change_visibility
         self.published, self._read, self.deliveries = [], 0, []
+
+    def _save_dead_letters(self) -> None:
+        return None  # in memory only: a fault schedule inspects them itself
+
+    def _load_dead_letters(self) -> None:
+        return None
 
     # --- hooks ---------------------------------------------------------------------------
 

@@ -206,7 +206,7 @@ class Webhook:
         strategy_id, _, secret = (credential or "").partition(".")
         named = bool(secret) and STRATEGY_ID.match(strategy_id) is not None
         stored = self.secret_of(strategy_id) if named else None
-        matched = same_secret(secret.encode() if named else None, stored.encode() if stored is not None else None)
+        matched = same_secret(_bytes(secret) if named else None, _bytes(stored) if stored is not None else None)
         if not matched:  # an unknown strategy included: the answer does not say which names exist
             raise Refused(401, UNAUTHORIZED)
         who.strategy_id, who.secrets = strategy_id, (f"{strategy_id}.{secret}", secret)
@@ -219,7 +219,7 @@ class Webhook:
         stored = self.secret_of(strategy_id)
         scheme, _, given = signature.strip().partition("=")
         expected = hmac.new(stored.encode(), raw, hashlib.sha256).hexdigest() if stored is not None else None
-        matched = same_secret(given.strip().lower().encode() if scheme.lower() == "sha256" else None,
+        matched = same_secret(_bytes(given.strip().lower()) if scheme.lower() == "sha256" else None,
                               expected.encode() if expected else None)
         if not matched:  # an unknown strategy included, as for a secret
             raise Refused(401, UNAUTHORIZED)
@@ -232,7 +232,7 @@ class Webhook:
         excerpt = storable(" ".join(text.split())[:EXCERPT_CHARS])
         window = self.env.alert_burst_seconds if refused.status == 429 else UNTIMED_DEDUPE_SECONDS
         what = "" if refused.status == 429 else f"{refused.field}\n{excerpt}"
-        digest = hashlib.sha256(f"{refused.status}\n{what}\n{int(now.timestamp() // window)}".encode()).hexdigest()
+        digest = hashlib.sha256(_bytes(f"{refused.status}\n{what}\n{int(now.timestamp() // window)}")).hexdigest()
         event = NotificationEvent(
             key=f"alert_refused:{refused.strategy_id}:{digest[:32]}", kind="alert_refused",
             strategy_id=refused.strategy_id,
@@ -253,6 +253,11 @@ class _Caller:
     strategy_id: str | None = None
     secrets: tuple[str, ...] = ()
     text: str = ""
+
+
+def _bytes(text: str) -> bytes:
+    """UTF-8 of client text that may hold lone surrogates (a JSON ``\\ud800`` escape)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _raw_body(request: Request) -> bytes:
