@@ -20,18 +20,25 @@ FIGURES: Counter[str] = Counter()
 _numbers = itertools.count()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish")
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not FIGURES:
         return
     f = FIGURES
     terminalreporter.section("fault schedules")
-    terminalreporter.write_line(
-        f"schedules run {f['schedules']}, alerts accepted {f['accepted']} (never accepted after retries "
-        f"{f['unaccepted']}), lost {f['lost']}, fills doubled {f['doubled']}, stuck {f['stuck']}, "
-        f"symbols blocked {f['blocked']}, notifications sent twice {f['sent_twice']} (marked possible repeats "
-        f"{f['marked_repeats']}), notifications lost {f['notifications_lost']}, ledgers differing "
-        f"{f['ledger_differs']}, valid messages set aside {f['rejected_valid']}, poison set aside "
-        f"{f['poison_set_aside']}, entries filled after the kill switch {f['killed_fills']}")
+    if f["schedules"]:
+        terminalreporter.write_line(
+            f"schedules run {f['schedules']}, alerts accepted {f['accepted']} (never accepted after retries "
+            f"{f['unaccepted']}), lost {f['lost']}, fills doubled {f['doubled']}, stuck {f['stuck']}, "
+            f"symbols blocked {f['blocked']}, notifications sent twice {f['sent_twice']} (marked possible repeats "
+            f"{f['marked_repeats']}), notifications lost {f['notifications_lost']}, ledgers differing "
+            f"{f['ledger_differs']}, valid messages set aside {f['rejected_valid']}, poison set aside "
+            f"{f['poison_set_aside']}, entries filled after the kill switch {f['killed_fills']}")
+    if f["webhook_requests"]:
+        terminalreporter.write_line(f"webhook: {f['webhook_requests']} generated requests, {f['webhook_5xx']} answered 5xx")
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +76,15 @@ def books_url(pg_server_url, template_db):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def register(stack: FaultyStack, strategy_id: str, config) -> None:
-    """The strategy's secret and settings in SSM (the database row comes with each run)."""
+def register(stack: FaultyStack, strategy_id: str, config=None) -> None:
+    """The strategy's secret in SSM, and its settings when given (without, the webhook sends
+    none and the database row each run writes is the strategy's settings)."""
+    from tradeflow.adapters.aws import client
     from tradeflow.adapters.parameters import put_strategy
+    from tradeflow.names import STRATEGY_SECRET_PARAMETER
 
-    put_strategy(strategy_id, SECRET, config.model_dump_json())
+    if config is not None:
+        put_strategy(strategy_id, SECRET, config.model_dump_json())
+    else:
+        client("ssm").put_parameter(Name=STRATEGY_SECRET_PARAMETER.format(strategy=strategy_id), Value=SECRET,
+                                    Type="SecureString", Overwrite=True)

@@ -22,7 +22,7 @@ def test_a_fault_schedule_loses_doubles_and_blocks_nothing(fault_stack, books_ur
     sc = scenario(seed // SCHEDULES_PER_SCENARIO)
     if sc.seed not in _clean:
         if sc.strategy_id not in _registered:
-            register(stack, sc.strategy_id, sc.config)
+            register(stack, sc.strategy_id)
             _registered.add(sc.strategy_id)
         _clean[sc.seed] = run(stack, clock, books_url, sc, None)
     clean = _clean[sc.seed]
