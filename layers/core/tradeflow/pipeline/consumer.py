@@ -3,7 +3,7 @@ sort a failure with :func:`tradeflow.domain.errors.classify`.
 
 - success: the record is acknowledged (the batch processor deletes it);
 - permanent error (the body is malformed, or names a strategy, signal or order that does not
-  exist): recorded in ``rejected_messages`` with its reason, the trader told (an
+  exist): recorded in ``rejected_messages`` with its reason, the trader told (a
   ``message_rejected`` notification; not for the notifications queue itself), and the record
   acknowledged, so neither it nor the valid messages behind it in its FIFO group retry or
   reach the dead-letter queue;
