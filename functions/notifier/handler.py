@@ -1,5 +1,6 @@
-"""notifier Lambda: the notifications queue -> SNS email topic and SMS; and, on the 16:30
-America/New_York schedule ({"summary": "daily"}), each strategy's daily summary."""
+"""notifier Lambda: the notifications queue -> SNS email topic and SMS, each channel on its own;
+on the 16:30 America/New_York schedule ({"summary": "daily"}) each strategy's daily summary, and
+on the Friday 16:45 schedule ({"summary": "weekly"}) its weekly digest."""
 
 from typing import Literal
 
@@ -18,8 +19,8 @@ from tradeflow.settings import NotifierEnv, env
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 
 
-class DailySummaryInvocation(BaseModel):
-    summary: Literal["daily"]
+class SummaryInvocation(BaseModel):
+    summary: Literal["daily", "weekly"]
 
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -46,7 +47,8 @@ def handler(event, context):
     settings = env(NotifierEnv)
     if "Records" in event:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    DailySummaryInvocation.model_validate(event)
-    sent = notifier.daily_summary(get_connection(settings), settings)
+    which = SummaryInvocation.model_validate(event).summary
+    run = notifier.daily_summary if which == "daily" else notifier.weekly_digest
+    sent = run(get_connection(settings), settings)
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=sent)
     return {"summaries": sent}

@@ -56,6 +56,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},
     "equity_snapshots": {SM: SI, NT: SI},
     "notifications": {NT: SIU},
+    # one row per notification and channel (sms, email, digest), kept by the notifier
+    "notification_deliveries": {NT: SIU},
     "schema_migrations": {},
 }
 

@@ -570,3 +570,112 @@ def position_pnl_at_fill(conn: psycopg.Connection, position_id: int, fill_id: in
         "WHERE o.position_id = %s AND f.fill_id <= %s",
         (position_id, fill_id),
     ).fetchone()["pnl"]
+
+
+# --- deliveries: one row per notification and channel --------------------------------------
+
+def deliveries(conn: psycopg.Connection, key: str) -> dict[str, Row]:
+    """The delivery rows of notification ``key`` by channel (empty before it was routed)."""
+    return {r["channel"]: r for r in conn.execute(
+        "SELECT channel, status, attempts, error FROM notification_deliveries WHERE notification_key = %s "
+        "ORDER BY channel", (key,))}
+
+
+def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, decide, channels: tuple[str, ...],
+                       window_start: datetime, now: datetime) -> dict[str, Row]:
+    """Create the delivery rows of ``key`` once: for each channel, ``decide(channel, admitted)``
+    (``admitted``: the times of the strategy's messages admitted on that channel since
+    ``window_start``) gives its first status. Serialised per strategy (an advisory lock), so
+    concurrent notifiers cannot both take the last place under a rate limit. Returns the rows."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify:' || %s))", (strategy_id,))
+        if existing := deliveries(conn, key):
+            return existing
+        for channel in channels:
+            admitted = [r["created_at"] for r in conn.execute(
+                "SELECT created_at FROM notification_deliveries WHERE strategy_id = %s AND channel = %s "
+                "AND created_at > %s AND status IN ('pending', 'delivered', 'failed')",
+                (strategy_id, channel, window_start))]
+            conn.execute(
+                "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at) "
+                "VALUES (%s, %s, %s, %s, %s)", (key, channel, strategy_id, decide(channel, admitted), now))
+        return deliveries(conn, key)
+
+
+def start_delivery(conn: psycopg.Connection, key: str, channel: str) -> None:
+    """Count an attempt on ``channel`` before sending (committed), so a crash after the send
+    shows as a pending row with attempts > 0: it may have gone out."""
+    conn.execute("UPDATE notification_deliveries SET attempts = attempts + 1 WHERE notification_key = %s "
+                 "AND channel = %s", (key, channel))
+
+
+def finish_delivery(conn: psycopg.Connection, key: str, channel: str, error: str | None, now: datetime) -> None:
+    """Record the outcome on one channel: ``delivered`` at ``now``, or ``failed`` with ``error``."""
+    conn.execute(
+        "UPDATE notification_deliveries SET status = %s, error = %s, delivered_at = %s "
+        "WHERE notification_key = %s AND channel = %s",
+        ("failed" if error else "delivered", error, None if error else now, key, channel),
+    )
+
+
+def held_back(conn: psycopg.Connection, strategy_id: str, digest_key: str, until: datetime) -> list[Row]:
+    """Notifications of ``strategy_id`` created before ``until`` waiting for a digest (routed
+    to it, rate-limited or suppressed on a channel, not yet carried by another digest), plus
+    those already attached to ``digest_key`` (a retried digest). One row per notification:
+    notification_key, kind, message, created_at, channels, statuses."""
+    return conn.execute(
+        "SELECT n.notification_key, n.kind, n.message, n.created_at, array_agg(d.channel ORDER BY d.channel) AS channels, "
+        "array_agg(d.status ORDER BY d.channel) AS statuses "
+        "FROM notification_deliveries d JOIN notifications n USING (notification_key) "
+        "WHERE d.strategy_id = %s AND d.created_at < %s AND (d.digest_key = %s OR d.digest_key IS NULL AND "
+        "(d.status IN ('rate_limited', 'suppressed') OR d.channel = 'digest')) "
+        "GROUP BY n.notification_key, n.kind, n.message, n.created_at ORDER BY n.created_at, n.notification_key",
+        (strategy_id, until, digest_key),
+    ).fetchall()
+
+
+def attach_to_digest(conn: psycopg.Connection, keys: list[str], digest_key: str, now: datetime) -> None:
+    """Mark the held-back rows of ``keys`` as carried by ``digest_key``; their digest rows delivered."""
+    conn.execute(
+        "UPDATE notification_deliveries SET digest_key = %s, "
+        "status = CASE WHEN channel = 'digest' THEN 'delivered' ELSE status END, "
+        "delivered_at = CASE WHEN channel = 'digest' THEN %s ELSE delivered_at END "
+        "WHERE notification_key = ANY(%s) AND digest_key IS NULL "
+        "AND (status IN ('rate_limited', 'suppressed') OR channel = 'digest')",
+        (digest_key, now, keys),
+    )
+
+
+def period_report(conn: psycopg.Connection, strategy_id: str, start: datetime, end: datetime) -> Row:
+    """Facts of [start, end) for summaries: fills, realised P&L net of fees (currency), closed
+    trades and wins, best and worst closed trade (symbol, net P&L), refusals by reason."""
+    closed = conn.execute(
+        "SELECT symbol, realised_pnl - fees AS pnl FROM positions WHERE strategy_id = %s AND status = 'closed' "
+        "AND closed_at >= %s AND closed_at < %s ORDER BY realised_pnl - fees, position_id",
+        (strategy_id, start, end)).fetchall()
+    refusals = conn.execute(
+        "SELECT kind, count(*) AS n FROM notifications WHERE strategy_id = %s AND created_at >= %s AND created_at < %s "
+        "AND kind IN ('signal_refused', 'alert_refused', 'order_rejected') GROUP BY kind ORDER BY kind",
+        (strategy_id, start, end)).fetchall()
+    day = day_summary(conn, strategy_id, start, end)
+    return {"fills": day["fills"], "realised_pnl": day["realised_pnl"], "trades": len(closed),
+            "wins": sum(1 for t in closed if t["pnl"] > 0),
+            "worst": closed[0] if closed else None, "best": closed[-1] if closed else None,
+            "refusals": {r["kind"]: r["n"] for r in refusals}}
+
+
+def open_positions_with_stops(conn: psycopg.Connection, strategy_id: str) -> list[Row]:
+    """Open positions (symbol, side, quantity, avg_entry_price) and the stop price of their
+    working stop-loss, if any (currency per share)."""
+    return conn.execute(
+        "SELECT p.symbol, p.side, p.quantity, p.avg_entry_price, "
+        "(SELECT min(o.stop_price) FROM orders o WHERE o.position_id = p.position_id AND o.purpose = 'stop_loss' "
+        " AND o.status IN ('pending', 'accepted')) AS stop_price "
+        "FROM positions p WHERE p.strategy_id = %s AND p.status = 'open' ORDER BY p.symbol", (strategy_id,)).fetchall()
+
+
+def equity_between(conn: psycopg.Connection, strategy_id: str, start: datetime, end: datetime) -> list[Decimal]:
+    """The recorded end-of-day equity of [start, end), oldest first (currency)."""
+    return [r["equity"] for r in conn.execute(
+        "SELECT equity FROM equity_snapshots WHERE strategy_id = %s AND ts >= %s AND ts < %s ORDER BY ts",
+        (strategy_id, start, end))]

@@ -37,7 +37,7 @@ class ExecutionRequest(BaseModel):
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
-                           "message_rejected"]
+                           "message_rejected", "weekly_digest", "notify_test"]
 
 
 class NotificationEvent(BaseModel):

@@ -1,6 +1,7 @@
-"""The words a trader reads on their phone: short messages for fills, exits, refusals (of a
-signal by the risk gates, or of an alert by the webhook) and the daily summary. SMS bodies
-stay within one 160-character segment where they can."""
+"""The words a trader reads: short messages for fills, exits, refusals (of a signal by the
+risk gates, or of an alert by the webhook), the daily summary and the weekly digest. The
+message is the email body; the SMS is that text made to fit one GSM-7 segment
+(:func:`tradeflow.domain.alerting.to_sms`)."""
 
 from __future__ import annotations
 
@@ -44,9 +45,42 @@ def render(event: NotificationEvent) -> tuple[str, str]:
             f"[{s}] set aside a message on the {step} queue{what} that cannot be processed: {f['reason']}",
         )
     if event.kind == "daily_summary":
-        return (
-            f"tradeflow: daily summary {f['date']}",
-            f"[{s}] {f['date']}: {f['fills']} fills, net P&L {f['realised_pnl']}, "
-            f"equity {f['equity']}, {f['open_positions']} open",
-        )
+        # facts: date, fills, realised_pnl (the day's, net of fees), unrealised_pnl, total_realised_pnl,
+        # equity, trades (closed today), wins, open_positions, positions (lines), refusals {kind: n}, held (messages)
+        text = (f"[{s}] {f['date']}: {f['fills']} fills, net P&L {f['realised_pnl']}, "
+                f"equity {f['equity']}, {f['open_positions']} open")
+        if "trades" in f:
+            text += (f"\nclosed trades {f['trades']}, won {f['wins']}{_rate(f['wins'], f['trades'])}; "
+                     f"unrealised P&L {f['unrealised_pnl']}, realised to date {f['total_realised_pnl']}")
+        text += _lines("open positions", f.get("positions", []))
+        text += _refusals(f.get("refusals", {})) + _lines("held back", f.get("held", []))
+        return f"tradeflow: daily summary {f['date']}", text
+    if event.kind == "weekly_digest":
+        # facts: week (its Monday), fills, trades, wins, realised_pnl, best, worst, equity, sparkline,
+        # refusals {kind: n}, held (messages)
+        text = (f"[{s}] week of {f['week']}: {f['fills']} fills, {f['trades']} closed trades, won {f['wins']}"
+                f"{_rate(f['wins'], f['trades'])}, net P&L {f['realised_pnl']}")
+        if f.get("best"):
+            text += f"\nbest {f['best']}, worst {f['worst']}"
+        if f.get("equity"):
+            text += f"\nequity {f['equity']} {f['sparkline']}"
+        text += _refusals(f.get("refusals", {})) + _lines("held back", f.get("held", []))
+        return f"tradeflow: weekly digest {f['week']}", text
+    if event.kind == "notify_test":
+        # facts: channel list (text)
+        return "tradeflow: test message", f"[{s}] test message from tradeflow notify test ({f['sent_at']})"
     raise ValueError(f"unknown notification kind {event.kind!r}")
+
+
+def _rate(wins: int, trades: int) -> str:
+    return f" ({wins / trades:.0%})" if trades else ""
+
+
+def _lines(title: str, lines: list[str]) -> str:
+    return f"\n{title} ({len(lines)}):" + "".join(f"\n  {line}" for line in lines) if lines else ""
+
+
+def _refusals(by_kind: dict[str, int]) -> str:
+    if not by_kind:
+        return ""
+    return "\nrefused: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(by_kind.items()))

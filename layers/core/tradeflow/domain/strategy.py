@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.names import STRATEGY_ID
 
 #: Default of :attr:`StrategyConfig.max_alert_age_seconds` (seconds); the webhook reads the
@@ -87,6 +88,9 @@ class StrategyConfig(BaseModel):
     #: An approved entry whose orders are not created and executed within this many seconds
     #: (its message dead-lettered, say) expires with a reason and stops counting as a position.
     order_deadline_seconds: int = Field(default=900, ge=60)
+    #: Who hears about what, where and when: urgency routing, rate limits, quiet hours,
+    #: digests (docs/notifications.md).
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     def instrument(self, symbol: str) -> Instrument:
         """The rules for ``symbol``, every field resolved (overrides, then the defaults)."""

@@ -5,7 +5,13 @@ the stop monitor ticks (stop-loss and take-profit exits); a moving-average-cross
 a Pine strategy would, fires alerts rendered from the nested strategy template (docs/alerts.md)
 and TradingView posts them to the webhook a few seconds later (one alert in
 :data:`RETRY_EVERY` arrives twice, as TradingView's retry does); every queue is delivered; at
-16:30 the notifier sends the daily summary.
+16:30 the notifier records the day's equity (and would send the daily summary); on Fridays at
+16:45 it sends the weekly digest.
+
+The trader keeps notifications switched on (:data:`DEMO_NOTIFICATIONS`): stop-loss exits, the
+urgent events, go to the phone (SMS) at once; entries, take-profits and other exits wait for
+the weekly email digest, which also carries the week's figures; no daily summary (the digest
+has it all), and no digest for a week in which nothing waits for it.
 
 Every exit comes from the strategy itself: its own exit alerts (the cross below), or the
 bracket it sends with each entry (a 5 % stop-loss and a 10 % take-profit from the signal's
@@ -29,6 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tradeflow.clock import ReplayClock
+from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.report import Progress
 from tradeflow.local.stack import LocalStack, fresh_database, repo_root
@@ -41,14 +48,21 @@ RETRY_EVERY = 7
 #: The demo's strategy settings: $10,000 per trade sized by the Pine strategy (the alert's
 #: contracts), no bracket of the settings' own (the alerts carry the strategy's), 5 bps
 #: slippage, 1 bp commission, one position per symbol (four symbols: never a refusal).
+#: The demo trader's notifications: urgent by SMS at once, the rest in the weekly digest.
+DEMO_NOTIFICATIONS = NotificationSettings(
+    routes={"urgent": ("sms",), "routine": ("digest",), "info": ("digest",)},
+    daily_summary="off", weekly_digest="when_held_back",
+)
 DEMO_CONFIG = StrategyConfig(
     starting_cash=Decimal("100000"), stop_loss_pct=None, take_profit_pct=None,
     slippage_bps=Decimal("5"), commission_bps=Decimal("1"), max_open_positions=4,
+    notifications=DEMO_NOTIFICATIONS,
 )
 TRADE_NOTIONAL = Decimal("10000")
 #: The strategy's bracket, percent from the signal's close (stop rounded up, target down, to the cent).
 STOP_LOSS_PCT, TAKE_PROFIT_PCT = Decimal(5), Decimal(10)
 CENT = Decimal("0.01")
+FRIDAY = 4
 
 
 @dataclass(frozen=True)
@@ -220,6 +234,9 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
                 replay.set(datetime.combine(day, clock_time(16, 30), NEW_YORK))
                 stack.run_schedule("notifier")
                 stack.drain()
+                if day.weekday() == FRIDAY:
+                    replay.set(datetime.combine(day, clock_time(16, 45), NEW_YORK))
+                    stack.invoke("notifier", {"summary": "weekly"})
                 advance()
         wall = time.perf_counter() - began
         from tradeflow.local.report import read_results

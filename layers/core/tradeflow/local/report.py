@@ -35,7 +35,8 @@ def max_drawdown(equity: list[Decimal]) -> Decimal:
 
 
 def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[dict], Counter]:
-    """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind).
+    """(summary, equity curve [(time, equity)], closed trades, messages sent by "kind channel"
+    (one per channel a notification was delivered on: each email and each SMS).
 
     Each closed trade carries, besides its average-cost figures, ``lots``: its fills matched
     first-in, first-out (:func:`tradeflow.domain.ledger.fifo_fill`), each with the quantity,
@@ -71,8 +72,9 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             "SELECT count(*) AS n FROM fills JOIN orders USING (order_id) WHERE strategy_id = %s", (strategy_id,)
         ).fetchone()["n"]
         notifications = Counter(
-            r["kind"] for r in conn.execute(
-                "SELECT kind FROM notifications WHERE strategy_id = %s AND status = 'sent'", (strategy_id,))
+            f"{r['kind']} {r['channel']}" for r in conn.execute(
+                "SELECT n.kind, d.channel FROM notification_deliveries d JOIN notifications n USING (notification_key) "
+                "WHERE d.strategy_id = %s AND d.status = 'delivered' AND d.channel <> 'digest'", (strategy_id,))
         )
         messages = [r["message"] for r in conn.execute(
             "(SELECT message, created_at FROM notifications WHERE strategy_id = %(s)s AND kind <> 'daily_summary' "
@@ -134,7 +136,7 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("total return", f"{s['total_return']:.2%} (realised P&L ${s['realised_pnl']:,.2f}, "
                               f"fees ${s['fees']:,.2f})")
     t.add_row("max drawdown", f"{s['max_drawdown']:.2%}")
-    t.add_row("notifications sent", f"{sum(result.notifications.values())} ("
+    t.add_row("messages sent (email, SMS)", f"{sum(result.notifications.values())} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(result.notifications.items())) + ")")
     t.add_row("powertools metrics", ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items())))
     t.add_row("dead-letter queues", ", ".join(f"{q}: {n}" for q, n in result.dead_letters.items()))

@@ -183,6 +183,8 @@ class LocalStack:
         inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
         os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
+        # The urgent topic: its subscriptions are the trader's phones (SMS).
+        os.environ["URGENT_TOPIC_ARN"] = sns.create_topic(Name=names.URGENT_TOPIC)["TopicArn"]
         self.state_bucket = "tradeflow-local-state"
         aws.client("s3").create_bucket(Bucket=self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
