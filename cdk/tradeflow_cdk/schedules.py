@@ -1,5 +1,6 @@
-"""EventBridge Scheduler: the stop monitor every minute of the trading session and the daily
-summary at 16:30, both in America/New_York (Scheduler follows daylight saving time)."""
+"""EventBridge Scheduler: the stop monitor every minute of the trading session, the daily
+summary at 16:30 and the weekly digest on Fridays at 16:45, all in America/New_York
+(Scheduler follows daylight saving time)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from tradeflow_cdk.nag import acknowledge
 
 STOP_MONITOR_SCHEDULE_NAME = f"{names.APP}-stop-monitor"
 DAILY_SUMMARY_SCHEDULE_NAME = f"{names.APP}-daily-summary"
+WEEKLY_DIGEST_SCHEDULE_NAME = f"{names.APP}-weekly-digest"
 
 
 class Schedules(Construct):
-    """``stop_monitor`` and ``daily_summary`` schedules invoking their Lambdas directly."""
+    """``stop_monitor``, ``daily_summary`` and ``weekly_digest`` schedules invoking their Lambdas directly."""
 
     def __init__(
         self,
@@ -65,6 +67,20 @@ class Schedules(Construct):
             target=targets.LambdaInvoke(
                 notifier,
                 input=scheduler.ScheduleTargetInput.from_object({"summary": "daily"}),
+                role=role,
+                retry_attempts=3,
+                max_event_age=Duration.hours(1),
+            ),
+        )
+        self.weekly_digest = scheduler.Schedule(
+            self,
+            "WeeklyDigest",
+            schedule_name=WEEKLY_DIGEST_SCHEDULE_NAME,
+            description="tradeflow weekly digest after Friday's close",
+            schedule=scheduler.ScheduleExpression.expression(names.WEEKLY_DIGEST_SCHEDULE, zone),
+            target=targets.LambdaInvoke(
+                notifier,
+                input=scheduler.ScheduleTargetInput.from_object({"summary": "weekly"}),
                 role=role,
                 retry_attempts=3,
                 max_event_age=Duration.hours(1),

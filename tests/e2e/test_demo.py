@@ -111,12 +111,17 @@ def test_demo_emits_the_metrics_the_dashboard_shows(demo):
     assert m["AlertsAccepted"] == demo.alerts_posted
     assert m["SignalsApproved"] + m["SignalsRefused"] == demo.alerts_posted - demo.duplicates_collapsed
     assert m["Fills"] == demo.summary["fills"]
-    assert m["NotificationsSent"] == sum(demo.notifications.values())
+    assert m["NotificationsSent"] == sum(demo.notifications.values())  # one channel each
 
 
-def test_demo_notifies_every_fill_and_each_day(demo):
-    assert demo.notifications["fill"] == demo.summary["fills"]
-    assert demo.notifications["daily_summary"] == demo.days
+def test_demo_texts_every_stop_loss_and_sends_a_tenth_of_the_old_count(demo):
+    """Every stop-loss exit (urgent) went out by SMS; everything else waited for a weekly
+    digest; the messages are at most a tenth of what one message per fill and per day
+    (the routing before urgency) would have sent."""
+    stop_losses = demo.summary["orders"]["stop_loss filled"]
+    assert stop_losses > 0 and demo.notifications["fill sms"] == stop_losses
+    assert set(demo.notifications) == {"fill sms", "weekly_digest email"}
+    assert sum(demo.notifications.values()) <= (demo.summary["fills"] + demo.days) / 10
     assert demo.summary["max_drawdown"] > 0 and len(demo.equity_curve) >= demo.days
 
 

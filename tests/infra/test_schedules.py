@@ -10,7 +10,7 @@ def _schedules(template: Template) -> dict[str, dict]:
 
 def test_every_schedule_carries_the_market_time_zone(template: Template) -> None:
     schedules = _schedules(template)
-    assert len(schedules) == 3  # with the market-data fetch (test_market_data.py)
+    assert len(schedules) == 4  # with the market-data fetch (test_market_data.py)
     for schedule in schedules.values():
         assert schedule["ScheduleExpressionTimezone"] == names.MARKET_TIME_ZONE == "America/New_York"
 
@@ -30,3 +30,25 @@ def test_daily_summary_invokes_the_notifier_at_1630(template: Template, resource
     assert schedule["Target"]["Input"] == '{"summary":"daily"}'
     target = resources[schedule["Target"]["Arn"]["Fn::GetAtt"][0]]
     assert target["Properties"]["FunctionName"] == "tradeflow-notifier"
+
+
+def test_weekly_digest_runs_on_fridays_after_the_close_new_york_time(template: Template, resources: dict) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tradeflow.domain import calendar
+
+    schedule = _schedules(template)["tradeflow-weekly-digest"]
+    assert schedule["ScheduleExpressionTimezone"] == "America/New_York"
+    assert schedule["Target"]["Input"] == '{"summary":"weekly"}'
+    target = resources[schedule["Target"]["Arn"]["Fn::GetAtt"][0]]
+    assert target["Properties"]["FunctionName"] == "tradeflow-notifier"
+    # cron(minutes hours day-of-month month day-of-week year): read back, not compared as text
+    minute, hour, dom, month, dow, year = schedule["ScheduleExpression"].removeprefix("cron(").rstrip(")").split()
+    assert (dom, month, dow, year) == ("?", "*", "FRI", "*")
+    zone = ZoneInfo("America/New_York")
+    for day in ("2024-03-08", "2024-07-05", "2024-11-29"):  # winter, summer, and a half day (13:00 close)
+        at = datetime.fromisoformat(f"{day}T{int(hour):02d}:{int(minute):02d}").replace(tzinfo=zone)
+        assert at.weekday() == 4
+        _, close = calendar.session(at.date())
+        assert close < at  # after the close, whatever daylight saving time says

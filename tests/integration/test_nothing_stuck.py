@@ -47,7 +47,7 @@ def test_an_approved_entry_whose_orders_never_came_expires_and_stops_blocking_th
     decision = conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (first["signal_id"],)).fetchone()
     assert decision["expired_at"] == past and "did not reach the executor within 900 s" in decision["expiry_reason"]
     assert [o["quantity"] for o in orders(conn).values() if o["purpose"] == "entry"] == [Decimal(12)]
-    assert any("expired" in n["message"] for n in stack.inbox())
+    assert "expired" in told(stack)
     # the lost instruction turning up after all creates nothing
     from tradeflow.domain.messages import OrderInstruction
     from tradeflow.pipeline import order_creator
@@ -118,3 +118,10 @@ def test_a_fill_message_reports_the_pnl_booked_with_that_fill_whatever_came_afte
     assert sent[0].facts["realised_pnl"] == str(expected)
     assert f"P&L {expected}" in notes[0] or f"P&L {expected}" in notes[1]
     db.close_connection()
+
+
+def told(stack) -> str:
+    """What the trader reads once the day's summary ran (refusals and rejections are info:
+    they wait for the digest)."""
+    stack.run_schedule("notifier")
+    return "\n".join(n["message"] for n in stack.inbox())

@@ -88,6 +88,8 @@ MARKET_TIME_ZONE = "America/New_York"
 STOP_MONITOR_SCHEDULE = "cron(* 9-16 ? * MON-FRI *)"
 STOP_MONITOR_SCHEDULE_24_7 = "rate(1 minute)"
 DAILY_SUMMARY_SCHEDULE = "cron(30 16 ? * MON-FRI *)"
+#: The weekly digest: Fridays at 16:45 New York time, after the 16:00 close and the daily summary.
+WEEKLY_DIGEST_SCHEDULE = "cron(45 16 ? * FRI *)"
 
 #: The market_data function (``functions/market_data/handler.py``): outside the VPC, it fetches
 #: the watchlist's latest bars and hands them to the stop monitor by an asynchronous invoke of

@@ -1,0 +1,164 @@
+"""Urgency, routing, rate limits, quiet hours and the one-segment SMS (domain/alerting.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tradeflow.domain import alerting
+from tradeflow.domain.alerting import NotificationSettings, QuietHours
+from tradeflow.domain.messages import NotificationEvent
+from tradeflow.domain.notifications import render
+from tradeflow.domain.strategy import StrategyConfig
+
+# --- urgency -------------------------------------------------------------------------------
+
+def test_every_notification_kind_has_an_urgency():
+    missing = [k for k in alerting.kinds() if k not in alerting.URGENCY]
+    assert not missing, f"give these kinds an urgency in domain/alerting.py URGENCY: {missing}"
+    assert set(alerting.URGENCY) <= set(alerting.kinds()), "URGENCY names a kind that does not exist"
+
+
+@pytest.mark.parametrize(("kind", "facts", "level"), [
+    ("fill", {"purpose": "stop_loss"}, "urgent"),
+    ("fill", {"purpose": "entry"}, "routine"),
+    ("fill", {"purpose": "take_profit"}, "routine"),
+    ("fill", {"purpose": "exit"}, "routine"),
+    ("message_rejected", {}, "urgent"),
+    ("signal_refused", {}, "info"),
+    ("alert_refused", {}, "info"),
+    ("order_rejected", {}, "info"),
+])
+def test_urgency_of_the_kinds_the_issue_names(kind, facts, level):
+    assert alerting.urgency(kind, facts) == level
+
+
+def test_default_routes():
+    s = NotificationSettings()
+    assert s.channels("urgent") == ("sms", "email")
+    assert s.channels("routine") == ("email",)
+    assert s.channels("info") == ("digest",)
+    assert s.limit("sms") == 10 and s.limit("email") == 20
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ({"time_zone": "Mars/Olympus"}, "unknown time zone"),
+    ({"rate_limits": {"sms": 0}}, "at least 1"),
+    ({"routes": {"urgent": ["sms"]}}, "routes needs"),
+    ({"routes": {"urgent": ["pager"], "routine": [], "info": []}}, "pager"),
+])
+def test_bad_settings_say_what_is_wrong(raw, says):
+    with pytest.raises(ValidationError, match=says):
+        StrategyConfig.model_validate({"notifications": raw})
+
+
+# --- quiet hours and rate limits (the pure rule) --------------------------------------------
+
+def test_quiet_hours_wrap_midnight():
+    q = QuietHours(start=time(22), end=time(7))
+    assert q.contains(time(23, 30)) and q.contains(time(3)) and not q.contains(time(7)) and not q.contains(time(12))
+
+
+levels = st.sampled_from(["urgent", "routine", "info"])
+stream = st.lists(st.tuples(st.integers(0, 1800), levels), min_size=1, max_size=60)
+quiet = st.one_of(st.none(), st.tuples(st.integers(0, 23), st.integers(0, 23)).filter(lambda t: t[0] != t[1]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(stream, st.integers(1, 5), st.integers(1, 5), quiet, st.booleans(),
+       st.sampled_from(["America/New_York", "Europe/London", "Asia/Tokyo"]))
+def test_admit_over_random_streams(events, sms_limit, email_limit, quiet_sms, overrides, zone):
+    """Given events at random gaps, when each is admitted on the channels of its urgency,
+    then no channel has more than its limit in any hour, nothing non-urgent passes quiet
+    hours, urgent passes them when allowed, and every event that was not admitted is held
+    (rate_limited or suppressed) for the digest: nothing vanishes."""
+    s = NotificationSettings(
+        rate_limits={"sms": sms_limit, "email": email_limit}, time_zone=zone, urgent_overrides=overrides,
+        quiet_hours={"sms": QuietHours(start=time(quiet_sms[0]), end=time(quiet_sms[1]))} if quiet_sms else {})
+    at = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    admitted: dict[str, list[datetime]] = {"sms": [], "email": []}
+    outcome = []
+    for gap, level in events:
+        at += timedelta(seconds=gap)
+        for channel in s.channels(level):
+            if channel == "digest":
+                outcome.append((at, level, channel, "digest"))
+                continue
+            status = alerting.admit(channel, level, at, admitted[channel], s)
+            if status == "pending":
+                admitted[channel].append(at)
+            outcome.append((at, level, channel, status))
+    for channel, times in admitted.items():
+        for t in times:  # recomputed: sends in the hour ending at each send
+            assert sum(1 for u in times if t - timedelta(hours=1) < u <= t) <= s.limit(channel)
+    for at, level, channel, status in outcome:
+        assert status in ("pending", "rate_limited", "suppressed", "digest")
+        if channel == "sms" and quiet_sms:
+            hour = at.astimezone(ZoneInfo(zone)).hour
+            start, end = quiet_sms
+            inside = start <= hour < end if start < end else hour >= start or hour < end
+            if inside and not (level == "urgent" and overrides):
+                assert status == "suppressed"
+            if status == "suppressed":
+                assert inside
+        if status == "rate_limited":
+            t = at
+            assert sum(1 for u in admitted[channel] if t - timedelta(hours=1) < u <= t) >= s.limit(channel)
+    # every urgent event went out on a channel or is held for the digest
+    assert all(status for _, level, _, status in outcome if level == "urgent")
+
+
+# --- one SMS segment -----------------------------------------------------------------------
+
+def _fact_text():
+    return st.text(min_size=0, max_size=200)
+
+
+@st.composite
+def events(draw):
+    kind = draw(st.sampled_from([k for k in alerting.kinds() if k not in ("daily_summary", "weekly_digest")]))
+    t = _fact_text()
+    number = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=2, allow_nan=False)
+    facts = {
+        "purpose": draw(st.sampled_from(["entry", "exit", "reduce", "stop_loss", "take_profit"])),
+        "side": draw(st.sampled_from(["buy", "sell"])), "quantity": draw(number), "symbol": draw(t),
+        "price": draw(number), "realised_pnl": draw(st.one_of(st.none(), number)), "action": draw(t),
+        "reason": draw(t), "status": 400, "field": draw(st.one_of(st.none(), t)), "excerpt": draw(t),
+        "client_order_id": draw(t), "queue": "tradeflow-" + draw(t) + ".fifo", "sent_at": draw(t),
+    }
+    strategy_id = draw(st.from_regex(r"[a-z0-9-]{1,63}", fullmatch=True))
+    return NotificationEvent(key="k", kind=kind, strategy_id=strategy_id, facts=facts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events())
+def test_every_sms_fits_one_gsm7_segment(event):
+    _, message = render(event)
+    sms = alerting.to_sms(message)
+    length = alerting.gsm7_length(sms)
+    assert length is not None and length <= 160
+    if alerting.gsm7_length(message) is not None and alerting.gsm7_length(message) <= 160:
+        assert sms == message  # a text that fits is sent as it is
+
+
+def test_a_typical_fill_sms_is_not_cut():
+    event = NotificationEvent(key="k", kind="fill", strategy_id="ma-cross", facts={
+        "purpose": "stop_loss", "side": "sell", "quantity": "361", "symbol": "MSFT", "price": "26.67",
+        "realised_pnl": "-373.79"})
+    assert alerting.to_sms(render(event)[1]) == "[ma-cross] Stop-loss SELL 361 MSFT @ 26.67, P&L -373.79"
+
+
+def test_extended_characters_count_twice():
+    assert alerting.gsm7_length("{}") == 4 and alerting.gsm7_length("é") == 1 and alerting.gsm7_length("✓") is None
+    cut = alerting.to_sms("€" * 100)
+    assert cut.endswith("...") and alerting.gsm7_length(cut) <= 160
+
+
+def test_sparkline_scales_between_low_and_high():
+    assert alerting.sparkline([1, 2, 3]) == "▁▄█"
+    assert alerting.sparkline([5, 5]) == "▄▄" and alerting.sparkline([]) == ""
