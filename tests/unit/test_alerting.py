@@ -162,3 +162,32 @@ def test_extended_characters_count_twice():
 def test_sparkline_scales_between_low_and_high():
     assert alerting.sparkline([1, 2, 3]) == "▁▄█"
     assert alerting.sparkline([5, 5]) == "▄▄" and alerting.sparkline([]) == ""
+
+
+# --- tradeflow notify ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", alerting.kinds())
+def test_notify_preview_renders_every_kind_per_channel(kind, capsys):
+    from tradeflow.local.cli import main
+
+    assert main(["notify", "preview", kind]) == 0
+    out = capsys.readouterr().out
+    level = alerting.urgency(kind, {"purpose": "stop_loss"} if kind == "fill" else {})
+    assert out.startswith(f"{kind}: {level}")
+    for channel in NotificationSettings().channels(level):
+        assert f"--- {channel}" in out
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["notify", "preview", "bogus"], "needs a KIND"),
+    (["notify", "test", "--aws"], "no AWS region"),
+])
+def test_notify_errors_are_one_line(argv, says, capsys, monkeypatch):
+    from tradeflow.local.cli import main
+
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1

@@ -278,6 +278,101 @@ def _dlq(action: str, sqs, where: str) -> int:
     return 0
 
 
+#: Example facts of each notification kind, for ``tradeflow notify preview``.
+PREVIEW_FACTS: dict[str, dict] = {
+    "fill": {"purpose": "stop_loss", "side": "sell", "quantity": "361", "symbol": "MSFT", "price": "26.67",
+             "realised_pnl": "-373.79"},
+    "signal_refused": {"action": "buy", "symbol": "AAPL", "reason": "max open positions (5) reached"},
+    "alert_refused": {"status": 422, "field": "action", "reason": "unfilled placeholder {{strategy.order.action}}",
+                      "excerpt": '{"ticker": "AAPL", "action": "{{strategy.order.action}}"}'},
+    "order_rejected": {"client_order_id": "tf-1f2e3d-entry", "symbol": "ZZZ", "reason": "no price for ZZZ"},
+    "message_rejected": {"queue": "tradeflow-orders.fifo", "reason": "no signal 61f50022", "symbol": "AAPL"},
+    "daily_summary": {"date": "2024-03-01", "fills": 2, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
+                      "total_realised_pnl": "5708.91", "equity": "105705.06", "trades": 1, "wins": 1,
+                      "open_positions": 1, "positions": ["MSFT long 361 from 27.65, stop 26.27"],
+                      "refusals": {"signal_refused": 1}, "held": ["[ma-cross] buy AAPL refused: max open positions"]},
+    "weekly_digest": {"week": "2024-02-26", "fills": 4, "trades": 2, "wins": 1, "realised_pnl": "744.15",
+                      "best": "GOOG 1117.94", "worst": "MSFT -373.79", "equity": "105705.06",
+                      "sparkline": "▁▂▄▃█", "refusals": {}, "held": []},
+    "notify_test": {"sent_at": "2024-03-01T21:30:00+00:00"},
+}
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """``preview KIND``: each kind as it would be sent, per channel of its default route;
+    ``test``: one test message per channel (email, SMS) through the local stack's topics, or
+    with --aws through the deployed topics (your default AWS credentials and region)."""
+    from tradeflow.domain import alerting
+    from tradeflow.domain.messages import NotificationEvent
+    from tradeflow.domain.notifications import render
+
+    if args.action == "preview":
+        if args.kind not in PREVIEW_FACTS:
+            raise ValueError(f"notify preview needs a KIND, one of {', '.join(PREVIEW_FACTS)} (got {args.kind!r})")
+        event = NotificationEvent(key="preview", kind=args.kind, strategy_id="ma-cross", facts=PREVIEW_FACTS[args.kind])
+        subject, message = render(event)
+        level = alerting.urgency(event.kind, event.facts)
+        print(f"{args.kind}: {level}")
+        for channel in alerting.NotificationSettings().channels(level):
+            if channel == "email":
+                print(f"--- email\nSubject: {subject}\n{message}")
+            elif channel == "sms":
+                sms = alerting.to_sms(message)
+                print(f"--- sms ({alerting.gsm7_length(sms)}/160 GSM-7 characters)\n{sms}")
+            else:
+                print(f"--- digest (listed under \"held back\")\n  {message}")
+        return 0
+    if args.kind:
+        raise ValueError("notify test takes no KIND")
+    from tradeflow import clock, names
+
+    event = NotificationEvent(key="test", kind="notify_test", strategy_id="tradeflow",
+                              facts={"sent_at": clock.now().isoformat(timespec="seconds")})
+    subject, message = render(event)
+    sms = alerting.to_sms(message)
+    if args.aws:
+        sns, account, region = _aws_session_client("sns")
+        sent = []
+        for topic, send in ((names.TRADER_ALERTS_TOPIC, {"Subject": subject, "Message": message}),
+                            (names.URGENT_TOPIC, {"Message": sms})):
+            arn = f"arn:aws:sns:{region}:{account}:{topic}"
+            try:
+                sns.publish(TopicArn=arn, **send)
+            except Exception as exc:  # botocore's errors; botocore is not imported here
+                raise RuntimeError(f"could not publish to {topic}: {type(exc).__name__}: {exc}") from None
+            sent.append(topic)
+        print(f"published a test message to {sent[0]} (email) and {sent[1]} (SMS) in {region}; "
+              "its subscribers receive it once confirmed (email) and outside the SMS sandbox or verified (SMS)")
+        return 0
+    from tradeflow.adapters import aws
+    from tradeflow.local.stack import LocalStack
+
+    with LocalStack() as stack:
+        aws.publish(stack.topic_arn, subject, message)
+        aws.send_sms(os.environ["URGENT_TOPIC_ARN"], sms)
+        received = stack.inbox()
+    print(f"email (local trader-alerts topic): {received[0]['message'] if received else 'not received'}")
+    print(f"sms (local urgent topic): {sms}")
+    return 0
+
+
+def _aws_session_client(service: str):
+    """(client, account id, region) for the deployed stack; a one-line refusal without a region
+    or credentials."""
+    import boto3
+
+    session = boto3.Session()
+    if not session.region_name:
+        raise RuntimeError("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION (or a profile with a region)")
+    if session.get_credentials() is None:
+        raise RuntimeError("no AWS credentials: configure them (aws configure, AWS_PROFILE or environment)")
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except Exception as exc:  # botocore's errors
+        raise RuntimeError(f"the AWS credentials were refused: {type(exc).__name__}") from None
+    return session.client(service), account, session.region_name
+
+
 def _aws_sqs():
     """An SQS client for the deployed stack; a one-line refusal without a region or credentials."""
     import boto3
@@ -418,6 +513,12 @@ def parser() -> argparse.ArgumentParser:
     dead.add_argument("action", choices=["show", "redrive"])
     dead.add_argument("--aws", action="store_true", help="the deployed stack's queues instead of the local stack's")
     dead.set_defaults(run=cmd_dlq)
+
+    notify = sub.add_parser("notify", help="preview each notification kind, or send a test message per channel")
+    notify.add_argument("action", choices=["preview", "test"])
+    notify.add_argument("kind", nargs="?", help="for preview: " + ", ".join(PREVIEW_FACTS))
+    notify.add_argument("--aws", action="store_true", help="test: through the deployed topics")
+    notify.set_defaults(run=cmd_notify)
 
     layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")
     layer.add_argument("--out", default="build/layer")
