@@ -619,7 +619,7 @@ def finish_delivery(conn: psycopg.Connection, key: str, channel: str, error: str
 
 
 def held_back(conn: psycopg.Connection, strategy_id: str, digest_key: str, until: datetime) -> list[Row]:
-    """Notifications of ``strategy_id`` created before ``until`` waiting for a digest (routed
+    """Notifications of ``strategy_id`` created up to ``until`` waiting for a digest (routed
     to it, rate-limited or suppressed on a channel, not yet carried by another digest), plus
     those already attached to ``digest_key`` (a retried digest). One row per notification:
     notification_key, kind, message, created_at, channels, statuses."""
@@ -627,7 +627,7 @@ def held_back(conn: psycopg.Connection, strategy_id: str, digest_key: str, until
         "SELECT n.notification_key, n.kind, n.message, n.created_at, array_agg(d.channel ORDER BY d.channel) AS channels, "
         "array_agg(d.status ORDER BY d.channel) AS statuses "
         "FROM notification_deliveries d JOIN notifications n USING (notification_key) "
-        "WHERE d.strategy_id = %s AND d.created_at < %s AND (d.digest_key = %s OR d.digest_key IS NULL AND "
+        "WHERE d.strategy_id = %s AND d.created_at <= %s AND (d.digest_key = %s OR d.digest_key IS NULL AND "
         "(d.status IN ('rate_limited', 'suppressed') OR d.channel = 'digest')) "
         "GROUP BY n.notification_key, n.kind, n.message, n.created_at ORDER BY n.created_at, n.notification_key",
         (strategy_id, until, digest_key),
