@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -149,31 +149,43 @@ def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
     return conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (signal_id,)).fetchone()
 
 
+#: An approved entry whose orders are not created yet counts as held for this long after its
+#: signal arrived (the order creator makes them within seconds; an older one never will).
+ENTRY_WITHOUT_ORDERS = timedelta(minutes=15)
+
+
 def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol: str, intent: Intent,
                before: datetime) -> RiskState:
-    """The inputs of the risk gates: the kill switch, the strategy's open positions and
-    approved entries not yet filled (symbol -> side), and the last approved signal with the
-    same symbol and intent received before ``before``."""
+    """The inputs of the risk gates: the kill switch, what the strategy holds or is about to
+    (symbol -> side: open positions, working entry orders, and entries approved within
+    :data:`ENTRY_WITHOUT_ORDERS` before ``before`` whose orders are not created yet), and the
+    last approved signal with the same symbol and intent received before ``before``. Every
+    read is an index range of recent or open rows, whatever the length of the history."""
     kill = conn.execute("SELECT kill_switch FROM risk_state").fetchone()["kill_switch"]
     held = {
         r["symbol"]: r["side"]
         for r in conn.execute(
-            "SELECT symbol, side FROM positions WHERE strategy_id = %s AND status = 'open' "
+            "SELECT symbol, side FROM positions WHERE strategy_id = %(s)s AND status = 'open' "
+            "UNION ALL "
+            "SELECT symbol, CASE side WHEN 'buy' THEN 'long' ELSE 'short' END FROM orders "
+            "WHERE strategy_id = %(s)s AND purpose = 'entry' AND status IN ('pending', 'accepted') "
             "UNION ALL "
             "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
-            "FROM decisions d JOIN signals s USING (signal_id) "
-            "WHERE s.strategy_id = %s AND d.approved AND 'entry' = ANY (d.legs) AND NOT EXISTS ("
-            "  SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry' "
-            "  AND o.status IN ('filled', 'cancelled', 'rejected', 'expired'))",
-            (strategy_id, strategy_id),
+            "FROM signals s JOIN decisions d USING (signal_id) "
+            "WHERE s.strategy_id = %(s)s AND s.received_at >= %(since)s "
+            "AND d.approved AND 'entry' = ANY (d.legs) "
+            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = s.signal_id)",
+            {"s": strategy_id, "since": before - ENTRY_WITHOUT_ORDERS},
         )
     }
     last = conn.execute(
-        "SELECT max(s.received_at) AS at FROM decisions d JOIN signals s USING (signal_id) "
-        "WHERE s.strategy_id = %s AND s.symbol = %s AND d.intent = %s AND d.approved AND s.received_at < %s",
-        (strategy_id, symbol, intent, before),
-    ).fetchone()["at"]
-    return RiskState(kill_switch=kill, paused=paused, open_positions=held, last_same_signal_at=last)
+        "SELECT s.received_at AS at FROM signals s JOIN decisions d USING (signal_id) "
+        "WHERE s.strategy_id = %s AND s.symbol = %s AND s.received_at < %s AND d.intent = %s AND d.approved "
+        "ORDER BY s.received_at DESC LIMIT 1",
+        (strategy_id, symbol, before, intent),
+    ).fetchone()
+    return RiskState(kill_switch=kill, paused=paused, open_positions=held,
+                     last_same_signal_at=last["at"] if last else None)
 
 
 def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Intent, d: Decision,
