@@ -51,8 +51,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
         position = conn.execute(
             "SELECT * FROM positions WHERE position_id = %s", (order["position_id"],)
         ).fetchone()
-    if env.state_bucket:  # first: the stop monitor relies on it (a failure retries the message)
-        state.sync_open_positions(conn, env.state_bucket)
+        if env.state_bucket:  # last in the transaction: the stop monitor relies on it (a failure retries)
+            state.sync_open_positions(conn, env.state_bucket)
     if fill is not None:
         aws.send(env.notifications_queue_url, _fill_event(order, fill, position))
     elif order["status"] == "rejected":
