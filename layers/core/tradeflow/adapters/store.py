@@ -300,28 +300,38 @@ def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> 
 
 #: The working orders (accepted or partially filled) that the latest quote or bar of their
 #: symbol at %(at)s can affect, with that quote (columns in :class:`WorkingOrder` order). An
-#: exit leg resting at a plain stop or limit is left out when the price range of the quote or
-#: bar (low to high, with last, bid and ask) stays on the untouched side of it, as no fill
-#: rule can fill it then (:func:`tradeflow.domain.fills.stop_touched` and ``limit_touched``
-#: are inclusive, and every reference price lies in that range); every other working order
-#: (entries, exits, trailing stops, stop-limits, day orders due, ioc) is always read. So a
-#: tick reads the orders near the market, not every open bracket; ``everything`` reads all.
+#: exit leg resting at a plain stop or limit is read only when the price range of the quote or
+#: bar (low to high, with last, bid and ask) has reached it, since no fill rule can fill it
+#: otherwise (:func:`tradeflow.domain.fills.stop_touched` and ``limit_touched`` are inclusive,
+#: and every reference price lies in that range); each side and type is an index range per
+#: symbol (migration 0004). Every other working order (entries, exits, trailing stops,
+#: stop-limits, ioc, day orders due) is always read. So a tick reads the orders near the
+#: market, not every open bracket; ``everything`` reads all (to check the pruning).
+_WORKING_NOW = "o.status IN ('accepted', 'partially_filled')"
+_RESTING = _WORKING_NOW + " AND o.purpose IN ('stop_loss', 'take_profit') AND o.order_type = '{0}' AND o.side = '{1}'"
 _WORKING = (
-    "WITH q AS (SELECT l.* FROM (SELECT DISTINCT symbol FROM orders "
-    "  WHERE status IN ('accepted', 'partially_filled')) s CROSS JOIN LATERAL ("
-    "  SELECT symbol, ts, price, bid, ask, open, high, low, least(low, price, bid, ask) AS lo, "
+    "WITH q AS (SELECT l.* FROM (SELECT DISTINCT symbol FROM orders o WHERE " + _WORKING_NOW + ") s "
+    "  CROSS JOIN LATERAL (SELECT symbol, ts, price, bid, ask, open, high, low, least(low, price, bid, ask) AS lo, "
     "  greatest(high, price, bid, ask) AS hi FROM quotes "
-    "  WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) l) "
+    "  WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) l), "
+    "near AS ("
+    "  SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND (%(everything)s OR NOT ("
+    "    o.purpose IN ('stop_loss', 'take_profit') AND o.order_type IN ('stop', 'limit') "
+    "    AND o.time_in_force <> 'ioc')) "
+    "  UNION SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND o.expires_at <= %(at)s "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "sell")
+    + " AND o.stop_price >= q.lo "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "buy")
+    + " AND o.stop_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "sell")
+    + " AND o.limit_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "buy")
+    + " AND o.limit_price >= q.lo) "
     "SELECT o.order_id, o.client_order_id, o.strategy_id, o.symbol, o.side, o.order_type, o.purpose, o.status, "
     "  o.stop_price, o.limit_price, o.stop_triggered_at, o.time_in_force, o.expires_at, o.working_since, "
     "  o.position_id, o.high_water_mark, o.trail_amount, o.trail_percent, "
     "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low "
-    "FROM orders o LEFT JOIN q USING (symbol) WHERE o.status IN ('accepted', 'partially_filled') AND ("
-    "  %(everything)s OR o.purpose NOT IN ('stop_loss', 'take_profit') OR o.order_type NOT IN ('stop', 'limit') "
-    "  OR o.expires_at <= %(at)s OR o.time_in_force = 'ioc' "
-    "  OR (o.order_type = 'stop' AND CASE o.side WHEN 'sell' THEN o.stop_price >= q.lo ELSE o.stop_price <= q.hi END) "
-    "  OR (o.order_type = 'limit' AND CASE o.side WHEN 'sell' THEN o.limit_price <= q.hi "
-    "      ELSE o.limit_price >= q.lo END)) "
+    "FROM near JOIN orders o USING (order_id) LEFT JOIN q USING (symbol) "
     "ORDER BY o.strategy_id, o.symbol, o.order_id"
 )
 

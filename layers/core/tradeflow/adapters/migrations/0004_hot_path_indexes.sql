@@ -21,3 +21,16 @@ CREATE INDEX decisions_decided ON decisions (decided_at);
 
 -- Fills in a time window (the daily summary).
 CREATE INDEX fills_filled ON fills (filled_at);
+
+-- The stop monitor's pruned read: an exit leg resting at a plain stop or limit is read only
+-- once the latest price range reaches it, an index range per symbol, side and type; the other
+-- working orders (entries, exits, trailing stops, stop-limits, ioc) and the day orders due
+-- are read whole. So a tick reads the orders near the market, not every open bracket.
+CREATE INDEX orders_resting_stops ON orders (symbol, side, stop_price)
+    WHERE status IN ('accepted', 'partially_filled') AND purpose IN ('stop_loss', 'take_profit')
+    AND order_type = 'stop';
+CREATE INDEX orders_resting_limits ON orders (symbol, side, limit_price)
+    WHERE status IN ('accepted', 'partially_filled') AND purpose IN ('stop_loss', 'take_profit')
+    AND order_type = 'limit';
+CREATE INDEX orders_working_expiring ON orders (expires_at)
+    WHERE status IN ('accepted', 'partially_filled') AND expires_at IS NOT NULL;
