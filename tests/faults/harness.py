@@ -35,6 +35,7 @@ import psycopg
 from tradeflow import names
 from tradeflow.adapters import aws, db, store
 from tradeflow.clock import ReplayClock
+from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.queues import MemoryQueues
 from tradeflow.local.stack import FastLocalStack
@@ -63,6 +64,11 @@ class Crash(BaseException):
 
 # --- scenarios -------------------------------------------------------------------------------
 
+#: Every notification sent at once by email, with limits no scenario reaches: the schedules
+#: check exactly-once delivery, not the routing (tests/integration/test_notifications.py).
+NOTIFY_EVERYTHING = NotificationSettings(routes={"urgent": ("email",), "routine": ("email",), "info": ("email",)},
+                                         rate_limits={"sms": 10_000, "email": 10_000})
+
 @dataclass
 class Step:
     quotes: dict[str, Decimal]
@@ -85,7 +91,8 @@ def scenario(seed: int) -> Scenario:
     price = {s: Decimal(rng.choice([50, 100, 250])) for s in symbols}
     commission, slippage, short = rng.choice([0, 1, 5]), rng.choice([0, 5]), rng.random() < 0.4
     config = StrategyConfig(commission_bps=Decimal(commission), slippage_bps=Decimal(slippage), allow_short=short,
-                            max_open_positions=5, order_deadline_seconds=6 * 3600)
+                            max_open_positions=5, order_deadline_seconds=6 * 3600,
+                            notifications=NOTIFY_EVERYTHING)
     steps, killed = [], False
     for _ in range(rng.randint(3, 4)):
         for s in symbols:
@@ -314,7 +321,7 @@ def run(stack: FaultyStack, clock: ReplayClock, url: str, sc: Scenario, faults: 
 
 #: Every table a run writes (creating a database per run costs a third of a second).
 _TABLES = ("order_amendments", "order_events", "fills", "orders", "positions", "decisions", "signals", "quotes",
-           "equity_snapshots", "notifications", "rejected_messages", "accounts", "strategies")
+           "equity_snapshots", "notification_deliveries", "notifications", "rejected_messages", "accounts", "strategies")
 
 
 def empty_books(conn: psycopg.Connection) -> None:
