@@ -20,6 +20,9 @@ FUNCTIONS = (
     "notifier",
 )
 
+#: The cockpit's API function (functions/control/handler.py), built by its own construct.
+CONTROL_FUNCTION = "control"
+
 #: SQS queues: name -> consumer function. FIFO queues keep an entry and its exit in order.
 SIGNALS_QUEUE = "tradeflow-signals.fifo"
 ORDERS_QUEUE = "tradeflow-orders.fifo"
@@ -63,6 +66,10 @@ STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
 #: SSM parameter holding a strategy's settings (String, the JSON of StrategyConfig). Only the
 #: webhook (outside the VPC) reads SSM; the settings travel on with each signal.
 STRATEGY_SETTINGS_PARAMETER = "/tradeflow/strategies/{strategy}/settings"
+
+#: SSM parameter holding the control API's bearer token (SecureString), written by
+#: ``tradeflow api-token``; the control function compares a request's token with it.
+CONTROL_API_TOKEN_PARAMETER = "/tradeflow/control/api-token"
 
 #: The state bucket's object holding how many positions are open (decimal text), and the
 #: environment variable naming the bucket. The stop monitor leaves the database alone (so

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
 from tradeflow.webhook_env import WebhookEnv  # noqa: F401  (kept apart: the webhook skips pydantic-settings)
 
 
@@ -67,6 +68,15 @@ class NotifierEnv(DatabaseEnv):
 
     trader_alerts_topic_arn: str
     sms_phone_numbers: str = ""
+
+
+class ControlEnv(DatabaseEnv):
+    """control (the cockpit's API): where its bearer token is kept, and the queues an action
+    (a flatten's exits, a notification) is sent to."""
+
+    api_token_parameter: str = CONTROL_API_TOKEN_PARAMETER
+    executions_queue_url: str | None = None
+    notifications_queue_url: str | None = None
 
 
 @lru_cache

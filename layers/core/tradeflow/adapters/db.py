@@ -26,10 +26,10 @@ MIGRATION_LOCK = 7_231_004_117
 CONNECT_TIMEOUT = 30
 
 
-def connect(conninfo: str) -> psycopg.Connection:
+def connect(conninfo: str, connect_timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection:
     """A new autocommit connection returning rows as dicts; transactions are explicit
-    (``with conn.transaction():``)."""
-    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
+    (``with conn.transaction():``). ``connect_timeout`` in seconds."""
+    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=connect_timeout)
 
 
 def conninfo_from_secret(secret: dict | str) -> str:
@@ -87,10 +87,11 @@ _connection: psycopg.Connection | None = None
 _last_used = 0.0
 
 
-def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
+def get_connection(settings: DatabaseEnv, connect_timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection:
     """The process's connection, opened on first use and kept for warm invocations. After
     :data:`PING_AFTER_SECONDS` unused it is checked with ``SELECT 1`` and reopened if the
-    server closed it; within a busy batch it is handed out without a round trip."""
+    server closed it; within a busy batch it is handed out without a round trip. Raises
+    psycopg.OperationalError when no connection is made within ``connect_timeout`` seconds."""
     global _connection, _last_used
     now = time.monotonic()
     idle, _last_used = now - _last_used, now
@@ -102,7 +103,7 @@ def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
             return _connection
         except psycopg.OperationalError:
             _connection.close()
-    _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn))
+    _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn), connect_timeout)
     return _connection
 
 

@@ -25,14 +25,21 @@ Row = dict[str, Any]
 
 def add_strategy(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, now: datetime) -> None:
     """Register a strategy and open its paper account with ``config.starting_cash``;
-    re-registering replaces the settings (when they changed) but keeps the account."""
+    re-registering replaces the current settings (when they changed) but keeps the account.
+    Each change is appended to ``strategy_settings_history`` (the settings, their hash, when)."""
     with conn.transaction():
-        conn.execute(
+        changed = conn.execute(
             "INSERT INTO strategies (strategy_id, settings, created_at) VALUES (%s, %s, %s) "
             "ON CONFLICT (strategy_id) DO UPDATE SET settings = EXCLUDED.settings "
             "WHERE strategies.settings IS DISTINCT FROM EXCLUDED.settings",
             (strategy_id, config.model_dump_json(), now),
-        )
+        ).rowcount
+        if changed:
+            conn.execute(
+                "INSERT INTO strategy_settings_history (strategy_id, config_hash, settings, changed_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (strategy_id, config.config_hash(), config.model_dump_json(), now),
+            )
         conn.execute(
             "INSERT INTO accounts (strategy_id, starting_cash, cash, updated_at) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (strategy_id) DO NOTHING",

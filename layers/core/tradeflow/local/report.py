@@ -10,19 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradeflow.adapters import db
-from tradeflow.domain.ledger import LotClose, fifo_fill
+from tradeflow.adapters.read_models import fifo_lots
 
 if TYPE_CHECKING:
     from tradeflow.local.demo import DemoResult
-
-
-def _fifo_lots(fills: list[tuple[str, Decimal, Decimal]]) -> list[LotClose]:
-    """The lot closes of one position's fills (side, quantity, price), first-in, first-out."""
-    lots, closed = (), []
-    for side, quantity, price in fills:
-        lots, closes = fifo_fill(lots, side, quantity, price)
-        closed += closes
-    return closed
 
 
 def max_drawdown(equity: list[Decimal]) -> Decimal:
@@ -38,7 +29,7 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
     """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind).
 
     Each closed trade carries, besides its average-cost figures, ``lots``: its fills matched
-    first-in, first-out (:func:`tradeflow.domain.ledger.fifo_fill`), each with the quantity,
+    first-in, first-out (:func:`tradeflow.adapters.read_models.fifo_lots`), each with the quantity,
     open and close price and gross P&L of one lot closed; they add up to the trade's P&L."""
     with db.connect(database_url) as conn:
         account = conn.execute("SELECT * FROM accounts WHERE strategy_id = %s", (strategy_id,)).fetchone()
@@ -58,7 +49,7 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             "WHERE o.strategy_id = %s AND o.position_id IS NOT NULL ORDER BY f.fill_id", (strategy_id,)
         ):
             position_fills[r["position_id"]].append((r["side"], r["quantity"], r["price"]))
-        trades = [{**t, "lots": _fifo_lots(position_fills[t["position_id"]])} for t in trades]
+        trades = [{**t, "lots": fifo_lots(position_fills[t["position_id"]])} for t in trades]
         decisions = conn.execute(
             "SELECT approved, reasons FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s",
             (strategy_id,),

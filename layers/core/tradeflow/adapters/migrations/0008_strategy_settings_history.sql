@@ -1,0 +1,14 @@
+-- Strategy settings are recorded, not overwritten: every distinct settings a strategy was
+-- registered with, in order, append-only. strategies.settings stays the current copy.
+CREATE TABLE strategy_settings_history (
+    strategy_id text NOT NULL REFERENCES strategies,
+    config_hash text NOT NULL,
+    settings    jsonb NOT NULL,
+    changed_at  timestamptz NOT NULL,
+    PRIMARY KEY (strategy_id, changed_at, config_hash)
+);
+CREATE TRIGGER strategy_settings_history_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON strategy_settings_history FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
+INSERT INTO strategy_settings_history (strategy_id, config_hash, settings, changed_at)
+    SELECT strategy_id, 'before-history', settings, created_at FROM strategies;
