@@ -112,6 +112,11 @@ def _waking(exc: DatabaseWaking) -> Response:
     return _error(503, f"waking the database, retry in {WAKE_SECONDS} s", {"Retry-After": str(WAKE_SECONDS)})
 
 
+@app.exception_handler(cockpit.GuardianMissing)
+def _missing(exc: cockpit.GuardianMissing) -> Response:
+    return _error(501, str(exc))
+
+
 @app.exception_handler(ParametersUnavailable)
 def _ssm_down(exc: ParametersUnavailable) -> Response:
     return _error(503, "the token store (SSM) did not answer, retry in a few seconds", {"Retry-After": "5"})

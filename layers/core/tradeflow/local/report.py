@@ -135,6 +135,8 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     console.print("[bold]Last messages to the trader's email and phone:[/bold]")
     for message in s["last_messages"]:
         console.print(f"  {message}", markup=False)
+    console.print("Open these results in the cockpit (positions, orders, trades, equity, metrics, audit trail): "
+                  "[bold]tradeflow serve[/bold], then the URL it prints")
 
 
 def _svg_curve(curve: list[tuple[datetime, Decimal]], width: int = 900, height: int = 300) -> str:

@@ -56,10 +56,20 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _control():
-    from tradeflow.pipeline import control
+class GuardianMissing(RuntimeError):
+    """The trading-state functions (pipeline/control.py) are not in this build."""
 
-    return control
+
+def _control(name: str):
+    """The guardian's function ``name`` from :mod:`tradeflow.pipeline.control`."""
+    try:
+        from tradeflow.pipeline import control
+    except ImportError:
+        control = None
+    found = getattr(control, name, None)
+    if found is None:
+        raise GuardianMissing(f"trading states are not available in this build ({name} is missing)")
+    return found
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -68,9 +78,10 @@ def status(conn: psycopg.Connection, now: datetime) -> dict:
     """The status read model, with the trading states and breakers of ``control.risk_status``
     when the guardian is installed."""
     out = plain(read_models.status(conn, now))
-    control = _control()
-    if hasattr(control, "risk_status"):
-        out["risk"] = plain(control.risk_status(conn, now))
+    try:
+        out["risk"] = plain(_control("risk_status")(conn, now))
+    except GuardianMissing:
+        out["risk"] = {}
     return out
 
 
@@ -135,11 +146,11 @@ def audit(conn: psycopg.Connection, signal_id: str) -> dict:
 # --- actions -------------------------------------------------------------------------------
 
 def pause(conn, strategy_id: str, who: str, why: str, now: datetime) -> dict:
-    return _control().pause(conn, strategy_id, who, why, now)
+    return _control("pause")(conn, strategy_id, who, why, now)
 
 
 def resume(conn, strategy_id: str, who: str, why: str, now: datetime) -> dict:
-    return _control().resume(conn, strategy_id, who, why, now)
+    return _control("resume")(conn, strategy_id, who, why, now)
 
 
 def kill_switch(conn, on: bool, who: str, why: str, now: datetime, flatten: bool = False,
@@ -147,7 +158,7 @@ def kill_switch(conn, on: bool, who: str, why: str, now: datetime, flatten: bool
     """Kill switch on or off; ``flatten`` (with the confirmation) also closes every position."""
     if flatten and confirm != CONFIRM:
         raise ConfirmationRequired("kill switch with flatten")
-    return _control().kill_switch(conn, on, who, why, now, flatten=flatten)
+    return _control("kill_switch")(conn, on, who, why, now, flatten=flatten)
 
 
 def flatten(conn, strategy_id: str | None, who: str, why: str, now: datetime, confirm: str | None) -> dict:
@@ -156,13 +167,13 @@ def flatten(conn, strategy_id: str | None, who: str, why: str, now: datetime, co
     if confirm != CONFIRM:
         raise ConfirmationRequired("flatten")
     if strategy_id is None:
-        return _control().kill_switch(conn, True, who, why, now, flatten=True)
+        return _control("kill_switch")(conn, True, who, why, now, flatten=True)
     _strategy(conn, strategy_id)
-    return _control().set_trading_state(conn, strategy_id, "HALTED", who, why, now, flatten=True)
+    return _control("set_trading_state")(conn, strategy_id, "HALTED", who, why, now, flatten=True)
 
 
 def reset_breaker(conn, scope: str, breaker: str, who: str, why: str, now: datetime) -> dict:
-    return _control().reset_breaker(conn, scope, breaker, who, why, now)
+    return _control("reset_breaker")(conn, scope, breaker, who, why, now)
 
 
 def cancel_order(conn: psycopg.Connection, client_order_id: str, who: str, why: str, now: datetime) -> dict:
