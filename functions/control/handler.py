@@ -7,8 +7,6 @@ below); a database that does not answer within CONNECT_SECONDS (Aurora resuming 
 is a 503 with Retry-After. GET /api/openapi.json serves this API's OpenAPI document.
 """
 
-from __future__ import annotations
-
 import json
 from decimal import Decimal
 from functools import lru_cache
@@ -93,7 +91,7 @@ def _error(status: int, message: str, headers: dict | None = None) -> Response:
 
 @app.exception_handler(LookupError)
 def _not_found(exc: LookupError) -> Response:
-    return _error(404, str(exc).strip("'\""))
+    return _error(404, str(exc.args[0]) if exc.args else "not found")  # KeyError's str() adds quotes
 
 
 @app.exception_handler(ValueError)

@@ -318,7 +318,7 @@ def settings_history(conn: psycopg.Connection, strategy: str) -> list[SettingsCh
     """Every settings the strategy was registered with, oldest first (the last is current)."""
     return [SettingsChange(r["config_hash"], r["settings"], r["changed_at"]) for r in conn.execute(
         "SELECT config_hash, settings, changed_at FROM strategy_settings_history WHERE strategy_id = %s "
-        "ORDER BY changed_at, config_hash", (strategy,))]
+        "ORDER BY change_id", (strategy,))]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 -- Strategy settings are recorded, not overwritten: every distinct settings a strategy was
 -- registered with, in order, append-only. strategies.settings stays the current copy.
 CREATE TABLE strategy_settings_history (
+    change_id   bigserial UNIQUE,         -- the order of the changes (times may tie on a replay clock)
     strategy_id text NOT NULL REFERENCES strategies,
     config_hash text NOT NULL,
     settings    jsonb NOT NULL,
