@@ -155,3 +155,20 @@ def test_settings_changes_are_recorded_not_overwritten(api, stack):
     _, body, _ = call(api, "GET", "/api/strategies/test/settings")
     assert [h["settings"]["slippage_bps"] for h in body["history"]] == ["0", "3"]
     assert body["settings"]["slippage_bps"] == "3" and body["history"][-1]["config_hash"] == body["config_hash"]
+
+
+def test_the_api_reads_and_acts_on_its_own_database_role(api, stack, strategy, database_url, conn, monkeypatch):
+    from tradeflow.adapters import roles
+
+    from tests.integration.test_roles import as_role
+
+    roles.sync_grants(conn)
+    buy(stack, strategy, "AAPL", "100", "10")
+    with as_role(database_url, "control") as role_conn:
+        monkeypatch.setattr(api.module, "get_connection", lambda settings, timeout=None: role_conn)
+        for path in ("/api/status", "/api/positions", "/api/orders", "/api/trades", "/api/signals",
+                     "/api/notifications", "/api/strategies/test/equity", "/api/strategies/test/metrics",
+                     "/api/strategies/test/settings"):
+            assert call(api, "GET", path)[0] == 200, path
+        stop = call(api, "GET", "/api/positions")[1]["positions"][0]["stop_loss_order"]
+        assert call(api, "POST", f"/api/orders/{stop}/stop", {"price": "96", "why": "w"})[0] == 200

@@ -13,3 +13,13 @@ CREATE TRIGGER strategy_settings_history_append_only BEFORE UPDATE OR DELETE OR 
 
 INSERT INTO strategy_settings_history (strategy_id, config_hash, settings, changed_at)
     SELECT strategy_id, 'before-history', settings, created_at FROM strategies;
+
+-- The cockpit's API (the control function) logs in as its own role, like the pipeline's
+-- functions (0005); its grants are set with theirs after every migration.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tradeflow_control') THEN
+        CREATE ROLE tradeflow_control LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+    END IF;
+END
+$$;
