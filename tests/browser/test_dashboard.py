@@ -76,7 +76,6 @@ def wait_loaded(driver, after: str | None = None):
 
 def test_the_page_shows_the_apis_figures_and_a_flatten_closes_every_position(stack, books, browser, tmp_path):
     from selenium.webdriver.common.by import By
-
     from tradeflow.local.serve import ControlServer
 
     with ControlServer(stack, port=0) as server:

@@ -11,18 +11,10 @@ from typing import TYPE_CHECKING
 
 from tradeflow.adapters import db
 from tradeflow.adapters.read_models import fifo_lots
+from tradeflow.domain import metrics
 
 if TYPE_CHECKING:
     from tradeflow.local.demo import DemoResult
-
-
-def max_drawdown(equity: list[Decimal]) -> Decimal:
-    """Largest peak-to-trough fall of ``equity``, as a fraction of the peak (0.12 = 12 %)."""
-    peak, worst = None, Decimal(0)
-    for value in equity:
-        peak = value if peak is None or value > peak else peak
-        worst = max(worst, (peak - value) / peak)
-    return worst
 
 
 def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[dict], Counter]:
@@ -87,7 +79,11 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
         "realised_pnl": account["realised_pnl"],
         "fees": account["fees"],
         "total_return": equity / account["starting_cash"] - 1,
-        "max_drawdown": max_drawdown([e for _, e in curve]),
+        "max_drawdown": max(metrics.drawdowns([e for _, e in curve]), default=0.0),
+        # the cockpit's figures (tradeflow.domain.metrics, backtesting.py's conventions)
+        "metrics": metrics.compute(curve, [metrics.TradeResult(
+            t["entry_time"], t["exit_time"], t["pnl"] - t["fees"],
+            float((t["pnl"] - t["fees"]) / (t["entry_price"] * t["quantity"]))) for t in trades]) if curve else None,
         "last_messages": messages,
     }
     return summary, curve, trades, notifications
@@ -125,6 +121,16 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("total return", f"{s['total_return']:.2%} (realised P&L ${s['realised_pnl']:,.2f}, "
                               f"fees ${s['fees']:,.2f})")
     t.add_row("max drawdown", f"{s['max_drawdown']:.2%}")
+    if s["metrics"] is not None:
+        m = s["metrics"]
+
+        def ratio(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.2f}"
+
+        t.add_row("CAGR, Sharpe, Sortino, Calmar", f"{ratio(m.cagr and m.cagr * 100)} %, {ratio(m.sharpe)}, "
+                  f"{ratio(m.sortino)}, {ratio(m.calmar)} (backtesting.py's conventions)")
+        t.add_row("profit factor, expectancy, exposure", f"{ratio(m.profit_factor)}, "
+                  f"{ratio(m.expectancy and m.expectancy * 100)} % a trade, {m.exposure_time:.1%} of the time")
     t.add_row("notifications sent", f"{sum(result.notifications.values())} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(result.notifications.items())) + ")")
     t.add_row("powertools metrics", ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items())))
