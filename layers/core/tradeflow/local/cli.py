@@ -386,6 +386,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings_reference(args: argparse.Namespace) -> int:
+    from tradeflow.local.settings_reference import render
+
+    Path(args.out).write_text(render())
+    print(f"wrote {args.out}")
+    return 0
+
+
 #: Verbs that act on the local stack only, and why they cannot take --aws.
 LOCAL_ONLY = {
     "demo": "replays bundled bars through the local stack only",
@@ -395,6 +403,7 @@ LOCAL_ONLY = {
     "invoke": "runs a handler locally; in AWS use aws lambda invoke",
     "build-layer": "builds a file here; cdk deploy uploads it",
     "serve": "serves the local results; the deployed dashboard is at the stack's ControlApiUrl",
+    "settings-reference": "writes a file here from the settings model",
 }
 
 
@@ -542,6 +551,10 @@ def parser() -> argparse.ArgumentParser:
     token = sub.add_parser("api-token", help="create the control API's bearer token (--aws: store it in SSM)")
     token.add_argument("--aws", action="store_true", help="store it as an SSM SecureString in the deployed account")
     token.set_defaults(run=cmd_api_token)
+
+    ref = sub.add_parser("settings-reference", help="write docs/settings.md from the settings model")
+    ref.add_argument("--out", default="docs/settings.md")
+    ref.set_defaults(run=cmd_settings_reference)
 
     serve = sub.add_parser("serve", help="the control API and dashboard on localhost over the local results")
     serve.add_argument("--port", type=int, default=8765)
