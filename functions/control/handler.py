@@ -45,7 +45,7 @@ class DatabaseWaking(Exception):
 
 def conn() -> psycopg.Connection:
     try:
-        return get_connection(env(ControlEnv), CONNECT_SECONDS)
+        return get_connection(env(ControlEnv), CONNECT_SECONDS, retry=False)
     except psycopg.OperationalError as exc:
         raise DatabaseWaking from exc
 

@@ -106,7 +106,9 @@ def test_moving_a_stop_and_cancelling_are_recorded_with_who_and_why(api, stack, 
         pytest.skip("the alert format here has no resting limit entry")
     assert call(api, "POST", f"/api/orders/{entry['client_order_id']}/cancel", {"why": "changed my mind"},
                 headers={"X-Tradeflow-User": "ann"})[0] == 200
-    event = conn.execute("SELECT reason FROM order_events ORDER BY event_id DESC LIMIT 1").fetchone()
+    event = conn.execute("SELECT e.reason FROM order_events e JOIN orders o USING (order_id) "
+                         "WHERE o.client_order_id = %s ORDER BY event_id DESC LIMIT 1",
+                         (entry["client_order_id"],)).fetchone()
     assert event["reason"] == "cancelled by ann: changed my mind"
 
 
@@ -165,7 +167,7 @@ def test_the_api_reads_and_acts_on_its_own_database_role(api, stack, strategy, d
     roles.sync_grants(conn)
     buy(stack, strategy, "AAPL", "100", "10")
     with as_role(database_url, "control") as role_conn:
-        monkeypatch.setattr(api.module, "get_connection", lambda settings, timeout=None: role_conn)
+        monkeypatch.setattr(api.module, "get_connection", lambda *args, **kwargs: role_conn)
         for path in ("/api/status", "/api/positions", "/api/orders", "/api/trades", "/api/signals",
                      "/api/notifications", "/api/strategies/test/equity", "/api/strategies/test/metrics",
                      "/api/strategies/test/settings"):

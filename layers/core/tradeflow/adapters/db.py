@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg.rows import dict_row
 
+from tradeflow import clock
 from tradeflow.settings import DatabaseEnv
 
 #: Arbitrary constant identifying tradeflow's migration lock (pg_advisory_lock key).
@@ -96,17 +97,30 @@ def _conninfo(database_url: str | None, secret_arn: str | None) -> str:
 #: A connection unused for longer than this (seconds) is checked before use: the server may
 #: have closed it meanwhile (Aurora's 2-minute ``idle_session_timeout``, or a pause).
 PING_AFTER_SECONDS = 30.0
+#: Seconds slept between connection attempts inside one invocation (about 15 s in all, the
+#: time Aurora Serverless v2 takes to resume from a pause); beyond that the message goes back
+#: to its queue with a growing delay (tradeflow.pipeline.consumer).
+CONNECT_BACKOFF = (1.0, 2.0, 4.0, 8.0)
+#: After the backoff gave up, further calls within this many seconds try once, without
+#: sleeping, so one invocation's batch does not wait the backoff once per record.
+GIVE_UP_SECONDS = 60.0
 
 _connection: psycopg.Connection | None = None
 _last_used = 0.0
+_gave_up_at: float | None = None
 
 
-def get_connection(settings: DatabaseEnv, connect_timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection:
+def get_connection(settings: DatabaseEnv, connect_timeout: int = CONNECT_TIMEOUT,
+                   retry: bool = True) -> psycopg.Connection:
     """The process's connection, opened on first use and kept for warm invocations. After
     :data:`PING_AFTER_SECONDS` unused it is checked with ``SELECT 1`` and reopened if the
-    server closed it; within a busy batch it is handed out without a round trip. Raises
-    psycopg.OperationalError when no connection is made within ``connect_timeout`` seconds."""
-    global _connection, _last_used
+    server closed it; within a busy batch it is handed out without a round trip.
+
+    A connection that cannot be opened is retried after each pause of :data:`CONNECT_BACKOFF`
+    (slept on the tradeflow clock); then psycopg.OperationalError is raised (retryable).
+    ``connect_timeout`` (seconds) bounds each attempt; ``retry=False`` makes one attempt only
+    (the control API answers a cold database itself, within API Gateway's 30 s)."""
+    global _connection, _last_used, _gave_up_at
     now = time.monotonic()
     idle, _last_used = now - _last_used, now
     if _connection is not None and not _connection.closed:
@@ -117,7 +131,26 @@ def get_connection(settings: DatabaseEnv, connect_timeout: int = CONNECT_TIMEOUT
             return _connection
         except psycopg.OperationalError:
             _connection.close()
-    _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn), connect_timeout)
+    conninfo = _conninfo(settings.database_url, settings.database_secret_arn)
+    at = clock.now().timestamp()
+    pauses = () if not retry or (_gave_up_at is not None and at - _gave_up_at < GIVE_UP_SECONDS) \
+        else CONNECT_BACKOFF
+    for pause in pauses:
+        try:
+            return _open(conninfo, connect_timeout)
+        except psycopg.OperationalError:
+            clock.sleep(pause)
+    try:
+        return _open(conninfo, connect_timeout)
+    except psycopg.OperationalError:
+        _gave_up_at = clock.now().timestamp()
+        raise
+
+
+def _open(conninfo: str, connect_timeout: int) -> psycopg.Connection:
+    global _connection, _gave_up_at
+    _connection = connect(conninfo, connect_timeout)
+    _gave_up_at = None
     return _connection
 
 

@@ -36,17 +36,22 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     # the first signal of a strategy registers it and opens its account (signal processor)
     "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
     "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S, CT: S},
-    "risk_state": {SP: S, CT: S},
+    "risk_state": {SP: S, PE: S, SM: S, CT: S},
     "signals": {SP: SI, OC: S, CT: S},
-    "decisions": {SP: SI, OC: S, CT: S},
+    # an approved entry whose orders never materialised expires (signal processor); the order
+    # creator locks the decision it turns into orders, so the two never race
+    "decisions": {SP: SIU, OC: SU, CT: S},
+    # a message that can never succeed is recorded by the consumer that received it
+    "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
     # bar alerts carry prices: the signal processor records them (an upsert)
     "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
-    # the cockpit cancels an order and moves a stop (order_events / order_amendments below)
-    "orders": {SP: S, OC: SIU, PE: SU, SM: SU, NT: S, CT: SU},
-    "order_statuses": {OC: S, PE: S, SM: S, CT: S},
-    "order_transitions": {OC: S, PE: S, SM: S, CT: S},
+    # the signal processor cancels entries that never reached the executor (through order_events)
+    # ... and the cockpit cancels an order and moves a stop (order_events / order_amendments)
+    "orders": {SP: SU, OC: SIU, PE: SU, SM: SU, NT: S, CT: SU},
+    "order_statuses": {SP: S, OC: S, PE: S, SM: S, CT: S},
+    "order_transitions": {SP: S, OC: S, PE: S, SM: S, CT: S},
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
-    "order_events": {OC: SI, PE: SI, SM: SI, CT: SI},
+    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI, CT: SI},
     "order_amendments": {OC: SI, PE: SI, SM: SI, CT: SI},
     "fills": {PE: SI, SM: S, NT: S, CT: S},
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: S},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -69,8 +69,20 @@ def set_paused(conn: psycopg.Connection, strategy_id: str, paused: bool) -> bool
     return cur.rowcount == 1
 
 
-def set_kill_switch(conn: psycopg.Connection, on: bool, reason: str | None, now: datetime) -> None:
-    conn.execute("UPDATE risk_state SET kill_switch = %s, reason = %s, updated_at = %s", (on, reason, now))
+def set_kill_switch(conn: psycopg.Connection, on: bool, reason: str | None, now: datetime,
+                    cancel_reason: str = "kill switch turned on") -> int:
+    """Turn the kill switch on or off. Turning it on also cancels every entry not yet filled
+    (pending or accepted; their exit legs end with them), so none fills after the switch even
+    if it is turned off later; returns how many were cancelled."""
+    with conn.transaction():
+        conn.execute("UPDATE risk_state SET kill_switch = %s, reason = %s, updated_at = %s", (on, reason, now))
+        if not on:
+            return 0
+        entries = conn.execute("SELECT order_id, status FROM orders WHERE purpose = 'entry' "
+                               "AND status IN ('pending', 'accepted') ORDER BY order_id FOR UPDATE").fetchall()
+        for entry in entries:
+            transition(conn, entry["order_id"], entry["status"], "cancelled", cancel_reason, now)
+    return len(entries)
 
 
 def account(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> Row:
@@ -199,31 +211,82 @@ def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
     return conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (signal_id,)).fetchone()
 
 
+def kill_switch(conn: psycopg.Connection) -> bool:
+    """Whether the global kill switch is on."""
+    return conn.execute("SELECT kill_switch FROM risk_state").fetchone()["kill_switch"]
+
+
+#: What counts as a position for the risk gates (symbol, side), each query bounded by the
+#: strategy and an index: open positions (positions_one_open); entries created and working
+#: (orders_strategy_entries), a pending one only while younger than the deadline; approved
+#: entry decisions whose orders do not exist yet, only while younger than the deadline
+#: (decisions_approved_entries, then orders_signal for the NOT EXISTS).
+_HELD = (
+    "SELECT symbol, side FROM positions WHERE strategy_id = %(s)s AND status = 'open' "
+    "UNION ALL "
+    "SELECT symbol, CASE side WHEN 'buy' THEN 'long' ELSE 'short' END FROM orders "
+    "WHERE strategy_id = %(s)s AND purpose = 'entry' AND status IN ('pending', 'accepted', 'partially_filled') "
+    "AND (status <> 'pending' OR created_at >= %(deadline)s) "
+    "UNION ALL "
+    "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
+    "FROM decisions d JOIN signals s USING (signal_id) "
+    "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %(deadline)s AND s.strategy_id = %(s)s "
+    "AND 'entry' = ANY (d.legs) "
+    "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry')"
+)
+
+
 def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol: str, intent: Intent,
-               before: datetime) -> RiskState:
-    """The inputs of the risk gates: the kill switch, the strategy's open positions and
-    approved entries not yet filled (symbol -> side), and the last approved signal with the
-    same symbol and intent received before ``before``."""
-    kill = conn.execute("SELECT kill_switch FROM risk_state").fetchone()["kill_switch"]
-    held = {
-        r["symbol"]: r["side"]
-        for r in conn.execute(
-            "SELECT symbol, side FROM positions WHERE strategy_id = %s AND status = 'open' "
-            "UNION ALL "
-            "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
-            "FROM decisions d JOIN signals s USING (signal_id) "
-            "WHERE s.strategy_id = %s AND d.approved AND 'entry' = ANY (d.legs) AND NOT EXISTS ("
-            "  SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry' "
-            "  AND o.status IN ('filled', 'cancelled', 'rejected', 'expired'))",
-            (strategy_id, strategy_id),
-        )
-    }
+               before: datetime, deadline: datetime) -> RiskState:
+    """The inputs of the risk gates: the kill switch, what the strategy holds or is about to
+    hold (symbol -> side: open positions, entries working, and entries approved or created
+    after ``deadline`` that have not reached the executor yet; see :data:`_HELD`), and the last
+    approved signal with the same symbol and intent received before ``before``. Anything older
+    than ``deadline`` that never materialised is expired by :func:`expire_stale_entries`."""
+    kill = kill_switch(conn)
+    held = {r["symbol"]: r["side"] for r in conn.execute(_HELD, {"s": strategy_id, "deadline": deadline})}
     last = conn.execute(
         "SELECT max(s.received_at) AS at FROM decisions d JOIN signals s USING (signal_id) "
         "WHERE s.strategy_id = %s AND s.symbol = %s AND d.intent = %s AND d.approved AND s.received_at < %s",
         (strategy_id, symbol, intent, before),
     ).fetchone()["at"]
     return RiskState(kill_switch=kill, paused=paused, open_positions=held, last_same_signal_at=last)
+
+
+#: How far back :func:`expire_stale_entries` looks (seconds): older decisions are past caring.
+EXPIRY_LOOKBACK_SECONDS = 7 * 24 * 3600
+
+
+def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: datetime, now: datetime,
+                         reason: str) -> list[Row]:
+    """Expire what never materialised before ``deadline``: approved entry decisions with no
+    entry order (the decision is marked expired with ``reason``), and entries still
+    ``pending`` (never executed: cancelled with ``reason``). Returns the expired items as rows
+    with signal_id, symbol and client_order_id (None for a decision). Locks what it changes;
+    the caller holds the strategy lock."""
+    since = deadline - timedelta(seconds=EXPIRY_LOOKBACK_SECONDS)
+    expired: list[Row] = []
+    candidates = conn.execute(
+        "SELECT d.signal_id, s.symbol FROM decisions d JOIN signals s USING (signal_id) "
+        "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s "
+        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) ORDER BY d.decided_at FOR UPDATE OF d",
+        (since, deadline, strategy_id),
+    ).fetchall()
+    for row in candidates:  # re-checked after the lock: order_creator may have just created them
+        if conn.execute("SELECT 1 FROM orders WHERE signal_id = %s AND purpose = 'entry'",
+                        (row["signal_id"],)).fetchone() is None:
+            conn.execute("UPDATE decisions SET expired_at = %s, expiry_reason = %s WHERE signal_id = %s",
+                         (now, reason, row["signal_id"]))
+            expired.append({**row, "client_order_id": None})
+    for order in conn.execute(
+        "SELECT * FROM orders WHERE strategy_id = %s AND purpose = 'entry' AND status = 'pending' "
+        "AND created_at >= %s AND created_at < %s ORDER BY order_id FOR UPDATE",
+        (strategy_id, since, deadline),
+    ).fetchall():
+        transition(conn, order["order_id"], "pending", "cancelled", reason, now)
+        expired.append({"signal_id": order["signal_id"], "symbol": order["symbol"],
+                        "client_order_id": order["client_order_id"]})
+    return expired
 
 
 def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Intent, d: Decision,
@@ -236,10 +299,12 @@ def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Inte
     )
 
 
-def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
+def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID, lock: bool = False) -> Row | None:
+    """The signal with its decision (approved, intent, legs, expired_at, expiry_reason), or
+    None; ``lock`` locks the decision row (order_creator against the expiry sweep)."""
     return conn.execute(
-        "SELECT s.*, d.approved, d.intent, d.legs FROM signals s JOIN decisions d USING (signal_id) "
-        "WHERE s.signal_id = %s",
+        "SELECT s.*, d.approved, d.intent, d.legs, d.expired_at, d.expiry_reason FROM signals s "
+        "JOIN decisions d USING (signal_id) WHERE s.signal_id = %s" + (" FOR UPDATE OF d" if lock else ""),
         (signal_id,),
     ).fetchone()
 
@@ -439,23 +504,56 @@ def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash
 # --- notifications -----------------------------------------------------------------------
 
 def claim_notification(conn: psycopg.Connection, key: str, kind: str, strategy_id: str, subject: str, message: str,
-                       now: datetime) -> bool:
-    """Record a notification as pending; False if it was already sent (a redelivery)."""
-    conn.execute(
-        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT DO NOTHING",
+                       now: datetime) -> tuple[str, list[str]] | None:
+    """Claim a notification before sending it, in its own committed statement(s), so that a
+    crash after the send is seen by the redelivery. Returns None if it was sent already, else
+    (mode, channels already sent): mode ``"first"`` when no earlier attempt can have sent it
+    (new, or its last attempt failed), ``"repeat"`` when an earlier attempt was claimed and
+    never confirmed, so it may have gone out (the row is then marked possibly_duplicated)."""
+    inserted = conn.execute(
+        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at, "
+        "attempts) VALUES (%s, %s, %s, %s, %s, 'sending', %s, 1) ON CONFLICT DO NOTHING RETURNING channels",
         (key, kind, strategy_id, subject, message, now),
-    )
-    row = conn.execute("SELECT status FROM notifications WHERE notification_key = %s", (key,)).fetchone()
-    return row["status"] != "sent"
+    ).fetchone()
+    if inserted is not None:
+        return "first", []
+    with conn.transaction():
+        row = conn.execute("SELECT status, channels FROM notifications WHERE notification_key = %s FOR UPDATE",
+                           (key,)).fetchone()
+        if row["status"] == "sent":
+            return None
+        repeat = row["status"] == "sending"
+        conn.execute(
+            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, "
+            "possibly_duplicated = possibly_duplicated OR %s WHERE notification_key = %s",
+            (repeat, key),
+        )
+    return ("repeat" if repeat else "first"), list(row["channels"])
 
 
 def finish_notification(conn: psycopg.Connection, key: str, channels: list[str], error: str | None,
                         now: datetime) -> None:
+    """Record the outcome of a send: ``sent`` on the channels it reached, or ``failed`` with
+    ``error`` (a failed publish reached nobody, so the retry is a first send)."""
     conn.execute(
         "UPDATE notifications SET status = %s, channels = %s, error = %s, sent_at = %s WHERE notification_key = %s",
         ("failed" if error else "sent", channels, error, None if error else now, key),
     )
+
+
+# --- messages that can never succeed -------------------------------------------------------
+
+def record_rejected_message(conn: psycopg.Connection, queue: str, message_key: str, strategy_id: str | None,
+                            body: str, reason: str, now: datetime) -> bool:
+    """Record a queue message that can never be processed; False if it was recorded already
+    (a redelivery). NUL and lone surrogates, which PostgreSQL text cannot hold, are replaced."""
+    clean = body.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    cur = conn.execute(
+        "INSERT INTO rejected_messages (queue, message_key, strategy_id, body, reason, rejected_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (queue, message_key, strategy_id, clean[:10_000], reason.replace("\x00", "\ufffd"), now),
+    )
+    return cur.rowcount == 1
 
 
 def day_summary(conn: psycopg.Connection, strategy_id: str, start: datetime, end: datetime) -> Row:
@@ -468,3 +566,14 @@ def day_summary(conn: psycopg.Connection, strategy_id: str, start: datetime, end
         "       (SELECT count(*) FROM positions WHERE strategy_id = %(s)s AND status = 'open') AS open_positions",
         {"s": strategy_id, "a": start, "b": end},
     ).fetchone()
+
+
+def position_pnl_at_fill(conn: psycopg.Connection, position_id: int, fill_id: int) -> Decimal:
+    """The position's realised P&L net of all its fees as booked up to and including fill
+    ``fill_id`` (fills are booked one at a time per strategy, in fill_id order): the fact a
+    fill message reports, whatever happened to the position later."""
+    return conn.execute(
+        "SELECT coalesce(sum(f.realised_pnl - f.commission), 0) AS pnl FROM fills f JOIN orders o USING (order_id) "
+        "WHERE o.position_id = %s AND f.fill_id <= %s",
+        (position_id, fill_id),
+    ).fetchone()["pnl"]

@@ -36,7 +36,8 @@ class ExecutionRequest(BaseModel):
     bar_ts: datetime | None = None
 
 
-NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused"]
+NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
+                           "message_rejected"]
 
 
 class NotificationEvent(BaseModel):

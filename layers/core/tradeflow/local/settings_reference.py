@@ -41,6 +41,8 @@ UNITS: dict[str, tuple[str, object]] = {
     "allow_short": ("true/false/null", True),
     "buying_power_multiplier": ("times equity", "2"),
     "dedupe_window_seconds": ("seconds", 60),
+    "max_alert_age_seconds": ("seconds (0 = no limit)", 120),
+    "order_deadline_seconds": ("seconds", 600),
 }
 
 

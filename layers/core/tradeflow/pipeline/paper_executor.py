@@ -25,12 +25,15 @@ from tradeflow import clock
 from tradeflow.adapters import aws, state, store
 from tradeflow.adapters.store import as_bar, as_resting
 from tradeflow.domain import fills, ledger, sizing, stops
+from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import PaperExecutorEnv
 
 EXIT_PURPOSES = ("exit", "reduce", "stop_loss", "take_profit")
 LEG_PURPOSES = ("stop_loss", "take_profit")
+#: Why a working entry is cancelled when the kill switch is on (it never fills after it).
+KILLED = "kill switch is on: the entry is cancelled (tradeflow kill-switch off to trade again)"
 
 
 def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecutorEnv) -> str:
@@ -41,21 +44,21 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     with conn.transaction():
         peek = store.order(conn, request.client_order_id)
         if peek is None:
-            raise LookupError(f"no order {request.client_order_id}")
+            raise Permanent(f"no order {request.client_order_id}: the execution names an order that does not exist")
         store.account(conn, peek["strategy_id"], lock=True)  # one fill at a time per strategy
         order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
             _execute(conn, order, request, now)
         order = store.order(conn, request.client_order_id)
         fill = conn.execute("SELECT * FROM fills WHERE order_id = %s", (order["order_id"],)).fetchone()
-        position = conn.execute(
-            "SELECT * FROM positions WHERE position_id = %s", (order["position_id"],)
-        ).fetchone()
+        realised = None
+        if fill is not None and order["purpose"] != "entry" and order["position_id"] is not None:
+            realised = store.position_pnl_at_fill(conn, order["position_id"], fill["fill_id"])
     if env.state_bucket:  # first: the stop monitor relies on it (a failure retries the message)
         state.sync_open_positions(conn, env.state_bucket)
     if fill is not None:
-        aws.send(env.notifications_queue_url, _fill_event(order, fill, position))
-    elif order["status"] == "rejected":
+        aws.send(env.notifications_queue_url, _fill_event(order, fill, realised))
+    elif order["status"] == "rejected" or (order["status"] == "cancelled" and order["reason"] == KILLED):
         aws.send(env.notifications_queue_url, NotificationEvent(
             key=f"rejected:{order['client_order_id']}", kind="order_rejected", strategy_id=order["strategy_id"],
             facts={"symbol": order["symbol"], "client_order_id": order["client_order_id"], "reason": order["reason"]},
@@ -65,6 +68,9 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
 
 def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, now: datetime) -> None:
     status = order["status"]
+    if order["purpose"] == "entry" and store.kill_switch(conn):
+        _to(conn, order, "cancelled", KILLED, now)  # its legs end with it (database trigger)
+        return
     if order["purpose"] in LEG_PURPOSES and (status != "accepted" or request.trigger == "signal"):
         return  # an exit leg works only once its entry filled, and fills only when matched
     config, _ = store.strategy(conn, order["strategy_id"])
@@ -213,11 +219,9 @@ def _to(conn: psycopg.Connection, order: dict, status: str, reason: str, now) ->
     store.transition(conn, order["order_id"], order["status"], status, reason, now)
 
 
-def _fill_event(order: dict, fill: dict, position: dict | None) -> NotificationEvent:
-    """The trader's fill message; an exit carries the position's P&L net of all its fees."""
-    realised = None
-    if order["purpose"] != "entry" and position is not None:
-        realised = position["realised_pnl"] - position["fees"]
+def _fill_event(order: dict, fill: dict, realised: Decimal | None) -> NotificationEvent:
+    """The trader's fill message; an exit carries the position's P&L net of all its fees as
+    booked with this fill (``realised``, currency), not as the position stands later."""
     return NotificationEvent(
         key=f"fill:{order['client_order_id']}:{fill['seq']}",
         kind="fill",
