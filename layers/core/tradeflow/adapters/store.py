@@ -7,12 +7,15 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
+from tradeflow.domain.monitor import TickPlan, WorkingOrder
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
 from tradeflow.domain.ports import Quote as PriceQuote
@@ -246,15 +249,21 @@ def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol:
     kill = kill_switch(conn)
     held = {r["symbol"]: r["side"] for r in conn.execute(_HELD, {"s": strategy_id, "deadline": deadline})}
     last = conn.execute(
-        "SELECT max(s.received_at) AS at FROM decisions d JOIN signals s USING (signal_id) "
-        "WHERE s.strategy_id = %s AND s.symbol = %s AND d.intent = %s AND d.approved AND s.received_at < %s",
-        (strategy_id, symbol, intent, before),
-    ).fetchone()["at"]
-    return RiskState(kill_switch=kill, paused=paused, open_positions=held, last_same_signal_at=last)
+        "SELECT s.received_at AS at FROM signals s JOIN decisions d USING (signal_id) "
+        "WHERE s.strategy_id = %s AND s.symbol = %s AND s.received_at < %s AND d.intent = %s AND d.approved "
+        "ORDER BY s.received_at DESC LIMIT 1",
+        (strategy_id, symbol, before, intent),
+    ).fetchone()
+    return RiskState(kill_switch=kill, paused=paused, open_positions=held,
+                     last_same_signal_at=last["at"] if last else None)
 
 
-#: How far back :func:`expire_stale_entries` looks (seconds): older decisions are past caring.
-EXPIRY_LOOKBACK_SECONDS = 7 * 24 * 3600
+#: How far back before the deadline :func:`expire_stale_entries` looks (seconds). It runs on every
+#: signal of the strategy, so an hour covers any strategy that alerts at least hourly; an older
+#: stray decision already stopped counting as held at its deadline (:data:`_HELD`), it is only
+#: not marked expired. The bound keeps the work per alert to the last hour's entries, however
+#: long the history (tests/integration/test_query_plans.py).
+EXPIRY_LOOKBACK_SECONDS = 3600
 
 
 def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: datetime, now: datetime,
@@ -269,7 +278,9 @@ def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: d
     candidates = conn.execute(
         "SELECT d.signal_id, s.symbol FROM decisions d JOIN signals s USING (signal_id) "
         "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s "
-        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) ORDER BY d.decided_at FOR UPDATE OF d",
+        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) "
+        "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry') "
+        "ORDER BY d.decided_at FOR UPDATE OF d",
         (since, deadline, strategy_id),
     ).fetchall()
     for row in candidates:  # re-checked after the lock: order_creator may have just created them
@@ -380,16 +391,6 @@ def start_working(conn: psycopg.Connection, order_id: int, since: datetime, high
                  (since, high_water_mark, order_id))
 
 
-def set_high_water_mark(conn: psycopg.Connection, order_id: int, mark: Decimal) -> None:
-    conn.execute("UPDATE orders SET high_water_mark = %s WHERE order_id = %s", (mark, order_id))
-
-
-def mark_stop_triggered(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
-    """A stop-limit's stop was touched at ``at``: it works on as a limit order (idempotent)."""
-    conn.execute("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s AND stop_triggered_at IS NULL",
-                 (at, order_id))
-
-
 def amend(conn: psycopg.Connection, order_id: int, field: str, value: Decimal, reason: str, now: datetime) -> None:
     """Replace an open order's ``stop_price`` or ``limit_price`` through the append-only
     order_amendments log (the database refuses it for an order no longer open)."""
@@ -408,13 +409,82 @@ def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> 
     ).fetchall()
 
 
-def working_orders(conn: psycopg.Connection) -> list[Row]:
-    """Every accepted (working) order with its strategy's settings, by strategy, symbol and
-    order id."""
-    return conn.execute(
-        "SELECT o.*, s.settings FROM orders o JOIN strategies s USING (strategy_id) "
-        "WHERE o.status IN ('accepted', 'partially_filled') ORDER BY o.strategy_id, o.symbol, o.order_id"
-    ).fetchall()
+#: The working orders (accepted or partially filled) that the latest quote or bar of their
+#: symbol at %(at)s can affect, with that quote (columns in :class:`WorkingOrder` order). An
+#: exit leg resting at a plain stop or limit is read only when the price range of the quote or
+#: bar (low to high, with last, bid and ask) has reached it, since no fill rule can fill it
+#: otherwise (:func:`tradeflow.domain.fills.stop_touched` and ``limit_touched`` are inclusive,
+#: and every reference price lies in that range); each side and type is an index range per
+#: symbol (migration 0004). Every other working order (entries, exits, trailing stops,
+#: stop-limits, ioc, day orders due) is always read. So a tick reads the orders near the
+#: market, not every open bracket; ``everything`` reads all (to check the pruning).
+_WORKING_NOW = "o.status IN ('accepted', 'partially_filled')"
+_RESTING = _WORKING_NOW + " AND o.purpose IN ('stop_loss', 'take_profit') AND o.order_type = '{0}' AND o.side = '{1}'"
+_WORKING = (
+    "WITH q AS (SELECT l.* FROM (SELECT DISTINCT symbol FROM orders o WHERE " + _WORKING_NOW + ") s "
+    "  CROSS JOIN LATERAL (SELECT symbol, ts, price, bid, ask, open, high, low, least(low, price, bid, ask) AS lo, "
+    "  greatest(high, price, bid, ask) AS hi FROM quotes "
+    "  WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) l), "
+    "near AS ("
+    "  SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND (%(everything)s OR NOT ("
+    "    o.purpose IN ('stop_loss', 'take_profit') AND o.order_type IN ('stop', 'limit') "
+    "    AND o.time_in_force <> 'ioc')) "
+    "  UNION SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND o.expires_at <= %(at)s "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "sell")
+    + " AND o.stop_price >= q.lo "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "buy")
+    + " AND o.stop_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "sell")
+    + " AND o.limit_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "buy")
+    + " AND o.limit_price >= q.lo) "
+    "SELECT o.order_id, o.client_order_id, o.strategy_id, o.symbol, o.side, o.order_type, o.purpose, o.status, "
+    "  o.stop_price, o.limit_price, o.stop_triggered_at, o.time_in_force, o.expires_at, o.working_since, "
+    "  o.position_id, o.high_water_mark, o.trail_amount, o.trail_percent, "
+    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low "
+    "FROM near JOIN orders o USING (order_id) LEFT JOIN q USING (symbol) "
+    "ORDER BY o.strategy_id, o.symbol, o.order_id"
+)
+
+
+def working_orders(conn: psycopg.Connection, at: datetime, everything: bool = False) -> list[WorkingOrder]:
+    """The working orders that the latest quote or bar at ``at`` can affect (every working
+    order if ``everything``), each with that quote, by strategy, symbol and order id: one
+    statement, and only the orders near the market cross the wire."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return [WorkingOrder(*row) for row in cur.execute(_WORKING, {"at": at, "everything": everything}).fetchall()]
+
+
+def strategy_configs(conn: psycopg.Connection) -> dict[str, StrategyConfig]:
+    """Every strategy's settings, by strategy id."""
+    return {r["strategy_id"]: _config(r["settings"])
+            for r in conn.execute("SELECT strategy_id, settings::text FROM strategies")}
+
+
+@lru_cache(maxsize=1024)
+def _config(settings: str) -> StrategyConfig:
+    """Settings JSON, parsed once per distinct text (StrategyConfig is immutable)."""
+    return StrategyConfig.model_validate_json(settings)
+
+
+def apply_tick(conn: psycopg.Connection, plan: TickPlan, now: datetime) -> None:
+    """Write the effects of a stop-monitor tick (:class:`TickPlan`): stop-limit triggers,
+    high-water marks, stop amendments and status transitions, each as one batch."""
+    with conn.cursor() as cur:
+        if plan.stop_triggers:
+            cur.executemany("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s "
+                            "AND stop_triggered_at IS NULL", [(at, oid) for oid, at in plan.stop_triggers])
+        if plan.high_water_marks:
+            cur.executemany("UPDATE orders SET high_water_mark = %s WHERE order_id = %s",
+                            [(mark, oid) for oid, mark in plan.high_water_marks])
+        if plan.amendments:
+            cur.executemany("INSERT INTO order_amendments (order_id, field, new_value, reason, at) "
+                            "VALUES (%s, 'stop_price', %s, %s, %s)",
+                            [(oid, value, reason, now) for oid, value, reason in plan.amendments])
+        if plan.transitions:
+            cur.executemany("INSERT INTO order_events (order_id, from_status, to_status, reason, at) "
+                            "VALUES (%s, %s, %s, %s, %s)",
+                            [(oid, old, new, reason, now) for oid, old, new, reason in plan.transitions])
 
 
 # --- fills and positions -----------------------------------------------------------------
@@ -468,18 +538,29 @@ def save_position(conn: psycopg.Connection, strategy_id: str, row: Row | None, a
     return row["position_id"]
 
 
+#: Market value (currency) of each strategy's open positions at %(at)s: each at the latest
+#: price of its symbol (looked up once per symbol), or at its entry price while there is none.
+_VALUES = (
+    "WITH open AS MATERIALIZED (SELECT strategy_id, symbol, side, quantity, avg_entry_price FROM positions "
+    "  WHERE status = 'open' {where}), "
+    "last AS (SELECT s.symbol, q.price FROM (SELECT DISTINCT symbol FROM open) s CROSS JOIN LATERAL ("
+    "  SELECT price FROM quotes WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) q), "
+    "value AS (SELECT o.strategy_id, sum(CASE o.side WHEN 'long' THEN 1 ELSE -1 END * o.quantity "
+    "  * coalesce(l.price, o.avg_entry_price)) AS value FROM open o LEFT JOIN last l USING (symbol) "
+    "  GROUP BY o.strategy_id) "
+)
+
+
 def mark_to_market(conn: psycopg.Connection, strategy_id: str, at: datetime) -> tuple[Decimal, Decimal]:
-    """(cash, market value) of the strategy's account at ``at``: open positions valued at the
-    latest price (a position with no price yet at its entry price)."""
-    cash = account(conn, strategy_id)["cash"]
-    value = conn.execute(
-        "SELECT coalesce(sum(CASE p.side WHEN 'long' THEN 1 ELSE -1 END * p.quantity "
-        "  * coalesce(q.price, p.avg_entry_price)), 0) AS value "
-        "FROM positions p LEFT JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
-        "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
-        (at, strategy_id),
-    ).fetchone()["value"]
-    return cash, value
+    """(cash, market value) of the strategy's account at ``at`` (currency): open positions
+    valued at the latest price (a position with no price yet at its entry price)."""
+    row = conn.execute(
+        _VALUES.format(where="AND strategy_id = %(s)s")
+        + "SELECT a.cash, coalesce(v.value, 0) AS value FROM accounts a LEFT JOIN value v USING (strategy_id) "
+        "WHERE a.strategy_id = %(s)s",
+        {"s": strategy_id, "at": at},
+    ).fetchone()
+    return row["cash"], row["value"]
 
 
 def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal:
@@ -494,10 +575,24 @@ def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> 
 
 
 def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:
+    """An equity snapshot (cash, market value, equity; currency) of one strategy at ``at``;
+    the first one recorded for that time stays."""
     conn.execute(
         "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT DO NOTHING",
         (strategy_id, at, cash, value, cash + value),
+    )
+
+
+def record_equity_marks(conn: psycopg.Connection, at: datetime) -> None:
+    """Every strategy's equity snapshot at ``at``, marked to market as :func:`mark_to_market`
+    does, in one statement; the first one recorded for a strategy and time stays."""
+    conn.execute(
+        _VALUES.format(where="")
+        + "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) "
+        "SELECT a.strategy_id, %(at)s, a.cash, coalesce(v.value, 0), a.cash + coalesce(v.value, 0) "
+        "FROM accounts a LEFT JOIN value v USING (strategy_id) ON CONFLICT DO NOTHING",
+        {"at": at},
     )
 
 

@@ -54,8 +54,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
         realised = None
         if fill is not None and order["purpose"] != "entry" and order["position_id"] is not None:
             realised = store.position_pnl_at_fill(conn, order["position_id"], fill["fill_id"])
-    if env.state_bucket:  # first: the stop monitor relies on it (a failure retries the message)
-        state.sync_open_positions(conn, env.state_bucket)
+        if env.state_bucket:  # last in the transaction: the stop monitor relies on it (a failure retries)
+            state.sync_open_positions(conn, env.state_bucket)
     if fill is not None:
         aws.send(env.notifications_queue_url, _fill_event(order, fill, realised))
     elif order["status"] == "rejected" or (order["status"] == "cancelled" and order["reason"] == KILLED):
