@@ -73,3 +73,10 @@ class NotifierEnv(DatabaseEnv):
 def env(model: type[_Env]) -> _Env:
     """The environment parsed into ``model``, once per process (cold start)."""
     return model()
+
+
+class ControlEnv(_Env):
+    """The control actions (cockpit, CLI): where their urgent notifications go; unset = the
+    events are returned but not sent (a laptop without the stack)."""
+
+    notifications_queue_url: str | None = None

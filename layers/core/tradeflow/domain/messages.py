@@ -36,7 +36,10 @@ class ExecutionRequest(BaseModel):
     bar_ts: datetime | None = None
 
 
-NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused"]
+NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
+                           "breaker_tripped", "breaker_reset", "trading_state"]
+#: The kinds the notifier sends as urgent: every breaker trip and reset and trading-state change.
+URGENT_KINDS = frozenset({"breaker_tripped", "breaker_reset", "trading_state"})
 
 
 class NotificationEvent(BaseModel):

@@ -11,6 +11,7 @@ from tradeflow import clock
 from tradeflow.adapters import aws, store
 from tradeflow.domain import risk
 from tradeflow.domain.messages import NotificationEvent, OrderInstruction
+from tradeflow.domain.risk import breakers
 from tradeflow.domain.signals import Signal, intent_of
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import SignalProcessorEnv
@@ -36,7 +37,7 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         found = store.strategy(conn, signal.strategy_id, lock=True)
         if found is None:
             raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not in the database")
-        config, paused = found
+        config, strategy_state = found
         store.insert_signal(conn, signal)
         alert = signal.alert
         if alert.price is not None:
@@ -44,10 +45,12 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         row = store.decision(conn, signal.signal_id)
         if row is None:
             intent = intent_of(alert, config.allow_short)
-            state = store.risk_state(conn, signal.strategy_id, paused, alert.ticker, intent, signal.received_at)
+            state = store.risk_snapshot(conn, signal.strategy_id, strategy_state, alert.ticker, intent,
+                                        signal.received_at, breakers.session_open(signal.received_at))
             decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
             store.insert_decision(
-                conn, signal.signal_id, intent, decided, {"risk_state": asdict(state)}, config.config_hash(), now
+                conn, signal.signal_id, intent, decided, {"risk_state": asdict(state), "gate": decided.gate},
+                config.config_hash(), now
             )
             row = store.decision(conn, signal.signal_id)
     if row["approved"]:

@@ -20,9 +20,10 @@ import psycopg
 
 from tradeflow.adapters import aws, store
 from tradeflow.adapters.store import as_bar, as_resting
-from tradeflow.domain import fills, stops
+from tradeflow.domain import calendar, fills, stops
 from tradeflow.domain.messages import ExecutionRequest
 from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.pipeline import guardian
 from tradeflow.settings import StopMonitorEnv
 
 LEG_PURPOSES = ("stop_loss", "take_profit")
@@ -42,10 +43,24 @@ def tick(now: datetime, conn: psycopg.Connection, env: StopMonitorEnv) -> list[E
             dedupe = f"{request.client_order_id}:{request.bar_ts.isoformat()}" if request.bar_ts else None
             aws.send(env.executions_queue_url, request, f"{strategy_id}:{symbol}", dedupe or request.client_order_id)
         sent += requests
+    events = []
     for strategy_id in store.strategy_ids(conn):
         cash, value = store.mark_to_market(conn, strategy_id, now)
         store.record_equity(conn, strategy_id, now, cash, value)
+        events += _guard(conn, strategy_id, now)
+    for event in events:
+        aws.send(env.notifications_queue_url, event)
     return sent
+
+
+def _guard(conn, strategy_id: str, now: datetime) -> list:
+    """Each mark may trip a breaker, close a position past its maximum loss or run the
+    end-of-day flatten (:mod:`tradeflow.pipeline.guardian`); one transaction under the
+    strategy's account lock. Returns the notification events."""
+    with conn.transaction():
+        store.account(conn, strategy_id, lock=True)
+        config, _ = store.strategy(conn, strategy_id)
+        return guardian.watch_positions(conn, strategy_id, config, now) + guardian.watch(conn, strategy_id, config, now)
 
 
 def _match(conn, config: StrategyConfig, strategy_id: str, symbol: str, orders: list[dict],
@@ -61,9 +76,10 @@ def _match(conn, config: StrategyConfig, strategy_id: str, symbol: str, orders: 
     def fresh(order: dict) -> bool:  # the bar model matches a bar only once it closed after the order began
         return not bar_model or (order["working_since"] is not None and quote["ts"] > order["working_since"])
 
+    held = config.market_hours == "hold" and not calendar.is_open(now)  # entries wait for the open
     requests: list[ExecutionRequest] = []
     for order in orders:
-        if order["purpose"] in LEG_PURPOSES or not fresh(order):
+        if order["purpose"] in LEG_PURPOSES or not fresh(order) or (held and order["purpose"] == "entry"):
             continue
         price = _price_for(order, quote, bar, bar_model, config)
         if price is not None:
