@@ -1,29 +1,40 @@
 """Build the shared Lambda layer (the ``tradeflow`` package and its dependencies) without Docker.
 
-pip downloads wheels built for the Lambda platform (Linux arm64, CPython 3.12) whatever the
+pip downloads wheels built for the Lambda platform (Linux arm64, CPython 3.11) whatever the
 machine running the build is, so a laptop or CI without Docker produces the same layer:
 
 - ``--platform manylinux_2_28_aarch64`` *and* ``--platform manylinux2014_aarch64``: recent
   psycopg-binary (and others) only publish ``manylinux_2_28`` wheels; with the 2014 tag alone
   pip silently falls back to an old release that still had one.
 - ``--only-binary=:all:``: never build an sdist here, it would be built for the wrong machine.
-- ``--python-version 3.12 --implementation cp``: the Lambda runtime, not the running Python.
-- ``--no-compile`` and no ``__pycache__``/``*.pyc`` in the zip: bytecode of the Python that runs
-  the build (3.11 here) is useless to 3.12; Lambda compiles what it imports.
+- ``--python-version 3.11 --implementation cp``: the Lambda runtime (``PYTHON_VERSION``; the
+  CDK app's runtime is derived from it), not the running Python.
+- Bytecode: ``/opt`` is read-only in Lambda, so without ``.pyc`` files each new sandbox compiles
+  every module it imports. After the install (``--no-compile``) and the clean-up, every module is
+  compiled with ``compileall`` into ``__pycache__`` as *unchecked-hash* pycs (PEP 552: valid
+  whatever the files' timestamps, which the zip resets) with ``/opt/python`` as their recorded
+  path. Bytecode is specific to a minor version, so this needs a build interpreter of
+  ``PYTHON_VERSION``; another one builds the layer without bytecode and says so.
+- Deterministic: sorted entries, fixed timestamps and modes, and each ``RECORD`` rewritten to
+  list only the files shipped (pip records the console scripts it wrote, whose shebang holds
+  the building interpreter's path), so two builds of one commit from two clones are the same
+  zip with the same hash, and CDK publishes no new layer version.
 
 Libraries that the Lambda Python runtime already ships (boto3, botocore and their own
 dependencies) are removed after the install so the layer neither grows by ~25 MiB nor shadows
 the runtime's SDK.
 
 Usage: ``python layers/build.py [OUT_DIR]`` or ``tradeflow build-layer``; both print the zipped
-and unzipped size. The zip is deterministic (sorted entries, fixed timestamps) so an unchanged
-layer keeps its asset hash and CDK does not publish a new layer version.
+and unzipped size and the zip's SHA-256.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import hashlib
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -37,7 +48,11 @@ PACKAGE_DIR = HERE / "core" / "tradeflow"
 DEFAULT_OUT_DIR = HERE.parent / "build" / "layer"
 LAYER_ZIP_NAME = "tradeflow-layer.zip"
 
-PYTHON_VERSION = "3.12"
+#: The Lambda runtime's Python (functions.RUNTIME follows it); bytecode needs a build interpreter
+#: of the same minor version (docs/decisions.md).
+PYTHON_VERSION = "3.11"
+#: Where Lambda mounts the layer's python/ folder: the path recorded in the bytecode.
+LAYER_MOUNT = "/opt/python"
 PLATFORMS = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
 
 #: What the layer ships besides the tradeflow package (the tracer extra brings aws-xray-sdk).
@@ -47,6 +62,7 @@ REQUIREMENTS = (
     "pydantic-settings",
     "psycopg[binary]",
     "holidays",
+    "httpx",
 )
 
 #: Distributions that the Lambda Python runtime provides; removed from the layer after install.
@@ -79,10 +95,10 @@ def pinned_requirements() -> list[str]:
     return pins
 
 
-def pip_command(target: Path, requirements: list[str]) -> list[str]:
+def pip_command(target: Path, requirements: list[str], platforms: tuple[str, ...] = PLATFORMS) -> list[str]:
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += ["--target", str(target), "--no-compile", "--only-binary=:all:"]
-    for platform in PLATFORMS:
+    for platform in platforms:
         command += ["--platform", platform]
     command += ["--python-version", PYTHON_VERSION, "--implementation", "cp"]
     return command + requirements
@@ -128,6 +144,33 @@ def _strip(site: Path) -> None:
             path.unlink()
 
 
+def _rewrite_records(site: Path) -> None:
+    """Keep in each ``*.dist-info/RECORD`` only the lines of files the layer ships (the console
+    scripts in ``bin/`` are gone, and their hashes carried the building interpreter's path)."""
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        kept = []
+        for line in record.read_text().splitlines():
+            path = (site / line.split(",", 1)[0]).resolve()
+            if path.is_file() and site.resolve() in path.parents:
+                kept.append(line)
+        record.write_text("".join(f"{line}\n" for line in kept))
+
+
+def can_compile() -> bool:
+    """Whether the running interpreter writes bytecode the Lambda runtime can use."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}" == PYTHON_VERSION
+
+
+def _compile(site: Path) -> int:
+    """Compile every module under ``site`` to unchecked-hash pycs recording ``LAYER_MOUNT``
+    paths; returns how many pycs were written (modules that do not compile are skipped)."""
+    compileall.compile_dir(
+        str(site), ddir=LAYER_MOUNT, quiet=2, workers=1,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    return sum(1 for _ in site.rglob("*.pyc"))
+
+
 def _zip(root: Path, zip_path: Path) -> None:
     """Zip ``root``'s contents deterministically: sorted entries, fixed timestamps and modes."""
     tmp = zip_path.with_suffix(".tmp")
@@ -149,11 +192,24 @@ def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-def build_layer(out_dir: Path | str = DEFAULT_OUT_DIR, *, quiet: bool = False) -> Path:
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_layer(
+    out_dir: Path | str = DEFAULT_OUT_DIR,
+    *,
+    quiet: bool = False,
+    bytecode: bool = True,
+    platforms: tuple[str, ...] = PLATFORMS,
+) -> Path:
     """Build the layer zip in ``out_dir`` and return its path.
 
     The zip holds ``python/`` (Lambda puts ``/opt/python`` on ``sys.path``) with the
-    dependencies for arm64/CPython 3.12 and the ``tradeflow`` package.
+    dependencies for arm64/CPython ``PYTHON_VERSION`` and the ``tradeflow`` package, compiled
+    to bytecode when ``bytecode`` and the build interpreter is of ``PYTHON_VERSION``.
+    ``platforms`` other than Lambda's are for benchmarks on the build machine only.
+    Raises ``subprocess.CalledProcessError`` if pip fails.
     """
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,17 +217,25 @@ def build_layer(out_dir: Path | str = DEFAULT_OUT_DIR, *, quiet: bool = False) -
     with tempfile.TemporaryDirectory(prefix="tradeflow-layer-") as tmp:
         root = Path(tmp)
         site = root / "python"
-        subprocess.run(pip_command(site, pinned_requirements()), check=True)
+        subprocess.run(pip_command(site, pinned_requirements(), platforms), check=True)
         removed = _remove_runtime_provided(site)
         _copy_package(site)
         _strip(site)
+        _rewrite_records(site)
+        compiled = _compile(site) if bytecode and can_compile() else 0
         unzipped = _size(root)
         _zip(root, zip_path)
     if not quiet:
         print(f"layer: {zip_path}")
         print(f"  runtime-provided, not shipped: {', '.join(removed) or 'none'}")
+        if compiled:
+            print(f"  bytecode: {compiled} modules compiled for CPython {PYTHON_VERSION} (unchecked-hash pycs)")
+        elif bytecode:
+            print(f"  bytecode: none (this is Python {sys.version_info.major}.{sys.version_info.minor}; the runtime "
+                  f"is {PYTHON_VERSION}): each cold start compiles what it imports")
         print(f"  zipped {mib(zip_path.stat().st_size)}, unzipped {mib(unzipped)}"
               " (Lambda limit: 250 MiB unzipped for function + layers)")
+        print(f"  sha256 {sha256(zip_path)}")
     return zip_path
 
 

@@ -74,7 +74,7 @@ def stack(database_url, replay_clock, tmp_path, monkeypatch):
     """The local stack (moto SQS/SNS/SSM + this test's database) on a replay clock."""
     from tradeflow.local.stack import LocalStack
 
-    for key in ("DATABASE_URL", "SIGNALS_QUEUE_URL", "TRADER_ALERTS_TOPIC_ARN", "SMS_PHONE_NUMBERS"):
+    for key in ("DATABASE_URL", "SIGNALS_QUEUE_URL", "TRADER_ALERTS_TOPIC_ARN", "URGENT_TOPIC_ARN"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("TRADEFLOW_HOME", str(tmp_path / "home"))
     with LocalStack(tmp_path / "home", database_url, replay_clock) as local:

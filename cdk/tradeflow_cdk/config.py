@@ -1,7 +1,11 @@
-"""The deploy-time choices a trader can make, read from CDK context (``cdk.json`` or ``-c``).
+"""The deploy-time choices a trader can make: the deploy settings file, overridden by CDK context.
 
-Every key is prefixed ``tradeflow:``; lists may be given as JSON lists (cdk.json) or as
-comma-separated strings (``-c tradeflow:alert_emails=a@x.com,b@y.com``).
+The file (``tradeflow.deploy.json``, written by ``tradeflow configure``; tradeflow.local.deploy_settings)
+holds the trader's settings; a ``-c tradeflow:<key>=<value>`` flag overrides one and is saved into
+the file, so the next deploy without flags keeps it (its email and SMS subscriptions above all).
+Lists may be given as JSON lists or as comma-separated strings
+(``-c tradeflow:alert_emails=a@x.com,b@y.com``). ``tradeflow:settings_file`` points elsewhere
+(the tests use a temporary file).
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from constructs import Node
+from tradeflow.local import deploy_settings
 
 from tradeflow_cdk import paths
 
 #: TradingView's published webhook source addresses (TradingView support 43000529348).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
-EGRESS_MODES = ("ipv6", "endpoints")
+EGRESS_MODES = deploy_settings.EGRESS_MODES
 
 
 def _list(value: Any) -> tuple[str, ...]:
@@ -29,21 +34,13 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
-def _bool(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 @dataclass(frozen=True)
 class StackConfig:
     """What differs between one trader's deployment and another's."""
 
     #: Email addresses subscribed to the trader-alerts topic (fills, stops, daily summary).
     alert_emails: tuple[str, ...] = ()
-    #: E.164 phone numbers the notifier texts directly (SMS_PHONE_NUMBERS).
+    #: E.164 phone numbers subscribed (SMS) to the urgent topic, which the notifier texts through.
     sms_numbers: tuple[str, ...] = ()
     #: Email addresses subscribed to the operations topic (alarms); default: alert_emails.
     ops_emails: tuple[str, ...] = ()
@@ -71,6 +68,8 @@ class StackConfig:
     region: str | None = None
     #: Availability zones for the VPC; empty means the first two of the region.
     availability_zones: tuple[str, ...] = field(default=())
+    #: The deploy settings file this configuration was read from (and -c flags saved to).
+    settings_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.egress not in EGRESS_MODES:
@@ -82,27 +81,45 @@ class StackConfig:
                 raise ValueError(f"tradeflow:sms_numbers must be E.164 numbers such as +15551234567, got {number!r}")
 
     @classmethod
-    def from_context(cls, node: Node) -> StackConfig:
+    def from_context(cls, node: Node, *, save: bool = True) -> StackConfig:
+        """The configuration from the deploy settings file and CDK context: a ``tradeflow:<key>``
+        context value (``-c``) wins over the file, and with ``save`` is written into the file.
+        Raises ValueError naming a malformed setting."""
+        file_setting = node.try_get_context("tradeflow:settings_file")
+        settings_file = Path(file_setting).resolve() if file_setting else paths.ROOT / deploy_settings.FILE_NAME
+        given = {
+            key: node.try_get_context(f"tradeflow:{key}")
+            for key in deploy_settings.SETTINGS
+            if node.try_get_context(f"tradeflow:{key}") is not None
+        }
+        settings = deploy_settings.load(settings_file) | {k: deploy_settings.parse(k, v) for k, v in given.items()}
+
         def ctx(key: str) -> Any:
             return node.try_get_context(f"tradeflow:{key}")
 
-        alert_emails = _list(ctx("alert_emails"))
+        def setting(key: str, default: Any) -> Any:
+            return settings.get(key, default)
+
+        alert_emails = tuple(setting("alert_emails", ()))
         layer_path = ctx("layer_path")
-        ips = ctx("allowed_source_ips")
-        return cls(
+        config = cls(
             alert_emails=alert_emails,
-            sms_numbers=_list(ctx("sms_numbers")),
-            ops_emails=_list(ctx("ops_emails")) or alert_emails,
-            allowed_source_ips=TRADINGVIEW_IPS if ips is None else _list(ips),
-            stop_monitor_24_7=_bool(ctx("stop_monitor_24_7"), False),
-            db_min_acu=float(ctx("db_min_acu") if ctx("db_min_acu") is not None else 0),
-            db_max_acu=float(ctx("db_max_acu") or 2),
-            deletion_protection=_bool(ctx("deletion_protection"), True),
-            egress=str(ctx("egress") or "ipv6"),
-            reserved_concurrency=_bool(ctx("reserved_concurrency"), False),
+            sms_numbers=tuple(setting("sms_numbers", ())),
+            ops_emails=tuple(setting("ops_emails", ())) or alert_emails,
+            allowed_source_ips=tuple(setting("allowed_source_ips", TRADINGVIEW_IPS)),
+            stop_monitor_24_7=setting("stop_monitor_24_7", False),
+            db_min_acu=setting("db_min_acu", 0.0),
+            db_max_acu=setting("db_max_acu", 2.0),
+            deletion_protection=setting("deletion_protection", True),
+            egress=setting("egress", "ipv6"),
+            reserved_concurrency=setting("reserved_concurrency", False),
             layer_path=Path(layer_path).resolve() if layer_path else paths.DEFAULT_LAYER_ZIP,
             migrate_nonce=str(ctx("migrate_nonce") or ""),
             account=ctx("account") or os.environ.get("CDK_DEFAULT_ACCOUNT"),
             region=ctx("region") or os.environ.get("CDK_DEFAULT_REGION"),
             availability_zones=_list(ctx("availability_zones")),
+            settings_file=settings_file,
         )
+        if save and given and deploy_settings.update(given, settings_file)[1]:
+            print(f"tradeflow: saved {', '.join(sorted(given))} to {settings_file} (kept for the next deploy)")
+        return config

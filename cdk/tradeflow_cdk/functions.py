@@ -1,6 +1,6 @@
 """The six Lambdas, the shared layer, their roles and their event sources.
 
-Every function: arm64, Python 3.12, handler ``functions/<name>/handler.py:handler``, the
+Every function: arm64, Python 3.11 (the layer's, layers/build.py), handler ``functions/<name>/handler.py:handler``, the
 ``tradeflow`` layer, active tracing, its own log group and its own role holding only what
 it uses. The webhook runs outside the VPC and may only send to signals.fifo (and read the
 strategies' webhook secrets), and to the notifications queue (refused alerts); the other five run in the VPC next to the database. The paper
@@ -28,13 +28,30 @@ from tradeflow_cdk.network import Network
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.state import STATE_ACCESS, State
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+#: The Lambda runtime is the layer's Python (its wheels and bytecode are built for it).
+RUNTIME = lambda_.Runtime(f"python{paths.layer_builder().PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
 ARCHITECTURE = lambda_.Architecture.ARM_64
 #: SQS event source mappings never run more than this many consumers of one queue, so a
 #: flood of messages cannot exhaust the database's connections (and needs no reserved
 #: concurrency, which new accounts with a quota of 10 cannot grant).
 MAX_CONSUMERS_PER_QUEUE = 2
-SMS_REASON = " The notifier texts the configured phone numbers directly: sns:Publish to a phone number has no resource ARN."
+#: What a function in a VPC needs for its network interfaces: exactly the ec2 actions of AWS's
+#: managed AWSLambdaVPCAccessExecutionRole (v3, 2024-01-05), without its logs:* on every log
+#: group (each role writes only its own log group). Lambda developer guide, "Giving Lambda
+#: functions access to resources in an Amazon VPC": DescribeNetworkInterfaces works only on "*".
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+#: Scheduled functions: Lambda's asynchronous invocation retries a failed run twice by default,
+#: overlapping the next minutes' runs; the next scheduled run replaces a failed one instead.
+SCHEDULED = ("stop_monitor", "notifier")
+ASYNC_RETRY_ATTEMPTS = 0
+ASYNC_MAX_EVENT_AGE = Duration.minutes(1)
 TICKS_PER_INVOCATION = 4
 TICK_SECONDS = 15
 
@@ -74,6 +91,12 @@ SENDS_TO = {
 }
 
 
+def vpc_sdk_environment(dualstack: bool) -> dict[str, str]:
+    """The AWS SDK settings of a function in the VPC: with IPv6 egress (``dualstack``) the
+    SDK's dual-stack endpoints, which tradeflow.adapters.aws then reaches over IPv6 only."""
+    return {"AWS_USE_DUALSTACK_ENDPOINT": "true"} if dualstack else {}
+
+
 def function_name(name: str) -> str:
     return f"{names.APP}-{name}"
 
@@ -84,7 +107,7 @@ def strategy_parameter_arn(pattern: str = names.STRATEGY_SECRET_PARAMETER) -> st
 
 
 class Layer(Construct):
-    """The shared layer: tradeflow and its dependencies for arm64 / CPython 3.12."""
+    """The shared layer: tradeflow and its dependencies for arm64 / the runtime's CPython, with bytecode."""
 
     def __init__(self, scope: Construct, id: str, *, code_path: str) -> None:
         super().__init__(scope, id)
@@ -100,32 +123,33 @@ class Layer(Construct):
 
 
 def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, in_vpc: bool, description: str) -> iam.Role:
-    """A role for one function: write to its own log group; in the VPC, manage its ENIs."""
+    """A role for one function: write to its own log group; in the VPC, manage its ENIs
+    (:data:`ENI_ACTIONS`, no managed policy)."""
+    policies = {
+        "logs": iam.PolicyDocument(statements=[
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+        ])
+    }
+    if in_vpc:
+        policies["eni"] = iam.PolicyDocument(statements=[iam.PolicyStatement(actions=list(ENI_ACTIONS), resources=["*"])])
     role = iam.Role(
         scope,
         id,
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=description,
-        inline_policies={
-            "logs": iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                        resources=[log_group.log_group_arn],
-                    )
-                ]
-            )
-        },
+        inline_policies=policies,
     )
-    if in_vpc:
-        role.add_managed_policy(
-            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-        )
-        acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-            "The ENI actions a VPC function needs (ec2:CreateNetworkInterface and friends) have "
-            "no resource-level scoping; AWS's managed policy is exactly that set and follows AWS's changes.",
-        )
     return role
+
+
+def acknowledge_eni(role: iam.Role) -> None:
+    """The ENI actions' ``Resource: *`` (kept apart so the finding's reason says why)."""
+    acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+        "The ENI actions Lambda needs in a VPC (ec2:CreateNetworkInterface, DescribeNetworkInterfaces "
+        "and DescribeSubnets) act on interfaces Lambda creates at run time; DescribeNetworkInterfaces works "
+        "only on '*' (Lambda developer guide, VPC access). Active X-Ray tracing: xray:PutTraceSegments "
+        "and xray:PutTelemetryRecords do not support resource-level permissions.",
+    )
 
 
 def acknowledge_tracing(role: iam.Role, also: str = "") -> None:
@@ -137,8 +161,9 @@ def acknowledge_tracing(role: iam.Role, also: str = "") -> None:
 
 def acknowledge_runtime(function: lambda_.Function) -> None:
     acknowledge(function, "AwsSolutions-L1",
-        "Python 3.12 is the runtime the layer is built for (layers/build.py, cp312 arm64 wheels) "
-        "and is supported by AWS Lambda; moving to a newer runtime is a deliberate layer rebuild.",
+        "The runtime is the Python the layer is built for and compiled to bytecode with (layers/build.py "
+        "PYTHON_VERSION, docs/decisions.md), supported by AWS Lambda; moving to a newer runtime is a "
+        "deliberate change of the build interpreter and the layer.",
     )
 
 
@@ -153,21 +178,28 @@ class Functions(Construct):
         layer: lambda_.ILayerVersion,
         network: Network,
         queues: Queues,
-        database_secret: secretsmanager.ISecret,
+        database_secrets: dict[str, secretsmanager.ISecret],
         state: State,
         trader_alerts: sns.ITopic,
-        sms_numbers: tuple[str, ...],
+        urgent: sns.ITopic | None,
         allowed_source_ips: tuple[str, ...],
         reserved_concurrency: bool,
+        around_the_clock: bool = False,
+        dualstack: bool = True,
     ) -> None:
         super().__init__(scope, id)
         self.by_name: dict[str, lambda_.Function] = {}
         extra_env = {
             "webhook": {"ALLOWED_SOURCE_IPS": ",".join(allowed_source_ips)},
-            "stop_monitor": {"TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION), "TICK_SECONDS": str(TICK_SECONDS)},
+            "stop_monitor": {
+                "TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION),
+                "TICK_SECONDS": str(TICK_SECONDS),
+                # idle outside the NYSE session (holidays, half days) unless watching around the clock
+                **({} if around_the_clock else {"MARKET_CALENDAR": "NYSE"}),
+            },
             "notifier": {
                 "TRADER_ALERTS_TOPIC_ARN": trader_alerts.topic_arn,
-                "SMS_PHONE_NUMBERS": ",".join(sms_numbers),
+                **({"URGENT_TOPIC_ARN": urgent.topic_arn} if urgent is not None else {}),
             },
         }
         for spec in SPECS:
@@ -177,20 +209,27 @@ class Functions(Construct):
                 **{names.QUEUE_URL_ENV[q]: queues.by_name[q].queue_url for q in SENDS_TO[spec.name]},
                 **extra_env.get(spec.name, {}),
             }
-            if spec.in_vpc:
-                environment["DATABASE_SECRET_ARN"] = database_secret.secret_arn
+            if spec.in_vpc:  # each database function logs in as its own role (tradeflow.adapters.roles)
+                environment["DATABASE_SECRET_ARN"] = database_secrets[spec.name].secret_arn
+                environment.update(vpc_sdk_environment(dualstack))
             if spec.name in STATE_ACCESS:
                 environment[names.STATE_BUCKET_ENV] = state.bucket.bucket_name
             function = self._function(spec, layer, network, environment, reserved_concurrency)
-            sms = spec.name == "notifier" and bool(sms_numbers)
-            acknowledge_tracing(function.role, SMS_REASON if sms else "")
+            if spec.in_vpc:
+                acknowledge_eni(function.role)
+            else:
+                acknowledge_tracing(function.role)
             self.by_name[spec.name] = function
             for queue_name in SENDS_TO[spec.name]:
                 function.add_to_role_policy(
                     iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queues.by_name[queue_name].queue_arn])
                 )
             if spec.in_vpc:
-                database_secret.grant_read(function)
+                database_secrets[spec.name].grant_read(function)
+            if spec.name in SCHEDULED:
+                function.configure_async_invoke(
+                    retry_attempts=ASYNC_RETRY_ATTEMPTS, max_event_age=ASYNC_MAX_EVENT_AGE
+                )
             if spec.name in STATE_ACCESS:
                 state.grant(spec.name, function)
 
@@ -205,7 +244,9 @@ class Functions(Construct):
             )
 
         self._webhook_secrets(self.by_name["webhook"])
-        self._notifier_publish(self.by_name["notifier"], trader_alerts, sms_numbers)
+        trader_alerts.grant_publish(self.by_name["notifier"])
+        if urgent is not None:
+            urgent.grant_publish(self.by_name["notifier"])
 
     def _function(
         self,
@@ -289,10 +330,3 @@ class Functions(Construct):
             "Decrypting SecureString parameters with the AWS managed aws/ssm key, whose id is not known "
             "at synth; limited to calls made through SSM (kms:ViaService).",
         )
-
-    @staticmethod
-    def _notifier_publish(notifier: lambda_.Function, topic: sns.ITopic, sms_numbers: tuple[str, ...]) -> None:
-        topic.grant_publish(notifier)
-        if sms_numbers:
-            # Publishing to a phone number has no resource ARN to scope to.
-            notifier.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))

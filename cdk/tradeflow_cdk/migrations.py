@@ -1,7 +1,8 @@
 """Schema migrations on deploy: a custom resource whose handler calls ``tradeflow.adapters.db.migrate``.
 
 The migrator (cdk/migrator/handler.py) runs in the VPC with the shared layer, so it applies
-exactly the migrations shipped with the code being deployed. The resource's properties hold
+exactly the migrations shipped with the code being deployed, then the database roles' grants
+and passwords (tradeflow.adapters.roles). It alone reads the master secret. The resource's properties hold
 a fingerprint of the migrations and of the handler: any deploy that changes either runs it
 (``migrate`` is idempotent and takes an advisory lock, so a re-run is harmless);
 ``-c tradeflow:migrate_nonce=<anything new>`` forces a run.
@@ -21,7 +22,14 @@ from tradeflow import names
 
 from tradeflow_cdk import paths
 from tradeflow_cdk.database import Database
-from tradeflow_cdk.functions import ARCHITECTURE, RUNTIME, acknowledge_runtime, acknowledge_tracing, lambda_role
+from tradeflow_cdk.functions import (
+    ARCHITECTURE,
+    RUNTIME,
+    acknowledge_eni,
+    acknowledge_runtime,
+    lambda_role,
+    vpc_sdk_environment,
+)
 from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.network import Network
 
@@ -53,6 +61,7 @@ class Migrations(Construct):
         network: Network,
         database: Database,
         nonce: str = "",
+        dualstack: bool = True,
     ) -> None:
         super().__init__(scope, id)
         log_group = logs.LogGroup(
@@ -73,7 +82,13 @@ class Migrations(Construct):
             # Long enough for an Aurora resume from a long pause, then the migrations.
             timeout=Duration.minutes(5),
             memory_size=256,
-            environment={"DATABASE_SECRET_ARN": database.secret.secret_arn},
+            environment={
+                "DATABASE_SECRET_ARN": database.secret.secret_arn,
+                "ROLE_SECRET_ARNS": Stack.of(self).to_json_string(
+                    {f: secret.secret_arn for f, secret in database.role_secrets.items()}
+                ),
+                **vpc_sdk_environment(dualstack),
+            },
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
@@ -84,7 +99,9 @@ class Migrations(Construct):
             ipv6_allowed_for_dual_stack=True,
         )
         database.secret.grant_read(self.function)
-        acknowledge_tracing(role)
+        for secret in database.role_secrets.values():
+            secret.grant_read(self.function)
+        acknowledge_eni(role)
         acknowledge_runtime(self.function)
 
         provider_logs = logs.LogGroup(
@@ -100,7 +117,7 @@ class Migrations(Construct):
             resource_type="Custom::TradeflowMigrations",
             properties={
                 "Migrations": fingerprint(MIGRATIONS_DIR) if MIGRATIONS_DIR.exists() else "none",
-                "Migrator": fingerprint(paths.MIGRATOR / "handler.py"),
+                "Migrator": fingerprint(paths.MIGRATOR / "handler.py", paths.CORE / "tradeflow" / "adapters" / "roles.py"),
                 "Nonce": nonce,
             },
         )

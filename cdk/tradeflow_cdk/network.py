@@ -3,13 +3,15 @@
 Functions in the VPC still call SQS, SNS and Secrets Manager. Rather than a NAT gateway
 (~$33/month) or interface endpoints (~$7.30/month each per AZ), the default gives the
 subnets an IPv6 range and an egress-only internet gateway (free): outbound IPv6 only,
-nothing from the internet can open a connection inward, and those three services answer
-on IPv6 at their usual regional names. ``egress="endpoints"`` swaps that for interface
-endpoints. See docs/cost.md.
+nothing from the internet can open a connection inward, and those services answer on IPv6
+at their dual-stack endpoints (``*.api.aws``; the functions get ``AWS_USE_DUALSTACK_ENDPOINT``
+and connect over IPv6 only, tradeflow.adapters.aws), S3 included. ``egress="endpoints"`` swaps
+that for interface endpoints. See docs/cost.md.
 
-S3 (the state bucket's open-positions object, state.py) is reached in both modes through an S3
-*gateway* endpoint, which is free: a route in each private subnet's route table to S3's prefix
-list. The functions' security group must allow that IPv4 traffic, but CloudFormation cannot
+With ``egress="endpoints"`` S3 (the state bucket's open-positions object, state.py) is reached
+through an S3 *gateway* endpoint, which is free: a route in each private subnet's route table
+to S3's prefix list (it exists in both modes; with IPv6 egress the functions use S3's dual-stack
+endpoint instead). The functions' security group must allow that IPv4 traffic, but CloudFormation cannot
 give S3's prefix-list id at synth time without a lookup or a custom resource (the stack
 synthesises offline, without credentials), so it allows HTTPS to any IPv4 address. That
 reaches no further than the route tables do: the subnets are isolated (no internet gateway, no

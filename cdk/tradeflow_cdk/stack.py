@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,12 @@ from tradeflow_cdk.api import WebhookApi
 from tradeflow_cdk.config import StackConfig
 from tradeflow_cdk.database import Database
 from tradeflow_cdk.functions import TIMEOUTS, Functions, Layer
+from tradeflow_cdk.market_data import MarketData
 from tradeflow_cdk.migrations import Migrations
 from tradeflow_cdk.monitoring import Monitoring
 from tradeflow_cdk.network import Network
 from tradeflow_cdk.notifications import Notifications
+from tradeflow_cdk.protection import DeletionProtection
 from tradeflow_cdk.queues import Queues
 from tradeflow_cdk.schedules import Schedules
 from tradeflow_cdk.state import State
@@ -35,7 +36,11 @@ class TradeflowStack(Stack):
         )
         self.queues = Queues(self, "Queues", consumer_timeouts=TIMEOUTS)
         self.notifications = Notifications(
-            self, "Notifications", alert_emails=config.alert_emails, ops_emails=config.ops_emails
+            self,
+            "Notifications",
+            alert_emails=config.alert_emails,
+            ops_emails=config.ops_emails,
+            sms_numbers=config.sms_numbers,
         )
         self.database = Database(
             self,
@@ -43,7 +48,6 @@ class TradeflowStack(Stack):
             network=self.network,
             min_acu=config.db_min_acu,
             max_acu=config.db_max_acu,
-            deletion_protection=config.deletion_protection,
         )
         self.state = State(self, "State", network=self.network)
         self.layer = Layer(self, "Layer", code_path=str(config.layer_path)).layer
@@ -53,12 +57,14 @@ class TradeflowStack(Stack):
             layer=self.layer,
             network=self.network,
             queues=self.queues,
-            database_secret=self.database.secret,
+            database_secrets=self.database.role_secrets,
             state=self.state,
             trader_alerts=self.notifications.trader_alerts,
-            sms_numbers=config.sms_numbers,
+            urgent=self.notifications.urgent,
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
+            around_the_clock=config.stop_monitor_24_7,
+            dualstack=config.egress == "ipv6",
         )
         self.migrations = Migrations(
             self,
@@ -67,6 +73,7 @@ class TradeflowStack(Stack):
             network=self.network,
             database=self.database,
             nonce=config.migrate_nonce,
+            dualstack=config.egress == "ipv6",
         )
         self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
         self.schedules = Schedules(
@@ -76,6 +83,8 @@ class TradeflowStack(Stack):
             notifier=self.functions.by_name["notifier"],
             around_the_clock=config.stop_monitor_24_7,
         )
+        self.market_data = MarketData(self, "MarketData", layer=self.layer, state=self.state, network=self.network,
+                                      functions=self.functions.by_name, around_the_clock=config.stop_monitor_24_7)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -85,6 +94,12 @@ class TradeflowStack(Stack):
             cluster=self.database.cluster,
             operations=self.notifications.operations,
         )
+
+        # Last: protect the database once everything else exists (protection.py).
+        self.protection = DeletionProtection(
+            self, "DeletionProtection", cluster=self.database.cluster, enabled=config.deletion_protection
+        )
+        self.protection.after(self)
 
         CfnOutput(self, "WebhookUrl", value=f"{self.api.url}webhook",
                   description="TradingView webhook URL: append /<strategy>.<secret> (printed by tradeflow strategy add)")
@@ -96,14 +111,6 @@ class TradeflowStack(Stack):
                   description=f"holds {names.OPEN_POSITIONS_KEY}; delete that object before cdk destroy")
 
 
-def _load_layer_builder() -> Any:
-    spec = importlib.util.spec_from_file_location("tradeflow_layer_build", paths.ROOT / "layers" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def ensure_layer(path: Path) -> Path:
     """The layer asset at ``path``; the default zip is built (pip, no Docker) when missing."""
     if path.exists():
@@ -111,7 +118,7 @@ def ensure_layer(path: Path) -> Path:
     if path != paths.DEFAULT_LAYER_ZIP:
         raise FileNotFoundError(f"tradeflow:layer_path {path} does not exist")
     print(f"building the layer into {path.parent} (once; `tradeflow build-layer` rebuilds it)")
-    return _load_layer_builder().build_layer(path.parent)
+    return paths.layer_builder().build_layer(path.parent)
 
 
 def build_app(

@@ -1,7 +1,8 @@
 """stop_monitor Lambda: every minute (EventBridge Scheduler), a few sub-minute ticks that exit
 positions whose stop-loss or take-profit is hit and mark every account to market. While the
 open-positions flag in the state bucket says 0 it does not touch the database, so an idle
-Aurora can pause."""
+Aurora can pause; outside the NYSE session (MARKET_CALENDAR=NYSE: holidays, after a half day's
+13:00 close) it does nothing at all."""
 
 import time
 
@@ -10,7 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tradeflow import clock
 from tradeflow.adapters import state
 from tradeflow.adapters.db import get_connection
+from tradeflow.domain import calendar
 from tradeflow.pipeline import stop_monitor
+from tradeflow.pipeline.market_data import record_handed_bars
 from tradeflow.settings import StopMonitorEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
@@ -21,8 +24,15 @@ logger, metrics, tracer = Logger(), Metrics(), Tracer()
 @tracer.capture_lambda_handler
 def handler(event, context):
     settings = env(StopMonitorEnv)
+    if settings.market_calendar == "NYSE" and not calendar.is_open(clock.now()):
+        return {"ticks": 0, "exits": 0, "idle": "outside the NYSE session"}
     exits = 0
-    for n in range(settings.ticks_per_invocation):
+    ticks = settings.ticks_per_invocation
+    if event.get("bars"):  # from market_data or a TradingView bar alert: record (if anything is open), one tick
+        ticks = 1
+        if not (settings.state_bucket and state.open_positions(settings.state_bucket) == 0):
+            record_handed_bars(get_connection(settings), event)
+    for n in range(ticks):
         if n:
             time.sleep(settings.tick_seconds)
         if settings.state_bucket and state.open_positions(settings.state_bucket) == 0:
@@ -32,4 +42,4 @@ def handler(event, context):
         if settings.state_bucket:
             state.sync_open_positions(conn, settings.state_bucket)
     metrics.add_metric(name="StopTriggers", unit=MetricUnit.Count, value=exits)
-    return {"ticks": settings.ticks_per_invocation, "exits": exits}
+    return {"ticks": ticks, "exits": exits}

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tradeflow import clock
 from tradeflow.adapters import aws
 from tradeflow.adapters.parameters import ParametersUnavailable, strategy_secret, strategy_settings
+from tradeflow.pipeline.market_data import BarReceived, bar_forwarder
 from tradeflow.pipeline.webhook import (
     REQUEST_BODY,
     RESPONSES,
@@ -36,7 +37,8 @@ _METRIC = {401: "AlertsUnauthorized", 403: "AlertsForbidden", 429: "AlertsThrott
 @lru_cache
 def webhook() -> Webhook:
     """This container's webhook: environment read once, burst limiter kept while warm."""
-    return Webhook(WebhookEnv(), strategy_secret, strategy_settings, aws.send)
+    env = WebhookEnv()
+    return Webhook(env, strategy_secret, strategy_settings, aws.send, bar_forwarder(env.stop_monitor_function))
 
 
 def post_alert_with_token(event: dict) -> dict:
@@ -95,6 +97,9 @@ def _receive(event: dict, token: str | None) -> dict:
                       path_token=token, signature=headers.get("x-tradeflow-signature"),
                       strategy_header=headers.get("x-tradeflow-strategy"))
     signal = webhook().accept(request, clock.now())
+    if isinstance(signal, BarReceived):  # a TradingView bar alert: the price feed, never a trade
+        metrics.add_metric(name="BarAlertsAccepted", unit=MetricUnit.Count, value=1)
+        return _json(202, bar=f"{signal.bar.symbol} {signal.bar.closes_at.isoformat()}", forwarded=signal.forwarded)
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=1)
     logger.info("alert accepted", signal_id=str(signal.signal_id), strategy_id=signal.strategy_id, symbol=signal.symbol)
     return _json(202, signal_id=str(signal.signal_id))

@@ -54,7 +54,7 @@ def test_daily_loss_trips_at_the_first_close_past_the_limit(stack, conn, replay_
     stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
                                               daily_loss_limit=LIMIT), SECRET)
     # independently: cash and the 300 shares, the day's loss against the previous close's equity
-    (first_day, first), rest = days[0], days[1:]
+    (_first_day, first), rest = days[0], days[1:]
     cash = Decimal(100000) - QUANTITY * first["AAPL"]
     previous = cash + QUANTITY * first["AAPL"]
     expected = None

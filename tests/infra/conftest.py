@@ -50,3 +50,17 @@ def template(synth: Synth) -> Template:
 @pytest.fixture(scope="session")
 def resources(synth: Synth) -> dict:
     return synth.resources
+
+
+@pytest.fixture(scope="session")
+def alternative(tmp_path_factory: pytest.TempPathFactory, stub_layer: Path) -> Synth:
+    """The other profile a trader may choose: interface endpoints instead of IPv6 egress,
+    reserved concurrency, the stop monitor around the clock, no SMS."""
+    return synthesise(
+        tmp_path_factory.mktemp("cdk.out-alt"),
+        stub_layer,
+        egress="endpoints",
+        reserved_concurrency=True,
+        stop_monitor_24_7=True,
+        sms_numbers=[],
+    )

@@ -44,6 +44,7 @@ class Synth:
 
 def synthesise(outdir: Path, layer: Path, **overrides: object) -> Synth:
     """Synthesise into ``outdir`` with cdk-nag; a validation failure is recorded, not raised."""
+    overrides.setdefault("settings_file", str(outdir / "tradeflow.deploy.json"))
     app, stack = build_app(cdk_context(layer_path=str(layer), **overrides), outdir=str(outdir))
     error = None
     try:

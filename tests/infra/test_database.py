@@ -11,7 +11,7 @@ def test_aurora_serverless_v2_scales_to_zero_and_pauses(template: Template) -> N
             "Engine": "aurora-postgresql",
             "EngineVersion": Match.string_like_regexp(r"^16\."),
             "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 2, "SecondsUntilAutoPause": 300},
-            "DeletionProtection": True,
+            "DeletionProtection": False,  # switched on last, once healthy (test_least_privilege.py)
             "BackupRetentionPeriod": 7,
             "EnableIAMDatabaseAuthentication": True,
         },
@@ -52,6 +52,6 @@ def test_migrator_uses_the_layer_inside_the_vpc(template: Template) -> None:
             "Handler": "handler.on_event",
             "Layers": [{"Ref": layer_id}],
             "VpcConfig": Match.object_like({"Ipv6AllowedForDualStack": True}),
-            "Environment": {"Variables": {"DATABASE_SECRET_ARN": Match.any_value()}},
+            "Environment": {"Variables": {"DATABASE_SECRET_ARN": Match.any_value(), "ROLE_SECRET_ARNS": Match.any_value()}},
         },
     )

@@ -8,6 +8,9 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 from tradeflow import names, settings
+from tradeflow_cdk.paths import layer_builder
+
+PYTHON_VERSION = layer_builder().PYTHON_VERSION
 
 ENV_MODELS = {
     "webhook": settings.WebhookEnv,
@@ -51,12 +54,12 @@ def queue_logical_id(resources: dict, queue_name: str) -> str:
     return next(k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue" and v["Properties"]["QueueName"] == queue_name)
 
 
-def test_six_functions_arm64_python312_with_handler_and_tracing(template: Template) -> None:
+def test_six_functions_arm64_on_the_layers_python_with_handler_and_tracing(template: Template) -> None:
     found = functions(template)
     assert set(names.FUNCTIONS) <= set(found)
     for name in names.FUNCTIONS:
         props = found[name][1]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == f"python{PYTHON_VERSION}"
         assert props["Architectures"] == ["arm64"]
         assert props["Handler"] == "handler.handler"
         assert props["TracingConfig"] == {"Mode": "Active"}
@@ -65,7 +68,7 @@ def test_six_functions_arm64_python312_with_handler_and_tracing(template: Templa
 def test_the_layer_is_attached_to_all_six_functions(template: Template) -> None:
     (layer_id,) = template.find_resources("AWS::Lambda::LayerVersion")
     layer = template.find_resources("AWS::Lambda::LayerVersion")[layer_id]["Properties"]
-    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == [f"python{PYTHON_VERSION}"]
     for name in names.FUNCTIONS:
         assert functions(template)[name][1]["Layers"] == [{"Ref": layer_id}], name
 
@@ -84,7 +87,7 @@ def test_environment_satisfies_the_functions_settings_model(template: Template, 
     # Then every required field is set, every variable is one the model (or powertools) reads
     required = {f.upper() for f, info in model.model_fields.items() if info.is_required()}
     assert required <= set(env), required - set(env)
-    assert {k for k in env if not k.startswith("POWERTOOLS_")} <= fields
+    assert {k for k in env if not k.startswith(("POWERTOOLS_", "AWS_"))} <= fields  # AWS_*: read by the SDK
     assert env["POWERTOOLS_SERVICE_NAME"] == name
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == names.METRICS_NAMESPACE
     if name in DATABASE_FUNCTIONS:
@@ -108,6 +111,7 @@ def test_webhook_may_only_send_to_signals_and_notifications_and_read_strategy_se
         "logs:CreateLogStream", "logs:PutLogEvents",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
         "sqs:SendMessage", "ssm:GetParameter", "kms:Decrypt",
+        "lambda:InvokeFunction",  # TradingView bar alerts to the stop monitor (test_market_data.py)
     }
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in actions_of([s]))]
     assert actions_of(sqs) == {"sqs:SendMessage"}
@@ -157,13 +161,16 @@ def test_consumers_report_partial_batch_failures_with_bounded_concurrency(templa
         assert by_queue[queue] == found[consumer][0]
 
 
-def test_notifier_publishes_to_the_trader_alerts_topic(template: Template, resources: dict) -> None:
+def test_notifier_publishes_to_the_trader_alerts_and_urgent_topics_only(template: Template, resources: dict) -> None:
     _, notifier = functions(template)["notifier"]
     statements = role_statements(resources, notifier["Role"]["Fn::GetAtt"][0])
     topic_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic"
                     and v["Properties"]["TopicName"] == names.TRADER_ALERTS_TOPIC)
-    assert any(s["Action"] == "sns:Publish" and s["Resource"] == {"Ref": topic_id} for s in statements)
-    assert notifier["Environment"]["Variables"]["SMS_PHONE_NUMBERS"] == "+15555550100"
+    (publish,) = [s for s in statements if s["Action"] == "sns:Publish"]
+    urgent_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic"
+                     and v["Properties"]["TopicName"] == names.URGENT_TOPIC)
+    assert publish["Resource"] == [{"Ref": topic_id}, {"Ref": urgent_id}]
+    assert notifier["Environment"]["Variables"]["URGENT_TOPIC_ARN"] == {"Ref": urgent_id}
 
 
 def test_no_reserved_concurrency_by_default(template: Template) -> None:
@@ -199,12 +206,16 @@ def test_open_positions_flag_access_is_exactly_that_object(
     # Given the function that keeps (executor) or reads and keeps (stop monitor) the flag
     _, props = functions(template)[name]
     # Then its role holds exactly these S3 actions, on the one object and not the bucket
-    assert s3_grants(resources, props["Role"]["Fn::GetAtt"][0]) == {(a, open_positions_arn(resources)) for a in actions}
+    # (and PutObject on the watchlist kept beside it: test_market_data.py)
+    grants = s3_grants(resources, props["Role"]["Fn::GetAtt"][0])
+    assert {g for g in grants if g[1] == open_positions_arn(resources)} == {(a, open_positions_arn(resources)) for a in actions}
+    assert {g[1] for g in grants} - {open_positions_arn(resources)} == {open_positions_arn(resources).replace(
+        names.OPEN_POSITIONS_KEY, names.WATCHLIST_KEY)}
 
 
 def test_no_other_function_has_s3_access(template: Template, resources: dict) -> None:
     for name, (_, props) in functions(template).items():
-        if name not in ("paper_executor", "stop_monitor"):
+        if name not in ("paper_executor", "stop_monitor", names.MARKET_DATA_FUNCTION):
             assert not s3_grants(resources, props["Role"]["Fn::GetAtt"][0]), name
 
 

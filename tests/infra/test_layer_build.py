@@ -1,10 +1,15 @@
-"""The layer build (layers/build.py): pip for Linux arm64 / CPython 3.12, no Docker."""
+"""The layer build (layers/build.py): pip for Linux arm64 / CPython 3.11, no Docker, bytecode
+for the runtime, and the same zip from two clones built by two interpreters (venvs)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import subprocess
+import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,7 +30,7 @@ def test_pip_targets_lambda_arm64_cpython312_with_both_manylinux_tags(tmp_path: 
     command = build.pip_command(tmp_path, ["psycopg[binary]==3.3.9"])
     joined = " ".join(command)
     assert "--platform manylinux_2_28_aarch64" in joined and "--platform manylinux2014_aarch64" in joined
-    for flag in ("--only-binary=:all:", "--python-version 3.12", "--implementation cp", "--no-compile",
+    for flag in ("--only-binary=:all:", f"--python-version {build.PYTHON_VERSION}", "--implementation cp", "--no-compile",
                  f"--target {tmp_path}"):
         assert flag in joined
 
@@ -61,23 +66,88 @@ def test_zip_is_deterministic(tmp_path: Path) -> None:
     assert zipfile.ZipFile(first).namelist() == ["python/pkg/a.py", "python/pkg/b.py"]
 
 
+def venv_shim(where: Path) -> Path:
+    """Another virtual environment over the running one's packages: its own interpreter path
+    (what pip writes into console scripts and RECORD), the same installed versions."""
+    (where / "bin").mkdir(parents=True)
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (where / "bin" / "python").symlink_to(base)
+    (where / "pyvenv.cfg").write_text(f"home = {base.parent}\ninclude-system-site-packages = false\n")
+    lib = where / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    lib.mkdir(parents=True)
+    site = next(p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_relative_to(sys.prefix))
+    (lib / "site-packages").symlink_to(site)
+    return where / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    """The layer built from two clones of HEAD, each by its own interpreter path, in parallel:
+    [(zip, build report)]."""
+    tmp = tmp_path_factory.mktemp("clones")
+
+    def one(n: int) -> tuple[Path, str]:
+        clone = tmp / f"clone{n}"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        python = venv_shim(tmp / f"venv{n}")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        done = subprocess.run([str(python), "layers/build.py", str(tmp / f"out{n}")], cwd=clone, env=env,
+                              check=True, capture_output=True, text=True)
+        return tmp / f"out{n}" / build.LAYER_ZIP_NAME, done.stdout
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, (1, 2)))
+
+
 @pytest.mark.slow
-def test_real_layer_builds_for_arm64_without_docker(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # When the real layer is built (wheels from the package index)
-    zip_path = build.build_layer(tmp_path)
-    report = capsys.readouterr().out
+def test_two_clones_built_by_two_interpreters_make_the_same_zip(two_builds, capsys) -> None:
+    (first, report), (second, _) = two_builds
     with capsys.disabled():
         print("\n" + report.strip())
-    # Then it holds the package and its dependencies for arm64 / CPython 3.12, and nothing else
+    assert build.sha256(first) == build.sha256(second)
+    assert f"sha256 {build.sha256(first)}" in report
+    # nothing in the zip names where or by what it was built
+    tmp = str(first.parents[1])
+    with zipfile.ZipFile(first) as archive:
+        for info in archive.infolist():
+            assert tmp.encode() not in archive.read(info), info.filename
+
+
+@pytest.mark.slow
+def test_the_layer_ships_unchecked_hash_bytecode_for_the_runtime(two_builds) -> None:
+    import importlib.util as iu
+
+    zip_path, report = two_builds[0]
+    tag = f"cpython-{build.PYTHON_VERSION.replace('.', '')}"
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+        pyc = archive.read(f"python/tradeflow/__pycache__/names.{tag}.pyc")
+        sources = [n for n in names if n.endswith(".py") and n.startswith("python/tradeflow/")]
+        for source in sources:
+            folder, module = source.rsplit("/", 1)
+            assert f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc" in names, source
+    assert build.can_compile(), "this test needs a build interpreter of the runtime's minor version"
+    assert pyc[:4] == iu.MAGIC_NUMBER  # the runtime's bytecode format (same minor version as the build)
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, check_source off: PEP 552 unchecked
+    assert "modules compiled for CPython" in report
+
+
+@pytest.mark.slow
+def test_real_layer_builds_for_arm64_without_docker(two_builds) -> None:
+    # When the real layer is built (wheels from the package index)
+    zip_path, report = two_builds[0]
+    # Then it holds the package and its dependencies for arm64 / CPython 3.11, and nothing else
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
         unzipped = sum(i.file_size for i in archive.infolist())
+    abi = f"cpython-{build.PYTHON_VERSION.replace('.', '')}-aarch64-linux-gnu"
     assert "python/tradeflow/names.py" in names
     assert "python/tradeflow/adapters/migrations/0001_initial.sql" in names
-    assert not [n for n in names if n.endswith((".pyc", ".pyo")) or "__pycache__" in n]
+    assert "python/tradeflow/adapters/rds-ca-bundle.pem" in names
+    assert not [n for n in names if n.endswith(".pyo") or (n.endswith(".pyc") and "/__pycache__/" not in n)]
     assert not [n for n in names if n.startswith(("python/boto3/", "python/botocore/", "python/bin/"))]
-    assert [n for n in names if n.startswith("python/psycopg_binary/") and n.endswith("cpython-312-aarch64-linux-gnu.so")]
-    assert [n for n in names if n.startswith("python/pydantic_core/") and "cpython-312-aarch64-linux-gnu" in n]
+    assert [n for n in names if n.startswith("python/psycopg_binary/") and n.endswith(f"{abi}.so")]
+    assert [n for n in names if n.startswith("python/pydantic_core/") and abi in n]
     assert [n for n in names if n.startswith("python/aws_xray_sdk/")]
     # psycopg from the manylinux_2_28 wheels, not an old manylinux2014 fallback
     assert any(n.startswith("python/psycopg_binary-3.3") for n in names)

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
-from infra_support import Synth, synthesise
+from infra_support import Synth
 from tradeflow_cdk import nag
 
 
@@ -31,20 +31,6 @@ def test_an_acknowledgment_needs_a_reason() -> None:
     app = App()
     with pytest.raises(ValueError):
         nag.acknowledge(Stack(app, "S"), "AwsSolutions-SQS3", "because")
-
-
-@pytest.fixture(scope="module")
-def alternative(tmp_path_factory: pytest.TempPathFactory, stub_layer: Path) -> Synth:
-    """The other profile a trader may choose: interface endpoints instead of IPv6 egress,
-    reserved concurrency, the stop monitor around the clock, no SMS."""
-    return synthesise(
-        tmp_path_factory.mktemp("cdk.out-alt"),
-        stub_layer,
-        egress="endpoints",
-        reserved_concurrency=True,
-        stop_monitor_24_7=True,
-        sms_numbers=[],
-    )
 
 
 def test_alternative_profile_is_also_clean_and_wired(alternative: Synth) -> None:

@@ -92,7 +92,9 @@ def test_s3_gateway_endpoint_serves_the_functions_subnets(template: Template) ->
 
 def test_s3_gateway_endpoint_admits_only_the_open_positions_object(template: Template) -> None:
     (endpoint,) = template.find_resources("AWS::EC2::VPCEndpoint").values()
-    (statement,) = endpoint["Properties"]["PolicyDocument"]["Statement"]
+    statements = {s["Sid"]: s for s in endpoint["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"OpenPositionsFlagOnly", "WatchlistOnly"}  # the watchlist: test_market_data.py
+    statement = statements["OpenPositionsFlagOnly"]
     assert statement["Effect"] == "Allow"
     assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
     resource = statement["Resource"]["Fn::Join"][1]

@@ -10,7 +10,7 @@ def _schedules(template: Template) -> dict[str, dict]:
 
 def test_every_schedule_carries_the_market_time_zone(template: Template) -> None:
     schedules = _schedules(template)
-    assert len(schedules) == 2
+    assert len(schedules) == 3  # with the market-data fetch (test_market_data.py)
     for schedule in schedules.values():
         assert schedule["ScheduleExpressionTimezone"] == names.MARKET_TIME_ZONE == "America/New_York"
 

@@ -158,7 +158,8 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_does_not_block_other
 def test_daily_summary_is_sent_once_per_day_by_email_and_sms(stack, strategy, conn, monkeypatch):
     from tradeflow.settings import env
 
-    monkeypatch.setenv("SMS_PHONE_NUMBERS", "+15555550100")
+    urgent = aws.client("sns").create_topic(Name=names.URGENT_TOPIC)["TopicArn"]
+    monkeypatch.setenv("URGENT_TOPIC_ARN", urgent)
     env.cache_clear()
     stack.post_webhook(alert(quantity="10"), token=strategy)
     stack.drain()

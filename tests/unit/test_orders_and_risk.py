@@ -158,6 +158,7 @@ def test_day_orders_expire_at_the_next_trading_days_session_close():
     summer = datetime(2024, 7, 1, 13, tzinfo=UTC)
     assert day_order_expiry(summer) == datetime(2024, 7, 1, 20, tzinfo=UTC)  # 16:00 EDT
     thanksgiving_eve = datetime(2026, 11, 25, 22, tzinfo=UTC)  # Wednesday 17:00; Thursday the NYSE is shut
-    assert day_order_expiry(thanksgiving_eve) == datetime(2026, 11, 27, 21, tzinfo=UTC)  # Friday 16:00 EST
+    # Friday after Thanksgiving is a half day: the session closes at 13:00 EST
+    assert day_order_expiry(thanksgiving_eve) == datetime(2026, 11, 27, 18, tzinfo=UTC)
     good_friday = datetime(2024, 3, 29, 14, tzinfo=UTC)
     assert day_order_expiry(good_friday) == datetime(2024, 4, 1, 20, tzinfo=UTC)  # Monday 16:00 EDT

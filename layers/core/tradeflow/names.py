@@ -20,6 +20,11 @@ FUNCTIONS = (
     "notifier",
 )
 
+#: The functions that use the database; each logs in as its own role, granted only what its
+#: step needs (tradeflow.adapters.roles). The migrator alone uses the master user.
+DATABASE_FUNCTIONS = ("signal_processor", "order_creator", "paper_executor", "stop_monitor", "notifier")
+DATABASE_ROLE = "tradeflow_{function}"
+
 #: SQS queues: name -> consumer function. FIFO queues keep an entry and its exit in order.
 SIGNALS_QUEUE = "tradeflow-signals.fifo"
 ORDERS_QUEUE = "tradeflow-orders.fifo"
@@ -55,6 +60,9 @@ MAX_RECEIVE_COUNT = 5
 #: SNS topics.
 TRADER_ALERTS_TOPIC = "tradeflow-trader-alerts"
 OPERATIONS_TOPIC = "tradeflow-operations"
+#: The trader's phones are SMS subscriptions of this topic: the notifier publishes each text
+#: here, so its sns:Publish names a topic instead of any phone number (or any topic).
+URGENT_TOPIC = "tradeflow-urgent"
 
 #: A strategy id, as it appears in the parameter names below: 1-63 lower-case letters, digits or dashes.
 STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -78,3 +86,20 @@ MARKET_TIME_ZONE = "America/New_York"
 STOP_MONITOR_SCHEDULE = "cron(* 9-16 ? * MON-FRI *)"
 STOP_MONITOR_SCHEDULE_24_7 = "rate(1 minute)"
 DAILY_SUMMARY_SCHEDULE = "cron(30 16 ? * MON-FRI *)"
+
+#: The market_data function (``functions/market_data/handler.py``): outside the VPC, it fetches
+#: the watchlist's latest bars and hands them to the stop monitor by an asynchronous invoke of
+#: :data:`STOP_MONITOR_FUNCTION_NAME` with ``{"bars": [...]}``. Kept out of FUNCTIONS: its
+#: construct is cdk/tradeflow_cdk/market_data.py.
+MARKET_DATA_FUNCTION = "market_data"
+STOP_MONITOR_FUNCTION_NAME = f"{APP}-stop_monitor"
+MARKET_DATA_FUNCTION_NAME = f"{APP}-{MARKET_DATA_FUNCTION}"
+#: The state bucket's object listing the symbols to fetch (JSON {"symbols": [...]}).
+WATCHLIST_KEY = "state/watchlist"
+#: SSM: the Alpaca keys (SecureString JSON {"key_id", "secret_key"}) and the market-data
+#: settings (String, the JSON of tradeflow.domain.symbols.MarketDataSettings).
+MARKET_DATA_KEYS_PARAMETER = "/tradeflow/market-data/alpaca-keys"
+MARKET_DATA_SETTINGS_PARAMETER = "/tradeflow/market-data/settings"
+#: The fetcher's schedules: every minute of the NYSE session (America/New_York), or around the clock.
+MARKET_DATA_SCHEDULE = STOP_MONITOR_SCHEDULE
+MARKET_DATA_SCHEDULE_24_7 = STOP_MONITOR_SCHEDULE_24_7

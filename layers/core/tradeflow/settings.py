@@ -7,6 +7,7 @@ cold start with a message naming it, rather than failing later inside a trade.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,21 +53,24 @@ class PaperExecutorEnv(DatabaseEnv):
 class StopMonitorEnv(DatabaseEnv):
     """stop_monitor: ``TICKS_PER_INVOCATION`` checks, ``TICK_SECONDS`` apart (seconds), in
     each scheduled invocation; 1 tick per invocation when driven by a replay clock. With
-    ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0."""
+    ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0. With
+    ``MARKET_CALENDAR=NYSE`` (the deployed default) an invocation outside the NYSE regular
+    session (holidays, half days' afternoons) does nothing; unset, it runs around the clock."""
 
     executions_queue_url: str
     notifications_queue_url: str
     state_bucket: str | None = None
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
+    market_calendar: Literal["NYSE"] | None = None
 
 
 class NotifierEnv(DatabaseEnv):
-    """notifier: the trader-alerts topic (email subscriptions) and optional SMS numbers
-    (E.164, comma-separated) published to directly."""
+    """notifier: the trader-alerts topic (email subscriptions) and, when the trader has phones,
+    the urgent topic (their SMS subscriptions) that each text is published to."""
 
     trader_alerts_topic_arn: str
-    sms_phone_numbers: str = ""
+    urgent_topic_arn: str | None = None
 
 
 @lru_cache
@@ -80,3 +84,15 @@ class ControlEnv(_Env):
     events are returned but not sent (a laptop without the stack)."""
 
     notifications_queue_url: str | None = None
+
+class MarketDataEnv(_Env):
+    """market_data (outside the VPC, no database): the state bucket holding the watchlist,
+    the stop monitor it hands bars to, ``TICKS_PER_INVOCATION`` fetches ``TICK_SECONDS``
+    (seconds) apart in each scheduled invocation, and Alpaca's stock feed (``iex`` on the
+    free plan, ``sip`` with a subscription)."""
+
+    state_bucket: str
+    stop_monitor_function: str = "tradeflow-stop_monitor"
+    ticks_per_invocation: int = Field(default=4, ge=1, le=12)
+    tick_seconds: float = Field(default=15.0, ge=0)
+    alpaca_feed: Literal["iex", "sip"] = "iex"

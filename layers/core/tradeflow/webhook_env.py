@@ -23,6 +23,8 @@ class WebhookEnv(BaseModel):
       limit off. The bucket lives in one warm Lambda container's memory, so N concurrent
       containers allow up to N times the burst; the API Gateway stage throttle is the
       account-wide guard.
+    * ``STOP_MONITOR_FUNCTION``: optional; TradingView bar alerts are handed to it by an
+      asynchronous invoke.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -32,6 +34,9 @@ class WebhookEnv(BaseModel):
     allowed_source_ips: str = ""
     alert_burst: int = Field(default=15, ge=0)
     alert_burst_seconds: float = Field(default=180.0, gt=0)
+    #: The stop monitor that TradingView bar alerts are handed to (unset: they are checked
+    #: and answered, not forwarded).
+    stop_monitor_function: str | None = None
 
     @model_validator(mode="before")
     @classmethod

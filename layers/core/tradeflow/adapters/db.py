@@ -11,7 +11,8 @@ import json
 import time
 from functools import lru_cache
 from importlib import resources
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg.rows import dict_row
@@ -32,12 +33,25 @@ def connect(conninfo: str) -> psycopg.Connection:
     return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
 
 
-def conninfo_from_secret(secret: dict | str) -> str:
+#: The Amazon RDS root certificate authorities, shipped in the package (and so in the layer).
+RDS_CA_BUNDLE = Path(__file__).resolve().parent / "rds-ca-bundle.pem"
+
+
+def conninfo_from_secret(secret: dict | str, *, ca_bundle: Path | str = RDS_CA_BUNDLE) -> str:
     """A libpq URL from an RDS/Aurora Secrets Manager secret (JSON with host, port,
-    username, password and dbname), with TLS required."""
+    username, password and dbname), over TLS that verifies the server: ``sslmode=verify-full``
+    (the certificate chains to ``ca_bundle`` and names ``host``; libpq's definition, PostgreSQL
+    docs "SSL Support", 34.19) with ``sslrootcert`` the RDS CA bundle shipped in the package.
+
+    Raises ``KeyError`` naming a missing secret field, ``FileNotFoundError`` if the bundle is
+    missing (a layer built without it)."""
     s = json.loads(secret) if isinstance(secret, str) else secret
+    ca_bundle = Path(ca_bundle)
+    if not ca_bundle.is_file():
+        raise FileNotFoundError(f"the CA bundle {ca_bundle} is missing; rebuild the layer (tradeflow build-layer)")
     user, password = quote(s["username"], safe=""), quote(s["password"], safe="")
-    return f"postgresql://{user}:{password}@{s['host']}:{s.get('port', 5432)}/{s.get('dbname', 'postgres')}?sslmode=require"
+    tls = urlencode({"sslmode": "verify-full", "sslrootcert": str(ca_bundle)}, safe="/")
+    return f"postgresql://{user}:{password}@{s['host']}:{s.get('port', 5432)}/{s.get('dbname', 'postgres')}?{tls}"
 
 
 def migrations() -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tradeflow.adapters import aws
+from tradeflow.adapters import aws, watchlist
 from tradeflow.names import OPEN_POSITIONS_KEY
 
 #: pg_advisory_lock key serialising flag writes.
@@ -40,6 +40,7 @@ def sync_open_positions(conn: psycopg.Connection, bucket: str) -> int:
             aws.client("s3").put_object(Bucket=bucket, Key=OPEN_POSITIONS_KEY, Body=str(count).encode())
         except Exception as exc:
             raise aws.DeliveryError(f"could not write the open-positions flag: {exc}") from exc
+        watchlist.write(conn, bucket)  # the symbols the market_data function fetches, under the same lock
         return count
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (FLAG_LOCK,))

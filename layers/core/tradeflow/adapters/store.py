@@ -14,6 +14,9 @@ import psycopg
 from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.orders import OrderRequest
+from tradeflow.domain.ports import Bar as PriceBar
+from tradeflow.domain.ports import Quote as PriceQuote
+from tradeflow.domain.ports import age_seconds
 from tradeflow.domain.risk import Decision, RiskSnapshot, TradingState
 from tradeflow.domain.risk.breakers import Trip
 from tradeflow.domain.signals import Intent, Signal
@@ -183,8 +186,8 @@ def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decim
 
 # --- prices ------------------------------------------------------------------------------
 
-#: A quote (or bar) row: ts (the close), price (last or close), bid, ask, open, high, low, opened_at.
-_QUOTE = "SELECT ts, price, bid, ask, open, high, low, opened_at FROM quotes "
+#: A quote (or bar) row: ts (the close), price (last or close), bid, ask, open, high, low, opened_at, source.
+_QUOTE = "SELECT ts, price, bid, ask, open, high, low, opened_at, source FROM quotes "
 
 def record_quote(conn: psycopg.Connection, symbol: str, ts: datetime, price: Decimal, source: str,
                  bid: Decimal | None = None, ask: Decimal | None = None, open: Decimal | None = None,
@@ -231,6 +234,46 @@ def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, unti
         _QUOTE + "WHERE symbol = %s AND ts > %s AND ts <= %s ORDER BY ts LIMIT 1",
         (symbol, after, until),
     ).fetchone()
+
+
+def record_bars(conn: psycopg.Connection, bars: list[PriceBar]) -> None:
+    """Add bars (:class:`tradeflow.domain.ports.Bar`) to the feed with their source, each under
+    its close time with its open time, as :func:`record_quote` records one bar (a bar already
+    there for the symbol and close time is kept)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quotes (symbol, ts, price, source, open, high, low, opened_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol, ts) DO UPDATE SET "
+            "price = EXCLUDED.price, bid = NULL, ask = NULL, source = EXCLUDED.source, open = EXCLUDED.open, "
+            "high = EXCLUDED.high, low = EXCLUDED.low, opened_at = EXCLUDED.opened_at "
+            "WHERE quotes.open IS NULL",
+            [(b.symbol, b.closes_at, b.close, b.source, b.open, b.high, b.low, b.opened_at) for b in bars],
+        )
+
+
+class QuotesFeed:
+    """The :class:`~tradeflow.domain.ports.PriceFeed` over the ``quotes`` table (the store of
+    record) on ``conn``: the latest bar (a row with open, high, low and open time) or quote of
+    a symbol at or before a time, with its source. Bars come back without volume, which the
+    table does not keep."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def latest_bar(self, symbol: str, at: datetime) -> PriceBar | None:
+        row = self.conn.execute(
+            _QUOTE + "WHERE symbol = %s AND ts <= %s AND open IS NOT NULL AND opened_at IS NOT NULL "
+            "ORDER BY ts DESC LIMIT 1", (symbol, at),
+        ).fetchone()
+        if row is None:
+            return None
+        return PriceBar(symbol, row["opened_at"], row["ts"], row["open"], row["high"], row["low"], row["price"],
+                        row["source"])
+
+    def latest_quote(self, symbol: str, at: datetime) -> PriceQuote | None:
+        row = latest_quote(self.conn, symbol, at)
+        return None if row is None else PriceQuote(symbol, row["price"], row["ts"], row["source"], row["bid"],
+                                                   row["ask"])
 
 
 # --- signals and decisions ---------------------------------------------------------------
@@ -431,12 +474,18 @@ def working_orders(conn: psycopg.Connection) -> list[Row]:
 # --- fills and positions -----------------------------------------------------------------
 
 def insert_fill(conn: psycopg.Connection, order_id: int, quantity: Decimal, price: Decimal, quote_price: Decimal,
-                slippage_bps: Decimal, fee: Decimal, realised: Decimal, now: datetime) -> None:
-    """Record the order's first fill (sequence 1); a second attempt violates UNIQUE(order_id, seq)."""
+                slippage_bps: Decimal, fee: Decimal, realised: Decimal, now: datetime,
+                priced_by: Row | None = None, booked_at: datetime | None = None) -> None:
+    """Record the order's first fill (sequence 1); a second attempt violates UNIQUE(order_id, seq).
+    ``priced_by`` is the quote (or bar) row that priced it: its source and as-of time are kept
+    with the price's age in seconds at ``booked_at`` (default ``now``)."""
+    as_of = priced_by["ts"] if priced_by else None
+    age = age_seconds(as_of, booked_at or now) if as_of else None
     conn.execute(
         "INSERT INTO fills (order_id, seq, quantity, price, quote_price, slippage_bps, commission, realised_pnl, "
-        "filled_at) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s)",
-        (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now),
+        "filled_at, price_source, price_as_of, price_age_seconds) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now,
+         priced_by["source"] if priced_by else None, as_of, age),
     )
 
 

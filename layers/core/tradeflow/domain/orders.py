@@ -14,12 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
-from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from tradeflow.domain import calendar
 from tradeflow.domain.stops import TICK, to_tick, trail_stop
 
 OrderStatus = Literal["pending", "accepted", "partially_filled", "filled", "cancelled", "rejected", "expired"]
@@ -183,28 +182,8 @@ def bracket(
     return orders
 
 
-#: Regular session close of US equities, New York time (NYSE Rule 7.34).
-SESSION_CLOSE = time(16, 0)
-MARKET_ZONE = ZoneInfo("America/New_York")
-
-
-@lru_cache(maxsize=1)
-def _nyse_holidays():
-    """The NYSE holiday calendar (the ``holidays`` package, built once: ~0.2 s)."""
-    import holidays
-
-    return holidays.financial_holidays("NYSE")
-
-
 def day_order_expiry(created_at: datetime) -> datetime:
-    """When a ``day`` order created at ``created_at`` expires (UTC): the next regular NYSE
-    session close, 16:00 America/New_York on a trading day (a weekday that is not an NYSE
-    holiday, per the ``holidays`` package's NYSE calendar) at or after ``created_at``.
-    Early closes (13:00 on some eves) are not in that calendar: such an order works until 16:00."""
-    local = created_at.astimezone(MARKET_ZONE)
-    day = local.date()
-    while True:
-        close = datetime.combine(day, SESSION_CLOSE, MARKET_ZONE)
-        if day.weekday() < 5 and day not in _nyse_holidays() and close >= local:
-            return close.astimezone(UTC)
-        day += timedelta(days=1)
+    """When a ``day`` order created at ``created_at`` expires (UTC): the close of the NYSE
+    session that has not closed yet (:func:`tradeflow.domain.calendar.next_close`): 16:00
+    America/New_York on a trading day, 13:00 on a half day."""
+    return calendar.next_close(created_at)

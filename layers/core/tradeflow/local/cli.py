@@ -138,8 +138,12 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         if "." in secret or len(secret) < 12:
             raise ValueError("a webhook secret needs at least 12 characters and no '.'")
         if args.aws and config.fill_model == "bar":
-            raise ValueError("fill_model bar needs a bar feed, and the deployed stack's price feed is the "
-                             "alerts' own prices: use fill_model quote in AWS (bar is for tradeflow replay)")
+            from tradeflow.adapters.market_data import keys
+
+            if keys.alpaca_keys(fresh=True) is None and not keys.settings(fresh=True).tradingview:
+                raise ValueError("fill_model bar needs a bar feed in AWS: store Alpaca keys with tradeflow "
+                                 "market-data set-keys --aws, or list the symbols your TradingView bar alerts feed "
+                                 "with tradeflow market-data settings --aws --tradingview SYMBOL,...")
         if args.aws:  # the deployed stack: SSM only; the first alert registers it in the database
             from tradeflow.adapters.parameters import put_strategy
 
@@ -155,6 +159,11 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         print("TradingView alert message (Message box):")
         print(f"  {ALERT_TEMPLATE}")
         print(f"or post to /webhook and add to the message:  \"passphrase\": \"{token}\"")
+        from tradeflow.domain.bar_alerts import MESSAGE_TEMPLATE, PINE_LINES
+
+        print("\nOptional price feed between trading alerts (TradingView bar alerts; they never trade), Pine v5:")
+        print("\n".join(f"  {line}" for line in PINE_LINES))
+        print(f"or, from the alert dialog (\"Once Per Bar Close\"), the message:\n  {MESSAGE_TEMPLATE}")
         return 0
     from tradeflow import clock
     from tradeflow.pipeline import control
@@ -170,6 +179,41 @@ def cmd_strategy(args: argparse.Namespace) -> int:
 
 def _who() -> str:
     return f"cli:{os.environ.get('USER', 'local')}"
+
+
+def cmd_market_data(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pydantic import ValidationError
+
+    from tradeflow.adapters.market_data import keys
+    from tradeflow.domain.symbols import MarketDataSettings
+
+    if not args.aws:
+        raise ValueError("prices are fetched by the deployed stack only (the local stack replays recorded bars): "
+                         "add --aws")
+    if args.action == "set-keys":
+        key_id = args.key_id or input("Alpaca API key id: ")
+        secret = os.environ.get("ALPACA_API_SECRET_KEY") or getpass.getpass("Alpaca API secret key: ")
+        keys.put_alpaca_keys(key_id, secret)
+        print("Alpaca keys stored in AWS (SSM SecureString); the market_data function reads them within 5 minutes")
+        return 0
+    try:
+        current = keys.settings(fresh=True).model_dump()
+        if args.json:
+            current |= json.loads(args.json)
+        if args.tradingview is not None:
+            current["tradingview"] = [s.strip().upper() for s in args.tradingview.split(",") if s.strip()]
+        if args.max_price_age is not None:
+            current["max_price_age_seconds"] = args.max_price_age
+        updated = MarketDataSettings.model_validate(current)
+    except (json.JSONDecodeError, ValidationError) as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) \
+            if isinstance(exc, ValidationError) else str(exc)
+        raise ValueError(f"bad market-data settings: {detail}") from None
+    keys.put_settings(updated)
+    print(f"market-data settings stored in AWS: {updated.model_dump_json()}")
+    return 0
 
 
 def cmd_kill_switch(args: argparse.Namespace) -> int:
@@ -253,6 +297,29 @@ def cmd_build_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configure(args: argparse.Namespace) -> int:
+    from tradeflow.local import deploy_settings
+
+    path = Path(args.file) if args.file else deploy_settings.default_path()
+    changes = {}
+    for pair in args.settings:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {pair!r} (e.g. alert_emails=you@example.com)")
+        changes[key.strip()] = value.strip()
+    settings = deploy_settings.load(path)
+    for key in args.unset:
+        if key not in deploy_settings.SETTINGS:
+            raise ValueError(f"unknown setting {key!r}; choose from {', '.join(deploy_settings.SETTINGS)}")
+        settings.pop(key, None)
+    settings |= {key: deploy_settings.parse(key, value) for key, value in changes.items()}
+    if changes or args.unset:
+        deploy_settings.save(settings, path)
+        print(f"saved {path} (the next cdk deploy uses it)")
+    print(json.dumps(settings, indent=2) if settings else f"no settings in {path}: cdk deploy uses the defaults")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tradeflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -312,6 +379,17 @@ def parser() -> argparse.ArgumentParser:
     strategy.add_argument("--reason", help="why (pause, resume), kept in the trading-state log")
     strategy.set_defaults(run=cmd_strategy)
 
+    market = sub.add_parser("market-data", help="configure the deployed stack's price sources (docs/market-data.md)")
+    market.add_argument("action", choices=["set-keys", "settings"])
+    market.add_argument("--aws", action="store_true", help="the deployed stack (SSM); required")
+    market.add_argument("--key-id", help="set-keys: the Alpaca API key id (the secret is read from "
+                                         "ALPACA_API_SECRET_KEY or asked for, never an argument)")
+    market.add_argument("--tradingview", help="settings: symbols fed by TradingView bar alerts, e.g. NQ1!,BTCUSDT.P")
+    market.add_argument("--max-price-age", type=int, help="settings: seconds after which a price is stale")
+    market.add_argument("--json", help="settings: JSON merged into the settings, e.g. "
+                                       "'{\"symbols\": {\"BTCUSDT.P\": {\"coinbase\": \"BTC-USDT\"}}}'")
+    market.set_defaults(run=cmd_market_data)
+
     kill = sub.add_parser("kill-switch", help="halt (on) or resume (off) all trading")
     kill.add_argument("state", choices=["on", "off"])
     kill.add_argument("--reason", help="why, kept in the trading-state log")
@@ -332,6 +410,16 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("event", help="path of the event JSON")
     invoke.add_argument("--no-drain", action="store_true", help="do not run the downstream queues afterwards")
     invoke.set_defaults(run=cmd_invoke)
+
+    configure = sub.add_parser("configure", help="set the deploy settings (emails, phones, ...) that cdk deploy reads",
+                               description="Write tradeflow.deploy.json, read by every cdk deploy. Settings: "
+                               "alert_emails, sms_numbers, ops_emails, allowed_source_ips, stop_monitor_24_7, "
+                               "db_min_acu, db_max_acu, deletion_protection, egress, reserved_concurrency.")
+    configure.add_argument("settings", nargs="*", metavar="key=value",
+                           help="e.g. alert_emails=you@example.com sms_numbers=+15551234567 (lists comma-separated)")
+    configure.add_argument("--unset", action="append", default=[], metavar="KEY", help="remove a setting (default again)")
+    configure.add_argument("--file", help="the settings file (default: tradeflow.deploy.json at the repository root)")
+    configure.set_defaults(run=cmd_configure)
 
     layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")
     layer.add_argument("--out", default="build/layer")

@@ -4,8 +4,8 @@ executor) and each mark (the stop monitor) — rather than when the next signal 
 :func:`watch` evaluates the strategy's daily loss, maximum drawdown and stop-loss guard
 (:mod:`tradeflow.domain.risk.breakers`) and records each trip once per trigger key, so a
 redelivered tick or fill trips nothing twice; it returns the urgent notification events of
-the trips it recorded. :func:`watch_positions` closes a position past its maximum loss and
-runs the end-of-day flatten. The trips live in PostgreSQL and survive cold starts.
+the trips it recorded. :func:`watch_positions` (stop monitor) creates the market exits of a
+position past its maximum loss and of the end-of-day flatten, for the executor to fill. The trips live in PostgreSQL and survive cold starts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 import psycopg
 
 from tradeflow.adapters import store
-from tradeflow.domain.messages import NotificationEvent
+from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
+from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.risk import breakers
 from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
@@ -61,31 +62,35 @@ def trip_event(trip: breakers.Trip) -> NotificationEvent:
 
 
 def watch_positions(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig,
-                    now: datetime) -> list[NotificationEvent]:
+                    now: datetime) -> tuple[list[NotificationEvent], list[ExecutionRequest]]:
     """Close at market a position whose unrealised loss reaches ``max_position_loss`` (and
     cool its symbol down for ``cooldown_after_loss_minutes``), and every position once the
-    day's ``flatten_at`` has passed while the session is open. The caller holds the
-    strategy's account lock."""
-    from tradeflow.pipeline.control import close_positions
-
+    day's ``flatten_at`` has passed on a trading day. Returns the trip events and the
+    executions of the exit orders created (``flatten:<position id>``, once per position)."""
     events: list[NotificationEvent] = []
+    closing: dict[str, dict] = {}
     if config.max_position_loss is not None:
-        losing = {r["symbol"]: r["position_id"] for r in conn.execute(
-            "SELECT p.position_id, p.symbol, CASE p.side WHEN 'long' THEN 1 ELSE -1 END "
-            "  * (q.price * p.quantity - p.cost_basis) AS unrealised "
-            "FROM positions p JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
-            "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
-            (now, strategy_id)) if breakers.position_loss(config, r["unrealised"])}
-        if losing:
-            close_positions(conn, strategy_id, config, "max position loss", now, set(losing))
-            until = now + timedelta(minutes=config.cooldown_after_loss_minutes)
-            events += record(conn, [breakers.Trip(
-                "position_loss", strategy_id, f"position_loss:{position_id}", TradingState.REDUCING, until,
-                f"{symbol} lost {config.max_position_loss} or more: closed; no entry in it until {until:%H:%M}Z",
-                symbol) for symbol, position_id in losing.items()], now)
+        for r in conn.execute(
+                "SELECT p.*, CASE p.side WHEN 'long' THEN 1 ELSE -1 END * (q.price * p.quantity - p.cost_basis) "
+                "  AS unrealised FROM positions p JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol "
+                "  AND ts <= %s ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
+                (now, strategy_id)):
+            if breakers.position_loss(config, r["unrealised"]):
+                closing[r["symbol"]] = r
+                until = now + timedelta(minutes=config.cooldown_after_loss_minutes)
+                events += record(conn, [breakers.Trip(
+                    "position_loss", strategy_id, f"position_loss:{r['position_id']}", TradingState.REDUCING, until,
+                    f"{r['symbol']} lost {-r['unrealised']:.2f} (max_position_loss {config.max_position_loss}): "
+                    f"closed; no entry in it until {until:%Y-%m-%d %H:%M}Z", r["symbol"])], now)
     when = breakers.flatten_time(config, breakers.trading_day(now))
     if when is not None and now >= when:
-        session = breakers.session_open(now)
-        if breakers.trading_day(session) == breakers.trading_day(now):
-            close_positions(conn, strategy_id, config, f"end-of-day flatten at {config.flatten_at}", now)
-    return events
+        for r in conn.execute("SELECT * FROM positions WHERE strategy_id = %s AND status = 'open'", (strategy_id,)):
+            closing.setdefault(r["symbol"], r)
+    requests = []
+    for symbol, position in sorted(closing.items()):
+        key = f"flatten:{position['position_id']}"
+        side = "sell" if position["side"] == "long" else "buy"
+        store.insert_order(conn, strategy_id, None, OrderRequest(key, symbol, side, position["quantity"], "market",
+                                                                 "exit"), now)
+        requests.append(ExecutionRequest(client_order_id=key, strategy_id=strategy_id, symbol=symbol))
+    return events, requests

@@ -1,5 +1,5 @@
 """The notifier step: render a notification, publish it to the trader-alerts topic (email)
-and to each SMS number, and record it once; plus the daily summary."""
+and, as a text, to the urgent topic (SMS subscriptions), and record it once; plus the daily summary."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
     try:
         aws.publish(env.trader_alerts_topic_arn, subject, message)
         channels.append("email")
-        for number in filter(None, (n.strip() for n in env.sms_phone_numbers.split(","))):
-            aws.send_sms(number, message)
+        if env.urgent_topic_arn:
+            aws.send_sms(env.urgent_topic_arn, message)
             channels.append("sms")
     except aws.DeliveryError as exc:
         store.finish_notification(conn, event.key, channels, str(exc), now)

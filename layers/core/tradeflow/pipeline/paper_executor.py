@@ -189,8 +189,9 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
             return
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
+    priced_by = bar or store.latest_quote(conn, order["symbol"], now)  # the quote the match used
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
-                      effect.realised_pnl, filled_at)
+                      effect.realised_pnl, filled_at, priced_by, booked_at=now)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
                                       price, order["purpose"], filled_at)
     store.update_account(conn, order["strategy_id"], effect.cash_delta, effect.realised_pnl, fee, now)

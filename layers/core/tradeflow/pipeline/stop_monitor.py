@@ -43,24 +43,26 @@ def tick(now: datetime, conn: psycopg.Connection, env: StopMonitorEnv) -> list[E
             dedupe = f"{request.client_order_id}:{request.bar_ts.isoformat()}" if request.bar_ts else None
             aws.send(env.executions_queue_url, request, f"{strategy_id}:{symbol}", dedupe or request.client_order_id)
         sent += requests
-    events = []
     for strategy_id in store.strategy_ids(conn):
         cash, value = store.mark_to_market(conn, strategy_id, now)
         store.record_equity(conn, strategy_id, now, cash, value)
-        events += _guard(conn, strategy_id, now)
-    for event in events:
-        aws.send(env.notifications_queue_url, event)
+        sent += _guard(conn, strategy_id, now, env)
     return sent
 
 
-def _guard(conn, strategy_id: str, now: datetime) -> list:
-    """Each mark may trip a breaker, close a position past its maximum loss or run the
-    end-of-day flatten (:mod:`tradeflow.pipeline.guardian`); one transaction under the
-    strategy's account lock. Returns the notification events."""
+def _guard(conn, strategy_id: str, now: datetime, env: StopMonitorEnv) -> list[ExecutionRequest]:
+    """Each mark may trip a breaker, or close a position past its maximum loss or at the
+    end-of-day flatten (:mod:`tradeflow.pipeline.guardian`): sends the trips' urgent
+    notifications and the exits' executions; returns the executions."""
     with conn.transaction():
-        store.account(conn, strategy_id, lock=True)
         config, _ = store.strategy(conn, strategy_id)
-        return guardian.watch_positions(conn, strategy_id, config, now) + guardian.watch(conn, strategy_id, config, now)
+        events, requests = guardian.watch_positions(conn, strategy_id, config, now)
+        events += guardian.watch(conn, strategy_id, config, now)
+    for request in requests:
+        aws.send(env.executions_queue_url, request, f"{strategy_id}:{request.symbol}", request.client_order_id)
+    for event in events:
+        aws.send(env.notifications_queue_url, event)
+    return requests
 
 
 def _match(conn, config: StrategyConfig, strategy_id: str, symbol: str, orders: list[dict],

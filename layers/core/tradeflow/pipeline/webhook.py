@@ -44,9 +44,11 @@ from pydantic import BaseModel
 
 from tradeflow.adapters.aws import DeliveryError
 from tradeflow.domain.alerts import MAX_BODY_BYTES, AlertError, normalise, read_body
+from tradeflow.domain.bar_alerts import is_bar_alert, parse_bar_alert
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.signals import UNTIMED_DEDUPE_SECONDS, Signal, new_signal
 from tradeflow.names import STRATEGY_ID
+from tradeflow.pipeline.market_data import BarReceived
 from tradeflow.webhook_env import WebhookEnv
 
 #: The one answer to a missing or wrong secret, whichever it was.
@@ -137,13 +139,15 @@ class Webhook:
 
     ``secret_of`` / ``settings_of`` give a strategy's webhook secret and settings JSON (None
     when absent; SSM in AWS), ``send(queue_url, message, group, dedupe_id)`` sends to SQS and
-    raises on failure.
+    raises on failure. ``send_bars(bars)`` hands a TradingView bar alert's bar on to the stop
+    monitor and returns those it forwarded (None: bar alerts are only checked).
     """
 
     env: WebhookEnv
     secret_of: Callable[[str], str | None]
     settings_of: Callable[[str], str | None]
     send: Callable[[str, BaseModel, str | None, str | None], None]
+    send_bars: Callable[[list[Any]], list[Any]] | None = None
     limiter: BurstLimiter = field(init=False)
     allowed_ips: frozenset[str] = field(init=False)
 
@@ -151,8 +155,11 @@ class Webhook:
         self.limiter = BurstLimiter(self.env.alert_burst, self.env.alert_burst_seconds)
         self.allowed_ips = frozenset(ip.strip() for ip in self.env.allowed_source_ips.split(",") if ip.strip())
 
-    def accept(self, request: Request, now: datetime) -> Signal:
-        """Queue the alert in ``request`` (received at ``now``, UTC) as a Signal and return it.
+    def accept(self, request: Request, now: datetime) -> Signal | BarReceived:
+        """Queue the alert in ``request`` (received at ``now``, UTC) as a Signal and return it;
+        a bar alert (``"action": "bar"``) is authenticated the same way but never trades,
+        never notifies and takes nothing from the burst budget: its bar goes to the price
+        feed and a :class:`~tradeflow.pipeline.market_data.BarReceived` is returned.
 
         Raises :class:`Refused` (4xx; after authentication also sent to the notifications
         queue), or the SQS/SSM failure (the caller answers 503).
@@ -171,7 +178,7 @@ class Webhook:
             self._record(refused, redact(who.text, who.secrets), now)
         raise refused
 
-    def _accept(self, request: Request, now: datetime, who: _Caller) -> Signal:
+    def _accept(self, request: Request, now: datetime, who: _Caller) -> Signal | BarReceived:
         if self.allowed_ips and request.source_ip not in self.allowed_ips:
             raise Refused(403, f"source address {request.source_ip} is not allowed (ALLOWED_SOURCE_IPS)")
         token = request.path_token
@@ -185,6 +192,10 @@ class Webhook:
         if who.strategy_id is None:
             passphrase = fields.get("passphrase")
             self._authenticate(passphrase if isinstance(passphrase, str) else None, who)
+        if is_bar_alert(fields):
+            bar = _guarded(parse_bar_alert, fields)
+            forwarded = self.send_bars([bar]) if self.send_bars is not None else []
+            return BarReceived(who.strategy_id, bar, bool(forwarded))
         alert = _guarded(normalise, fields)
         if not self.limiter.allow(f"{who.strategy_id}:{alert.ticker}", now.timestamp()):
             raise Refused(429, f"more than {self.env.alert_burst} alerts for {alert.ticker} in "
@@ -297,10 +308,16 @@ _REFUSAL = {"application/json": {"schema": {
 
 #: Every answer of ``POST /webhook[/{token}]``.
 RESPONSES: dict[int, dict[str, Any]] = {
-    202: {"description": "Queued. The same alert delivered again gets the same signal_id and trades once.",
+    202: {"description": "Queued. The same alert delivered again gets the same signal_id and trades once. "
+                         "A bar alert (\"action\": \"bar\") answers with the bar instead: it moves the price "
+                         "feed, never trades.",
           "content": {"application/json": {"schema": {
-              "type": "object", "required": ["signal_id"],
-              "properties": {"signal_id": {"type": "string", "format": "uuid"}}}}}},
+              "type": "object",
+              "properties": {"signal_id": {"type": "string", "format": "uuid"},
+                             "bar": {"type": "string", "description": "a bar alert's symbol and close time"},
+                             "forwarded": {"type": "boolean",
+                                           "description": "whether the bar was handed to the stop monitor "
+                                                          "(which records it while anything is open)"}}}}}},
     400: {"description": "The alert cannot be traded (malformed body, unfilled placeholder, missing ticker or "
                          "action, a number that is not positive and finite, ...) or the strategy is unknown; "
                          "`field` names the offending field.", "content": _REFUSAL},
