@@ -43,7 +43,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "breaker_trips": {SP: S, PE: SI, SM: SI},
     "breaker_resets": {SP: S, PE: S, SM: S},
     "signals": {SP: SI, OC: S},
-    "decisions": {SP: SI, OC: S},
+    # the order creator notes in the decision how an exposure cap shrank the entry
+    "decisions": {SP: SI, OC: SU},
     # bar alerts carry prices: the signal processor records them (an upsert)
     "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
     # the stop monitor creates the market exits of a position past its maximum loss and of

@@ -355,6 +355,12 @@ def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Inte
     )
 
 
+def note_decision(conn: psycopg.Connection, signal_id: uuid.UUID, note: str) -> None:
+    """Append ``note`` (e.g. how an exposure cap shrank the entry) to the decision's reasons."""
+    conn.execute("UPDATE decisions SET reasons = reasons || %s::jsonb WHERE signal_id = %s",
+                 (json.dumps([note]), signal_id))
+
+
 def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
     return conn.execute(
         "SELECT s.*, d.approved, d.intent, d.legs FROM signals s JOIN decisions d USING (signal_id) "
@@ -545,6 +551,21 @@ def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> 
         "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
         (at, strategy_id),
     ).fetchone()["gross"]
+
+
+def portfolio_heat(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal:
+    """Portfolio heat (currency): the sum over the strategy's open positions of quantity x the
+    distance from the latest price to the position's working stop-loss (its whole value when
+    it has none), the loss if every stop were hit now."""
+    return conn.execute(
+        "SELECT coalesce(sum(p.quantity * coalesce(abs(q.price - s.stop), q.price)), 0) AS heat "
+        "FROM positions p JOIN LATERAL (SELECT coalesce((SELECT price FROM quotes WHERE symbol = p.symbol "
+        "  AND ts <= %s ORDER BY ts DESC LIMIT 1), p.avg_entry_price) AS price) q ON true "
+        "LEFT JOIN LATERAL (SELECT min(o.stop_price) AS stop FROM orders o WHERE o.position_id = p.position_id "
+        "  AND o.purpose = 'stop_loss' AND o.status IN ('accepted', 'partially_filled')) s ON true "
+        "WHERE p.strategy_id = %s AND p.status = 'open'",
+        (at, strategy_id),
+    ).fetchone()["heat"]
 
 
 def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:
