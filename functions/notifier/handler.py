@@ -6,36 +6,37 @@ from typing import Literal
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, Json
+from pydantic import BaseModel
+from tradeflow import names
 from tradeflow.adapters.aws import DeliveryError
 from tradeflow.adapters.db import get_connection
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.pipeline import notifier
+from tradeflow.pipeline.consumer import Consumer
 from tradeflow.settings import NotifierEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
-
-
-class NotificationRecord(SqsRecordModel):
-    body: Json[NotificationEvent]
 
 
 class DailySummaryInvocation(BaseModel):
     summary: Literal["daily"]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=NotificationRecord)
+processor = BatchProcessor(event_type=EventType.SQS)
+consume = Consumer(names.NOTIFICATIONS_QUEUE, NotificationEvent, lambda: env(NotifierEnv), notify=False)
 
 
-def record_handler(record: NotificationRecord) -> None:
-    settings = env(NotifierEnv)
+def step(event: NotificationEvent, conn, settings: NotifierEnv) -> None:
     try:
-        sent = notifier.deliver(record.body, get_connection(settings), settings)
+        sent = notifier.deliver(event, conn, settings)
     except DeliveryError:
         metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=int(sent))
+
+
+def record_handler(record) -> None:
+    consume(record, step)
 
 
 @logger.inject_lambda_context

@@ -3,28 +3,25 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json
-from tradeflow.adapters.db import get_connection
+from tradeflow import names
 from tradeflow.domain.messages import OrderInstruction
 from tradeflow.pipeline import order_creator
+from tradeflow.pipeline.consumer import Consumer
 from tradeflow.settings import OrderCreatorEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+consume = Consumer(names.ORDERS_QUEUE, OrderInstruction, lambda: env(OrderCreatorEnv))
 
 
-class OrderInstructionRecord(SqsRecordModel):
-    body: Json[OrderInstruction]
-
-
-processor = SqsFifoPartialProcessor(model=OrderInstructionRecord, skip_group_on_error=True)
-
-
-def record_handler(record: OrderInstructionRecord) -> None:
-    settings = env(OrderCreatorEnv)
-    logger.append_keys(signal_id=str(record.body.signal_id), strategy_id=record.body.strategy_id)
-    sent = order_creator.process(record.body, get_connection(settings), settings)
+def step(instruction: OrderInstruction, conn, settings: OrderCreatorEnv) -> None:
+    logger.append_keys(signal_id=str(instruction.signal_id), strategy_id=instruction.strategy_id)
+    sent = order_creator.process(instruction, conn, settings)
     metrics.add_metric(name="OrdersSent", unit=MetricUnit.Count, value=len(sent))
+
+
+def record_handler(record) -> None:
+    consume(record, step)
 
 
 @logger.inject_lambda_context

@@ -3,31 +3,28 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json
-from tradeflow.adapters.db import get_connection
+from tradeflow import names
 from tradeflow.domain.messages import ExecutionRequest
 from tradeflow.pipeline import paper_executor
+from tradeflow.pipeline.consumer import Consumer
 from tradeflow.settings import PaperExecutorEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+consume = Consumer(names.EXECUTIONS_QUEUE, ExecutionRequest, lambda: env(PaperExecutorEnv))
 
 
-class ExecutionRecord(SqsRecordModel):
-    body: Json[ExecutionRequest]
-
-
-processor = SqsFifoPartialProcessor(model=ExecutionRecord, skip_group_on_error=True)
-
-
-def record_handler(record: ExecutionRecord) -> None:
-    settings = env(PaperExecutorEnv)
-    logger.append_keys(client_order_id=record.body.client_order_id, strategy_id=record.body.strategy_id)
-    status = paper_executor.process(record.body, get_connection(settings), settings)
+def step(request: ExecutionRequest, conn, settings: PaperExecutorEnv) -> None:
+    logger.append_keys(client_order_id=request.client_order_id, strategy_id=request.strategy_id)
+    status = paper_executor.process(request, conn, settings)
     if status == "filled":
         metrics.add_metric(name="Fills", unit=MetricUnit.Count, value=1)
-        if record.body.trigger != "signal":
+        if request.trigger != "signal":
             metrics.add_metric(name="StopExits", unit=MetricUnit.Count, value=1)
+
+
+def record_handler(record) -> None:
+    consume(record, step)
 
 
 @logger.inject_lambda_context

@@ -3,28 +3,25 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json
-from tradeflow.adapters.db import get_connection
+from tradeflow import names
 from tradeflow.domain.signals import Signal
 from tradeflow.pipeline import signal_processor
+from tradeflow.pipeline.consumer import Consumer
 from tradeflow.settings import SignalProcessorEnv, env
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+consume = Consumer(names.SIGNALS_QUEUE, Signal, lambda: env(SignalProcessorEnv))
 
 
-class SignalRecord(SqsRecordModel):
-    body: Json[Signal]
-
-
-processor = SqsFifoPartialProcessor(model=SignalRecord, skip_group_on_error=True)
-
-
-def record_handler(record: SignalRecord) -> None:
-    settings = env(SignalProcessorEnv)
-    logger.append_keys(signal_id=str(record.body.signal_id), strategy_id=record.body.strategy_id)
-    approved = signal_processor.process(record.body, get_connection(settings), settings)
+def step(signal: Signal, conn, settings: SignalProcessorEnv) -> None:
+    logger.append_keys(signal_id=str(signal.signal_id), strategy_id=signal.strategy_id)
+    approved = signal_processor.process(signal, conn, settings)
     metrics.add_metric(name="SignalsApproved" if approved else "SignalsRefused", unit=MetricUnit.Count, value=1)
+
+
+def record_handler(record) -> None:
+    consume(record, step)
 
 
 @logger.inject_lambda_context

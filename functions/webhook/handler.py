@@ -42,7 +42,8 @@ def webhook() -> Webhook:
 
 
 def post_alert_with_token(event: dict) -> dict:
-    return _receive(event, (event.get("pathParameters") or {}).get("token"))
+    token = _mapping(event, "pathParameters").get("token")
+    return _receive(event, token if isinstance(token, str) else None)
 
 
 def post_alert(event: dict) -> dict:
@@ -91,9 +92,25 @@ def _json(status: int, **body) -> dict:
     return _answer(status, json.dumps(body))
 
 
+def _mapping(parent: object, key: str) -> dict:
+    """``parent[key]`` when it is an object, {} when absent; a 400 when the event is not of
+    API Gateway's shape (so a malformed event is the caller's error, never a 500)."""
+    if not isinstance(parent, dict):
+        raise Refused(400, "the request is not an API Gateway HTTP API event", "body")
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Refused(400, f"the request's {key} must be an object", "body")
+    return value
+
+
 def _receive(event: dict, token: str | None) -> dict:
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    request = Request(body=event.get("body"), source_ip=_source_ip(event), is_base64=event.get("isBase64Encoded") is True,
+    headers = {str(k).lower(): v for k, v in _mapping(event, "headers").items() if isinstance(v, str)}
+    body = event.get("body")
+    if body is not None and not isinstance(body, str):
+        raise Refused(400, "the request body must be text (JSON or KEY=VALUE lines)", "body")
+    request = Request(body=body, source_ip=_source_ip(event), is_base64=event.get("isBase64Encoded") is True,
                       path_token=token, signature=headers.get("x-tradeflow-signature"),
                       strategy_header=headers.get("x-tradeflow-strategy"))
     signal = webhook().accept(request, clock.now())
@@ -106,7 +123,10 @@ def _receive(event: dict, token: str | None) -> dict:
 
 
 def _source_ip(event: dict) -> str:
-    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp", ""))
+    try:
+        return str(_mapping(_mapping(event, "requestContext"), "http").get("sourceIp", ""))
+    except Refused:
+        return ""
 
 
 def _refused(event: dict, exc: Refused) -> dict:
@@ -127,7 +147,7 @@ def _where(exc: BaseException) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    route = ROUTES.get(str(event.get("routeKey")))
+    route = ROUTES.get(str(event.get("routeKey"))) if isinstance(event, dict) else None
     if route is None:
         return _json(404, error="no such route: POST /webhook/<strategy>.<secret>, POST /webhook or GET /webhook/openapi.json")
     try:

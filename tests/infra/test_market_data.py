@@ -4,7 +4,7 @@ import json
 
 from aws_cdk.assertions import Template
 from infra_support import synthesise
-from test_functions import actions_of, functions, open_positions_arn, role_statements, s3_grants
+from test_functions import PYTHON_VERSION, actions_of, functions, open_positions_arn, role_statements, s3_grants
 from tradeflow import names
 from tradeflow.settings import MarketDataEnv
 
@@ -27,7 +27,7 @@ def test_the_fetcher_runs_outside_the_vpc_without_the_database(template: Templat
     env = props["Environment"]["Variables"]
     assert "DATABASE_SECRET_ARN" not in env and "DATABASE_URL" not in env
     assert {k for k in env if not k.startswith("POWERTOOLS_")} <= {f.upper() for f in MarketDataEnv.model_fields}
-    assert (props["Architectures"], props["Runtime"]) == (["arm64"], "python3.12")
+    assert (props["Architectures"], props["Runtime"]) == (["arm64"], f"python{PYTHON_VERSION}")
 
 
 def test_its_role_holds_only_the_watchlist_its_parameters_and_the_stop_monitor(template: Template,

@@ -142,15 +142,18 @@ def test_reverse_closes_the_short_then_opens_the_long(stack, conn, replay_clock)
 
 # --- queues: partial batch failures and dead letters -------------------------------------
 
-def test_a_poison_message_goes_to_the_dead_letter_queue_and_does_not_block_others(stack, strategy, conn):
+def test_a_poison_message_is_set_aside_and_the_valid_one_behind_it_in_its_group_goes_through(stack, strategy, conn):
     sqs = aws.client("sqs")
     sqs.send_message(QueueUrl=stack.queue_urls[names.SIGNALS_QUEUE], MessageBody='{"not": "a signal"}',
-                     MessageGroupId="test:BAD", MessageDeduplicationId="poison")
-    stack.post_webhook(alert(quantity="1"), token=strategy)
+                     MessageGroupId="test:AAPL", MessageDeduplicationId="poison")
+    stack.post_webhook(alert(quantity="1"), token=strategy)  # the same FIFO group, behind the poison
     stack.drain()
-    assert stack.dead_letters()[names.dead_letter_queue(names.SIGNALS_QUEUE)] == 1
+    assert all(n == 0 for n in stack.dead_letters().values())
     assert rows(conn, "SELECT count(*) AS n FROM fills")[0]["n"] == 1
-    assert any(d.failed for d in stack.deliveries)
+    rejected = rows(conn, "SELECT * FROM rejected_messages")
+    assert [(r["queue"], r["message_key"]) for r in rejected] == [(names.SIGNALS_QUEUE, "poison")]
+    assert "signal_id" in rejected[0]["reason"] and rejected[0]["body"] == '{"not": "a signal"}'
+    assert any("on the signals queue that cannot be processed" in n["message"] for n in stack.inbox())
 
 
 # --- notifier ----------------------------------------------------------------------------

@@ -100,8 +100,20 @@ def test_the_whole_pipeline_runs_with_each_function_on_its_own_role(stack, strat
                                                                     monkeypatch):
     # Given every database function connected as its own role
     connections = {f: as_role(granted, f) for f in names.DATABASE_FUNCTIONS}
-    for function, role_conn in connections.items():
-        monkeypatch.setattr(stack.handler(function), "get_connection", lambda settings, c=role_conn: c)
+    from tradeflow import settings as envs
+    from tradeflow.pipeline import consumer
+
+    by_settings = {envs.SignalProcessorEnv: "signal_processor", envs.OrderCreatorEnv: "order_creator",
+                   envs.PaperExecutorEnv: "paper_executor", envs.StopMonitorEnv: "stop_monitor",
+                   envs.NotifierEnv: "notifier"}
+    assert set(by_settings.values()) == set(names.DATABASE_FUNCTIONS)
+
+    def role_connection(settings):  # the queue consumers share one module: pick by the settings' type
+        return connections[by_settings[type(settings)]]
+
+    monkeypatch.setattr(consumer, "get_connection", role_connection)
+    for function in ("stop_monitor", "notifier"):  # their schedules connect in the handler
+        monkeypatch.setattr(stack.handler(function), "get_connection", role_connection)
 
     def alert(**fields):
         return json.dumps({"ticker": "AAPL", "price": "100", "time": replay_clock().isoformat(), **fields})

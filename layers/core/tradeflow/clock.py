@@ -6,9 +6,10 @@ In Lambda this is the system clock (UTC). The local stack installs a replay cloc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def system_now() -> datetime:
@@ -22,6 +23,16 @@ _source: Callable[[], datetime] = system_now
 def now() -> datetime:
     """The current time (timezone-aware UTC) from the installed clock."""
     return _source()
+
+
+def sleep(seconds: float) -> None:
+    """Wait ``seconds``: on the system clock really; on a replay clock by moving it forward
+    (so a backoff in a replay takes no wall time and shows on the replay's time line)."""
+    advance = getattr(_source, "advance", None)
+    if advance is not None:
+        advance(seconds)
+    else:
+        time.sleep(seconds)
 
 
 @contextmanager
@@ -46,6 +57,10 @@ class ReplayClock:
         if t.tzinfo is None:
             raise ValueError("the replay clock needs a timezone-aware time, e.g. 2024-03-01T15:30:00Z")
         self._now = t.astimezone(UTC)
+
+    def advance(self, seconds: float) -> None:
+        """Move forward by ``seconds``."""
+        self._now += timedelta(seconds=seconds)
 
     def __call__(self) -> datetime:
         return self._now

@@ -54,8 +54,10 @@ def dead_letter_queue(queue: str) -> str:
     return queue + "-dlq"
 
 
-#: Receives before a message moves to its dead-letter queue.
-MAX_RECEIVE_COUNT = 5
+#: Receives before a message moves to its dead-letter queue. With the retry delays the
+#: consumers set (30 s doubling to 15 min, tradeflow.pipeline.consumer) ten receives span
+#: over an hour, so a database paused or failing for minutes dead-letters nothing.
+MAX_RECEIVE_COUNT = 10
 
 #: SNS topics.
 TRADER_ALERTS_TOPIC = "tradeflow-trader-alerts"

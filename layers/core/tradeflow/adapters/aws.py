@@ -106,3 +106,13 @@ def secret_json(secret_arn: str) -> Any:
 @cache
 def _secrets_provider(provider: Any) -> Any:
     return provider(boto3_client=client("secretsmanager"))
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
+    """Keep a received message invisible for ``seconds`` more (SQS ChangeMessageVisibility),
+    so that it is received again only after that delay."""
+    try:
+        client("sqs").change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=seconds)
+    except Exception as exc:
+        raise DeliveryError(f"could not delay a message on {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg.rows import dict_row
 
+from tradeflow import clock
 from tradeflow.settings import DatabaseEnv
 
 #: Arbitrary constant identifying tradeflow's migration lock (pg_advisory_lock key).
@@ -96,16 +97,27 @@ def _conninfo(database_url: str | None, secret_arn: str | None) -> str:
 #: A connection unused for longer than this (seconds) is checked before use: the server may
 #: have closed it meanwhile (Aurora's 2-minute ``idle_session_timeout``, or a pause).
 PING_AFTER_SECONDS = 30.0
+#: Seconds slept between connection attempts inside one invocation (about 15 s in all, the
+#: time Aurora Serverless v2 takes to resume from a pause); beyond that the message goes back
+#: to its queue with a growing delay (tradeflow.pipeline.consumer).
+CONNECT_BACKOFF = (1.0, 2.0, 4.0, 8.0)
+#: After the backoff gave up, further calls within this many seconds try once, without
+#: sleeping, so one invocation's batch does not wait the backoff once per record.
+GIVE_UP_SECONDS = 60.0
 
 _connection: psycopg.Connection | None = None
 _last_used = 0.0
+_gave_up_at: float | None = None
 
 
 def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
     """The process's connection, opened on first use and kept for warm invocations. After
     :data:`PING_AFTER_SECONDS` unused it is checked with ``SELECT 1`` and reopened if the
-    server closed it; within a busy batch it is handed out without a round trip."""
-    global _connection, _last_used
+    server closed it; within a busy batch it is handed out without a round trip.
+
+    A connection that cannot be opened is retried after each pause of :data:`CONNECT_BACKOFF`
+    (slept on the tradeflow clock); then psycopg.OperationalError is raised (retryable)."""
+    global _connection, _last_used, _gave_up_at
     now = time.monotonic()
     idle, _last_used = now - _last_used, now
     if _connection is not None and not _connection.closed:
@@ -116,7 +128,25 @@ def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
             return _connection
         except psycopg.OperationalError:
             _connection.close()
-    _connection = connect(_conninfo(settings.database_url, settings.database_secret_arn))
+    conninfo = _conninfo(settings.database_url, settings.database_secret_arn)
+    at = clock.now().timestamp()
+    pauses = () if _gave_up_at is not None and at - _gave_up_at < GIVE_UP_SECONDS else CONNECT_BACKOFF
+    for pause in pauses:
+        try:
+            return _open(conninfo)
+        except psycopg.OperationalError:
+            clock.sleep(pause)
+    try:
+        return _open(conninfo)
+    except psycopg.OperationalError:
+        _gave_up_at = clock.now().timestamp()
+        raise
+
+
+def _open(conninfo: str) -> psycopg.Connection:
+    global _connection, _gave_up_at
+    _connection = connect(conninfo)
+    _gave_up_at = None
     return _connection
 
 

@@ -36,24 +36,30 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     # the first signal of a strategy registers it and opens its account (signal processor)
     "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
     "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S},
-    # trading states: read with every strategy's settings; set by the control actions only
+    # trading states: read with every strategy's settings; set by the control actions (and the
+    # kill switch) only
     "trading_states": {SP: S, OC: S, PE: S, SM: S},
     "trading_state_changes": {},
     # breakers trip on fills (executor) and marks (stop monitor); the gates read them
     "breaker_trips": {SP: S, PE: SI, SM: SI},
     "breaker_resets": {SP: S, PE: S, SM: S},
     "signals": {SP: SI, OC: S},
-    # the order creator notes in the decision how an exposure cap shrank the entry
-    "decisions": {SP: SI, OC: SU},
+    # an approved entry whose orders never materialised expires (signal processor); the order
+    # creator locks the decision it turns into orders, so the two never race, and notes in it
+    # how an exposure cap shrank the entry
+    "decisions": {SP: SIU, OC: SU},
+    # a message that can never succeed is recorded by the consumer that received it
+    "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
     # bar alerts carry prices: the signal processor records them (an upsert)
     "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
-    # the stop monitor creates the market exits of a position past its maximum loss and of
-    # the end-of-day flatten (filled by the executor)
-    "orders": {SP: S, OC: SIU, PE: SU, SM: SIU, NT: S},
-    "order_statuses": {OC: S, PE: S, SM: S},
-    "order_transitions": {OC: S, PE: S, SM: S},
+    # the signal processor cancels entries that never reached the executor (through order_events);
+    # the stop monitor creates the market exits of a position past its maximum loss and of the
+    # end-of-day flatten (filled by the executor)
+    "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S},
+    "order_statuses": {SP: S, OC: S, PE: S, SM: S},
+    "order_transitions": {SP: S, OC: S, PE: S, SM: S},
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
-    "order_events": {OC: SI, PE: SI, SM: SI},
+    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI},
     "order_amendments": {OC: SI, PE: SI, SM: SI},
     "fills": {PE: SI, SM: S, NT: S},
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},

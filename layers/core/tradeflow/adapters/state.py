@@ -2,9 +2,13 @@
 Aurora asleep.
 
 Safety: a flag saying 0 while a position is open would stop the stop monitor from looking,
-so the flag is only ever written with a count read from PostgreSQL under an advisory lock,
-after the writer's own transaction committed. Of two writers, the later one to take the lock
-counts after both commits and writes last. An unreadable or missing flag means "look".
+so the flag is only ever written with a count read from PostgreSQL under a transaction-level
+advisory lock, as the last step of the writer's own transaction (the executor's fill, or the
+stop monitor's own short transaction): the count sees that transaction's writes, and the
+lock is held until it commits. Of two writers, the later one to take the lock counts after
+the other committed and writes last. If a commit fails after the flag was written, the flag
+holds the count of the work rolled back; the writer's message is retried, and the retry
+writes it again. An unreadable or missing flag means "look".
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ def open_positions(bucket: str) -> int | None:
 
 
 def sync_open_positions(conn: psycopg.Connection, bucket: str) -> int:
-    """Count open positions and write the flag, under the lock; returns the count. Raises
-    DeliveryError if S3 refuses, so the caller's message is retried."""
-    conn.execute("SELECT pg_advisory_lock(%s)", (FLAG_LOCK,))
-    try:
+    """Count open positions and working entries and write the flag, under the lock, in the
+    caller's transaction if one is open (else in one of its own); returns the count. Raises
+    DeliveryError if S3 refuses, so that the transaction rolls back and the caller's message
+    is retried."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (FLAG_LOCK,))
         count = conn.execute(  # open positions, and entries working for a price (limit, stop, next bar)
             "SELECT (SELECT count(*) FROM positions WHERE status = 'open') + (SELECT count(*) FROM orders "
             "WHERE purpose = 'entry' AND status IN ('accepted', 'partially_filled')) AS n"
@@ -42,5 +48,3 @@ def sync_open_positions(conn: psycopg.Connection, bucket: str) -> int:
             raise aws.DeliveryError(f"could not write the open-positions flag: {exc}") from exc
         watchlist.write(conn, bucket)  # the symbols the market_data function fetches, under the same lock
         return count
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (FLAG_LOCK,))

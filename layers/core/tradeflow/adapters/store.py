@@ -7,12 +7,15 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from tradeflow.domain.fills import Bar, Resting
 from tradeflow.domain.ledger import Position
+from tradeflow.domain.monitor import TickPlan, WorkingOrder
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
 from tradeflow.domain.ports import Quote as PriceQuote
@@ -168,6 +171,24 @@ def stop_outs(conn: psycopg.Connection, strategy_id: str, since: datetime) -> li
     )]
 
 
+def set_kill_switch(conn: psycopg.Connection, on: bool, reason: str | None, now: datetime,
+                    cancel_reason: str = "kill switch turned on", who: str = "tradeflow") -> int:
+    """Turn the kill switch on (the account HALTED) or off (ACTIVE), logged as a state change
+    by ``who``. Turning it on also cancels every entry not yet filled (pending or accepted;
+    their exit legs end with them), so none fills after the switch even if it is turned off
+    later; returns how many were cancelled."""
+    with conn.transaction():
+        set_trading_state(conn, "account", TradingState.HALTED if on else TradingState.ACTIVE, who,
+                          reason or ("kill switch on" if on else "kill switch off"), now)
+        if not on:
+            return 0
+        entries = conn.execute("SELECT order_id, status FROM orders WHERE purpose = 'entry' "
+                               "AND status IN ('pending', 'accepted') ORDER BY order_id FOR UPDATE").fetchall()
+        for entry in entries:
+            transition(conn, entry["order_id"], entry["status"], "cancelled", cancel_reason, now)
+    return len(entries)
+
+
 def account(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> Row:
     """The strategy's paper account: starting_cash, cash, realised_pnl, fees (currency)."""
     return conn.execute(
@@ -294,55 +315,119 @@ def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
     return conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (signal_id,)).fetchone()
 
 
-def risk_snapshot(conn: psycopg.Connection, strategy_id: str, strategy_state: TradingState, symbol: str,
-                  intent: Intent, before: datetime, session_open: datetime) -> RiskSnapshot:
+def kill_switch(conn: psycopg.Connection) -> bool:
+    """Whether the kill switch is on (the account HALTED)."""
+    return trading_state(conn, "account")[0] is TradingState.HALTED
+
+
+#: What counts as a position for the risk gates (symbol, side), each query bounded by the
+#: strategy and an index: open positions (positions_one_open); entries created and working
+#: (orders_strategy_entries), a pending one only while younger than the deadline; approved
+#: entry decisions whose orders do not exist yet, only while younger than the deadline
+#: (decisions_approved_entries, then orders_signal for the NOT EXISTS).
+_HELD = (
+    "SELECT symbol, side FROM positions WHERE strategy_id = %(s)s AND status = 'open' "
+    "UNION ALL "
+    "SELECT symbol, CASE side WHEN 'buy' THEN 'long' ELSE 'short' END FROM orders "
+    "WHERE strategy_id = %(s)s AND purpose = 'entry' AND status IN ('pending', 'accepted', 'partially_filled') "
+    "AND (status <> 'pending' OR created_at >= %(deadline)s) "
+    "UNION ALL "
+    "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
+    "FROM decisions d JOIN signals s USING (signal_id) "
+    "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %(deadline)s AND s.strategy_id = %(s)s "
+    "AND 'entry' = ANY (d.legs) "
+    "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry')"
+)
+
+
+def risk_snapshot(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, strategy_state: TradingState,
+                  symbol: str, intent: Intent, before: datetime, deadline: datetime,
+                  session_open: datetime) -> RiskSnapshot:
     """The inputs of the risk gates for a signal received at ``before``: the account's and the
-    strategy's trading states, the strategy's open positions and approved entries not yet
-    filled (symbol -> side), the last approved signal with the same symbol and intent, the
-    breaker trips in force, each symbol's last exit and last losing exit, the entries approved
-    since ``session_open`` and the orders created in the last minute."""
+    strategy's trading states, what the strategy holds or is about to hold (symbol -> side:
+    open positions, entries working, and entries approved or created after ``deadline`` that
+    have not reached the executor yet; see :data:`_HELD`), the last approved signal with the same symbol and intent, the
+    breaker trips in force, and, only when ``config`` sets the limit that needs them, the
+    symbol's last exit and last losing exit, the entries approved since ``session_open`` and
+    the orders created in the last minute."""
     account_state, account_reason = trading_state(conn, "account")
     _, strategy_reason = trading_state(conn, strategy_id)
-    held = {
-        r["symbol"]: r["side"]
-        for r in conn.execute(
-            "SELECT symbol, side FROM positions WHERE strategy_id = %s AND status = 'open' "
-            "UNION ALL "
-            "SELECT s.symbol, CASE d.intent WHEN 'enter_long' THEN 'long' ELSE 'short' END "
-            "FROM decisions d JOIN signals s USING (signal_id) "
-            "WHERE s.strategy_id = %s AND d.approved AND 'entry' = ANY (d.legs) AND NOT EXISTS ("
-            "  SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry' "
-            "  AND o.status IN ('filled', 'cancelled', 'rejected', 'expired'))",
-            (strategy_id, strategy_id),
-        )
-    }
+    held = {r["symbol"]: r["side"] for r in conn.execute(_HELD, {"s": strategy_id, "deadline": deadline})}
     last = conn.execute(
-        "SELECT max(s.received_at) AS at FROM decisions d JOIN signals s USING (signal_id) "
-        "WHERE s.strategy_id = %s AND s.symbol = %s AND d.intent = %s AND d.approved AND s.received_at < %s",
-        (strategy_id, symbol, intent, before),
-    ).fetchone()["at"]
-    exits = conn.execute(
-        "SELECT max(closed_at) AS any_exit, max(closed_at) FILTER (WHERE realised_pnl - fees < 0) AS losing "
-        "FROM positions WHERE strategy_id = %s AND symbol = %s AND status = 'closed'",
-        (strategy_id, symbol),
+        "SELECT s.received_at AS at FROM signals s JOIN decisions d USING (signal_id) "
+        "WHERE s.strategy_id = %s AND s.symbol = %s AND s.received_at < %s AND d.intent = %s AND d.approved "
+        "ORDER BY s.received_at DESC LIMIT 1",
+        (strategy_id, symbol, before, intent),
     ).fetchone()
-    losing = exits["losing"]
-    counts = conn.execute(
-        "SELECT (SELECT count(*) FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %(s)s "
-        "        AND d.approved AND 'entry' = ANY (d.legs) AND s.received_at >= %(open)s "
-        "        AND s.received_at < %(at)s) AS entries, "
-        "       (SELECT count(*) FROM orders WHERE strategy_id = %(s)s AND parent_client_order_id IS NULL "
-        "        AND created_at > %(minute)s AND created_at <= %(at)s) AS orders",
-        {"s": strategy_id, "open": session_open, "at": before, "minute": before - timedelta(minutes=1)},
-    ).fetchone()
+    last_exit = losing = None
+    if config.cooldown_after_exit_minutes or config.cooldown_after_loss_minutes:  # positions_closed, backwards
+        exits = "SELECT closed_at FROM positions WHERE strategy_id = %s AND symbol = %s AND status = 'closed' "
+        row = conn.execute(exits + "ORDER BY closed_at DESC LIMIT 1", (strategy_id, symbol)).fetchone()
+        last_exit = row and row["closed_at"]
+        row = conn.execute(exits + "AND realised_pnl - fees < 0 ORDER BY closed_at DESC LIMIT 1",
+                           (strategy_id, symbol)).fetchone()
+        losing = row and row["closed_at"]
+    entries = orders = 0
+    if config.max_entries_per_session:  # signals_strategy_received
+        entries = conn.execute(
+            "SELECT count(*) AS n FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s "
+            "AND d.approved AND 'entry' = ANY (d.legs) AND s.received_at >= %s AND s.received_at < %s",
+            (strategy_id, session_open, before)).fetchone()["n"]
+    if config.max_orders_per_minute:  # orders_strategy_created
+        orders = conn.execute(
+            "SELECT count(*) AS n FROM orders WHERE strategy_id = %s AND parent_client_order_id IS NULL "
+            "AND created_at > %s AND created_at <= %s",
+            (strategy_id, before - timedelta(minutes=1), before)).fetchone()["n"]
     reason = account_reason if account_state != TradingState.ACTIVE else strategy_reason
     return RiskSnapshot(
         account_state=account_state, strategy_state=strategy_state, state_reason=reason, open_positions=held,
-        last_same_signal_at=last, trips=tuple(trips_in_force(conn, strategy_id, before)),
-        last_exit_at={symbol: exits["any_exit"]} if exits["any_exit"] else {},
+        last_same_signal_at=last["at"] if last else None, trips=tuple(trips_in_force(conn, strategy_id, before)),
+        last_exit_at={symbol: last_exit} if last_exit else {},
         last_losing_exit_at={symbol: losing} if losing else {},
-        entries_this_session=counts["entries"], orders_last_minute=counts["orders"],
+        entries_this_session=entries, orders_last_minute=orders,
     )
+
+
+#: How far back before the deadline :func:`expire_stale_entries` looks (seconds). It runs on every
+#: signal of the strategy, so an hour covers any strategy that alerts at least hourly; an older
+#: stray decision already stopped counting as held at its deadline (:data:`_HELD`), it is only
+#: not marked expired. The bound keeps the work per alert to the last hour's entries, however
+#: long the history (tests/integration/test_query_plans.py).
+EXPIRY_LOOKBACK_SECONDS = 3600
+
+
+def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: datetime, now: datetime,
+                         reason: str) -> list[Row]:
+    """Expire what never materialised before ``deadline``: approved entry decisions with no
+    entry order (the decision is marked expired with ``reason``), and entries still
+    ``pending`` (never executed: cancelled with ``reason``). Returns the expired items as rows
+    with signal_id, symbol and client_order_id (None for a decision). Locks what it changes;
+    the caller holds the strategy lock."""
+    since = deadline - timedelta(seconds=EXPIRY_LOOKBACK_SECONDS)
+    expired: list[Row] = []
+    candidates = conn.execute(
+        "SELECT d.signal_id, s.symbol FROM decisions d JOIN signals s USING (signal_id) "
+        "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s "
+        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) "
+        "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry') "
+        "ORDER BY d.decided_at FOR UPDATE OF d",
+        (since, deadline, strategy_id),
+    ).fetchall()
+    for row in candidates:  # re-checked after the lock: order_creator may have just created them
+        if conn.execute("SELECT 1 FROM orders WHERE signal_id = %s AND purpose = 'entry'",
+                        (row["signal_id"],)).fetchone() is None:
+            conn.execute("UPDATE decisions SET expired_at = %s, expiry_reason = %s WHERE signal_id = %s",
+                         (now, reason, row["signal_id"]))
+            expired.append({**row, "client_order_id": None})
+    for order in conn.execute(
+        "SELECT * FROM orders WHERE strategy_id = %s AND purpose = 'entry' AND status = 'pending' "
+        "AND created_at >= %s AND created_at < %s ORDER BY order_id FOR UPDATE",
+        (strategy_id, since, deadline),
+    ).fetchall():
+        transition(conn, order["order_id"], "pending", "cancelled", reason, now)
+        expired.append({"signal_id": order["signal_id"], "symbol": order["symbol"],
+                        "client_order_id": order["client_order_id"]})
+    return expired
 
 
 def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Intent, d: Decision,
@@ -361,10 +446,12 @@ def note_decision(conn: psycopg.Connection, signal_id: uuid.UUID, note: str) -> 
                  (json.dumps([note]), signal_id))
 
 
-def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
+def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID, lock: bool = False) -> Row | None:
+    """The signal with its decision (approved, intent, legs, expired_at, expiry_reason), or
+    None; ``lock`` locks the decision row (order_creator against the expiry sweep)."""
     return conn.execute(
-        "SELECT s.*, d.approved, d.intent, d.legs FROM signals s JOIN decisions d USING (signal_id) "
-        "WHERE s.signal_id = %s",
+        "SELECT s.*, d.approved, d.intent, d.legs, d.expired_at, d.expiry_reason FROM signals s "
+        "JOIN decisions d USING (signal_id) WHERE s.signal_id = %s" + (" FOR UPDATE OF d" if lock else ""),
         (signal_id,),
     ).fetchone()
 
@@ -440,16 +527,6 @@ def start_working(conn: psycopg.Connection, order_id: int, since: datetime, high
                  (since, high_water_mark, order_id))
 
 
-def set_high_water_mark(conn: psycopg.Connection, order_id: int, mark: Decimal) -> None:
-    conn.execute("UPDATE orders SET high_water_mark = %s WHERE order_id = %s", (mark, order_id))
-
-
-def mark_stop_triggered(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
-    """A stop-limit's stop was touched at ``at``: it works on as a limit order (idempotent)."""
-    conn.execute("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s AND stop_triggered_at IS NULL",
-                 (at, order_id))
-
-
 def amend(conn: psycopg.Connection, order_id: int, field: str, value: Decimal, reason: str, now: datetime) -> None:
     """Replace an open order's ``stop_price`` or ``limit_price`` through the append-only
     order_amendments log (the database refuses it for an order no longer open)."""
@@ -468,13 +545,82 @@ def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> 
     ).fetchall()
 
 
-def working_orders(conn: psycopg.Connection) -> list[Row]:
-    """Every accepted (working) order with its strategy's settings, by strategy, symbol and
-    order id."""
-    return conn.execute(
-        "SELECT o.*, s.settings FROM orders o JOIN strategies s USING (strategy_id) "
-        "WHERE o.status IN ('accepted', 'partially_filled') ORDER BY o.strategy_id, o.symbol, o.order_id"
-    ).fetchall()
+#: The working orders (accepted or partially filled) that the latest quote or bar of their
+#: symbol at %(at)s can affect, with that quote (columns in :class:`WorkingOrder` order). An
+#: exit leg resting at a plain stop or limit is read only when the price range of the quote or
+#: bar (low to high, with last, bid and ask) has reached it, since no fill rule can fill it
+#: otherwise (:func:`tradeflow.domain.fills.stop_touched` and ``limit_touched`` are inclusive,
+#: and every reference price lies in that range); each side and type is an index range per
+#: symbol (migration 0004). Every other working order (entries, exits, trailing stops,
+#: stop-limits, ioc, day orders due) is always read. So a tick reads the orders near the
+#: market, not every open bracket; ``everything`` reads all (to check the pruning).
+_WORKING_NOW = "o.status IN ('accepted', 'partially_filled')"
+_RESTING = _WORKING_NOW + " AND o.purpose IN ('stop_loss', 'take_profit') AND o.order_type = '{0}' AND o.side = '{1}'"
+_WORKING = (
+    "WITH q AS (SELECT l.* FROM (SELECT DISTINCT symbol FROM orders o WHERE " + _WORKING_NOW + ") s "
+    "  CROSS JOIN LATERAL (SELECT symbol, ts, price, bid, ask, open, high, low, least(low, price, bid, ask) AS lo, "
+    "  greatest(high, price, bid, ask) AS hi FROM quotes "
+    "  WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) l), "
+    "near AS ("
+    "  SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND (%(everything)s OR NOT ("
+    "    o.purpose IN ('stop_loss', 'take_profit') AND o.order_type IN ('stop', 'limit') "
+    "    AND o.time_in_force <> 'ioc')) "
+    "  UNION SELECT o.order_id FROM orders o WHERE " + _WORKING_NOW + " AND o.expires_at <= %(at)s "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "sell")
+    + " AND o.stop_price >= q.lo "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("stop", "buy")
+    + " AND o.stop_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "sell")
+    + " AND o.limit_price <= q.hi "
+    "  UNION SELECT o.order_id FROM q JOIN orders o ON o.symbol = q.symbol AND " + _RESTING.format("limit", "buy")
+    + " AND o.limit_price >= q.lo) "
+    "SELECT o.order_id, o.client_order_id, o.strategy_id, o.symbol, o.side, o.order_type, o.purpose, o.status, "
+    "  o.stop_price, o.limit_price, o.stop_triggered_at, o.time_in_force, o.expires_at, o.working_since, "
+    "  o.position_id, o.high_water_mark, o.trail_amount, o.trail_percent, "
+    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low "
+    "FROM near JOIN orders o USING (order_id) LEFT JOIN q USING (symbol) "
+    "ORDER BY o.strategy_id, o.symbol, o.order_id"
+)
+
+
+def working_orders(conn: psycopg.Connection, at: datetime, everything: bool = False) -> list[WorkingOrder]:
+    """The working orders that the latest quote or bar at ``at`` can affect (every working
+    order if ``everything``), each with that quote, by strategy, symbol and order id: one
+    statement, and only the orders near the market cross the wire."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return [WorkingOrder(*row) for row in cur.execute(_WORKING, {"at": at, "everything": everything}).fetchall()]
+
+
+def strategy_configs(conn: psycopg.Connection) -> dict[str, StrategyConfig]:
+    """Every strategy's settings, by strategy id."""
+    return {r["strategy_id"]: _config(r["settings"])
+            for r in conn.execute("SELECT strategy_id, settings::text FROM strategies")}
+
+
+@lru_cache(maxsize=1024)
+def _config(settings: str) -> StrategyConfig:
+    """Settings JSON, parsed once per distinct text (StrategyConfig is immutable)."""
+    return StrategyConfig.model_validate_json(settings)
+
+
+def apply_tick(conn: psycopg.Connection, plan: TickPlan, now: datetime) -> None:
+    """Write the effects of a stop-monitor tick (:class:`TickPlan`): stop-limit triggers,
+    high-water marks, stop amendments and status transitions, each as one batch."""
+    with conn.cursor() as cur:
+        if plan.stop_triggers:
+            cur.executemany("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s "
+                            "AND stop_triggered_at IS NULL", [(at, oid) for oid, at in plan.stop_triggers])
+        if plan.high_water_marks:
+            cur.executemany("UPDATE orders SET high_water_mark = %s WHERE order_id = %s",
+                            [(mark, oid) for oid, mark in plan.high_water_marks])
+        if plan.amendments:
+            cur.executemany("INSERT INTO order_amendments (order_id, field, new_value, reason, at) "
+                            "VALUES (%s, 'stop_price', %s, %s, %s)",
+                            [(oid, value, reason, now) for oid, value, reason in plan.amendments])
+        if plan.transitions:
+            cur.executemany("INSERT INTO order_events (order_id, from_status, to_status, reason, at) "
+                            "VALUES (%s, %s, %s, %s, %s)",
+                            [(oid, old, new, reason, now) for oid, old, new, reason in plan.transitions])
 
 
 # --- fills and positions -----------------------------------------------------------------
@@ -528,18 +674,29 @@ def save_position(conn: psycopg.Connection, strategy_id: str, row: Row | None, a
     return row["position_id"]
 
 
+#: Market value (currency) of each strategy's open positions at %(at)s: each at the latest
+#: price of its symbol (looked up once per symbol), or at its entry price while there is none.
+_VALUES = (
+    "WITH open AS MATERIALIZED (SELECT strategy_id, symbol, side, quantity, avg_entry_price FROM positions "
+    "  WHERE status = 'open' {where}), "
+    "last AS (SELECT s.symbol, q.price FROM (SELECT DISTINCT symbol FROM open) s CROSS JOIN LATERAL ("
+    "  SELECT price FROM quotes WHERE quotes.symbol = s.symbol AND ts <= %(at)s ORDER BY ts DESC LIMIT 1) q), "
+    "value AS (SELECT o.strategy_id, sum(CASE o.side WHEN 'long' THEN 1 ELSE -1 END * o.quantity "
+    "  * coalesce(l.price, o.avg_entry_price)) AS value FROM open o LEFT JOIN last l USING (symbol) "
+    "  GROUP BY o.strategy_id) "
+)
+
+
 def mark_to_market(conn: psycopg.Connection, strategy_id: str, at: datetime) -> tuple[Decimal, Decimal]:
-    """(cash, market value) of the strategy's account at ``at``: open positions valued at the
-    latest price (a position with no price yet at its entry price)."""
-    cash = account(conn, strategy_id)["cash"]
-    value = conn.execute(
-        "SELECT coalesce(sum(CASE p.side WHEN 'long' THEN 1 ELSE -1 END * p.quantity "
-        "  * coalesce(q.price, p.avg_entry_price)), 0) AS value "
-        "FROM positions p LEFT JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol AND ts <= %s "
-        "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
-        (at, strategy_id),
-    ).fetchone()["value"]
-    return cash, value
+    """(cash, market value) of the strategy's account at ``at`` (currency): open positions
+    valued at the latest price (a position with no price yet at its entry price)."""
+    row = conn.execute(
+        _VALUES.format(where="AND strategy_id = %(s)s")
+        + "SELECT a.cash, coalesce(v.value, 0) AS value FROM accounts a LEFT JOIN value v USING (strategy_id) "
+        "WHERE a.strategy_id = %(s)s",
+        {"s": strategy_id, "at": at},
+    ).fetchone()
+    return row["cash"], row["value"]
 
 
 def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal:
@@ -569,6 +726,8 @@ def portfolio_heat(conn: psycopg.Connection, strategy_id: str, at: datetime) -> 
 
 
 def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:
+    """An equity snapshot (cash, market value, equity; currency) of one strategy at ``at``;
+    the first one recorded for that time stays."""
     conn.execute(
         "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT DO NOTHING",
@@ -576,26 +735,71 @@ def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash
     )
 
 
+def record_equity_marks(conn: psycopg.Connection, at: datetime) -> None:
+    """Every strategy's equity snapshot at ``at``, marked to market as :func:`mark_to_market`
+    does, in one statement; the first one recorded for a strategy and time stays."""
+    conn.execute(
+        _VALUES.format(where="")
+        + "INSERT INTO equity_snapshots (strategy_id, ts, cash, market_value, equity) "
+        "SELECT a.strategy_id, %(at)s, a.cash, coalesce(v.value, 0), a.cash + coalesce(v.value, 0) "
+        "FROM accounts a LEFT JOIN value v USING (strategy_id) ON CONFLICT DO NOTHING",
+        {"at": at},
+    )
+
+
 # --- notifications -----------------------------------------------------------------------
 
 def claim_notification(conn: psycopg.Connection, key: str, kind: str, strategy_id: str, subject: str, message: str,
-                       now: datetime) -> bool:
-    """Record a notification as pending; False if it was already sent (a redelivery)."""
-    conn.execute(
-        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, 'pending', %s) ON CONFLICT DO NOTHING",
+                       now: datetime) -> tuple[str, list[str]] | None:
+    """Claim a notification before sending it, in its own committed statement(s), so that a
+    crash after the send is seen by the redelivery. Returns None if it was sent already, else
+    (mode, channels already sent): mode ``"first"`` when no earlier attempt can have sent it
+    (new, or its last attempt failed), ``"repeat"`` when an earlier attempt was claimed and
+    never confirmed, so it may have gone out (the row is then marked possibly_duplicated)."""
+    inserted = conn.execute(
+        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at, "
+        "attempts) VALUES (%s, %s, %s, %s, %s, 'sending', %s, 1) ON CONFLICT DO NOTHING RETURNING channels",
         (key, kind, strategy_id, subject, message, now),
-    )
-    row = conn.execute("SELECT status FROM notifications WHERE notification_key = %s", (key,)).fetchone()
-    return row["status"] != "sent"
+    ).fetchone()
+    if inserted is not None:
+        return "first", []
+    with conn.transaction():
+        row = conn.execute("SELECT status, channels FROM notifications WHERE notification_key = %s FOR UPDATE",
+                           (key,)).fetchone()
+        if row["status"] == "sent":
+            return None
+        repeat = row["status"] == "sending"
+        conn.execute(
+            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, "
+            "possibly_duplicated = possibly_duplicated OR %s WHERE notification_key = %s",
+            (repeat, key),
+        )
+    return ("repeat" if repeat else "first"), list(row["channels"])
 
 
 def finish_notification(conn: psycopg.Connection, key: str, channels: list[str], error: str | None,
                         now: datetime) -> None:
+    """Record the outcome of a send: ``sent`` on the channels it reached, or ``failed`` with
+    ``error`` (a failed publish reached nobody, so the retry is a first send)."""
     conn.execute(
         "UPDATE notifications SET status = %s, channels = %s, error = %s, sent_at = %s WHERE notification_key = %s",
         ("failed" if error else "sent", channels, error, None if error else now, key),
     )
+
+
+# --- messages that can never succeed -------------------------------------------------------
+
+def record_rejected_message(conn: psycopg.Connection, queue: str, message_key: str, strategy_id: str | None,
+                            body: str, reason: str, now: datetime) -> bool:
+    """Record a queue message that can never be processed; False if it was recorded already
+    (a redelivery). NUL and lone surrogates, which PostgreSQL text cannot hold, are replaced."""
+    clean = body.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    cur = conn.execute(
+        "INSERT INTO rejected_messages (queue, message_key, strategy_id, body, reason, rejected_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (queue, message_key, strategy_id, clean[:10_000], reason.replace("\x00", "\ufffd"), now),
+    )
+    return cur.rowcount == 1
 
 
 def day_summary(conn: psycopg.Connection, strategy_id: str, start: datetime, end: datetime) -> Row:
@@ -608,3 +812,14 @@ def day_summary(conn: psycopg.Connection, strategy_id: str, start: datetime, end
         "       (SELECT count(*) FROM positions WHERE strategy_id = %(s)s AND status = 'open') AS open_positions",
         {"s": strategy_id, "a": start, "b": end},
     ).fetchone()
+
+
+def position_pnl_at_fill(conn: psycopg.Connection, position_id: int, fill_id: int) -> Decimal:
+    """The position's realised P&L net of all its fees as booked up to and including fill
+    ``fill_id`` (fills are booked one at a time per strategy, in fill_id order): the fact a
+    fill message reports, whatever happened to the position later."""
+    return conn.execute(
+        "SELECT coalesce(sum(f.realised_pnl - f.commission), 0) AS pnl FROM fills f JOIN orders o USING (order_id) "
+        "WHERE o.position_id = %s AND f.fill_id <= %s",
+        (position_id, fill_id),
+    ).fetchone()["pnl"]

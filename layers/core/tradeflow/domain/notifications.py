@@ -35,6 +35,14 @@ def render(event: NotificationEvent) -> tuple[str, str]:
             f"tradeflow: order rejected for {f['symbol']}",
             f"[{s}] order {f['client_order_id']} {f['symbol']} rejected: {f['reason']}",
         )
+    if event.kind == "message_rejected":
+        # facts: queue (the step's queue name), reason, symbol (or None)
+        step = f["queue"].removeprefix("tradeflow-").removesuffix(".fifo")
+        what = f" for {f['symbol']}" if f.get("symbol") else ""
+        return (
+            f"tradeflow: {step} message rejected{what}",
+            f"[{s}] set aside a message on the {step} queue{what} that cannot be processed: {f['reason']}",
+        )
     if event.kind == "daily_summary":
         return (
             f"tradeflow: daily summary {f['date']}",

@@ -12,6 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tradeflow.names import STRATEGY_ID
 
+#: Default of :attr:`StrategyConfig.max_alert_age_seconds` (seconds); the webhook reads the
+#: field from the settings JSON without building a StrategyConfig.
+DEFAULT_MAX_ALERT_AGE_SECONDS = 300
+
 
 class Instrument(BaseModel):
     """Trading rules of one symbol. ``tick_size``: the price increment (currency per share);
@@ -121,6 +125,12 @@ class StrategyConfig(BaseModel):
     buying_power_multiplier: Decimal = Field(default=Decimal(1), ge=1, le=20)
     #: A second signal for the same symbol and intent within this many seconds is refused.
     dedupe_window_seconds: int = Field(default=0, ge=0)
+    #: An alert whose own ``time`` is older than this many seconds when it arrives is refused
+    #: (TradingView delivers within seconds to a minute); 0 = no limit.
+    max_alert_age_seconds: int = Field(default=DEFAULT_MAX_ALERT_AGE_SECONDS, ge=0)
+    #: An approved entry whose orders are not created and executed within this many seconds
+    #: (its message dead-lettered, say) expires with a reason and stops counting as a position.
+    order_deadline_seconds: int = Field(default=900, ge=60)
 
     # --- limits and breakers (domain/risk): each off (None or 0) by default ---------------
     #: Daily loss: realised plus unrealised P&L since the session opened (equity now minus the

@@ -285,6 +285,56 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    """Show or replay the dead-letter queues: the local stack's (kept in TRADEFLOW_HOME between
+    runs; a redrive then delivers the replayed messages at once), or with --aws the deployed
+    stack's (your default AWS credentials and region; the deployed consumers pick them up)."""
+    if args.aws:
+        return _dlq(args.action, _aws_sqs(), "in AWS")
+    from tradeflow.adapters import aws
+    from tradeflow.local.stack import LocalStack
+
+    with LocalStack() as stack:
+        code = _dlq(args.action, aws.client("sqs"), "in the local stack")
+        if args.action == "redrive":
+            stack.drain()
+            left = sum(stack.dead_letters().values())
+            if left:
+                print(f"{left} message(s) dead-lettered again: tradeflow dlq show")
+    return code
+
+
+def _dlq(action: str, sqs, where: str) -> int:
+    from tradeflow.adapters import dlq
+
+    try:
+        if action == "show":
+            letters = dlq.show(sqs)
+            for d in letters:
+                print(f"{d.source}  {d.message_id}  group={d.group or '-'}  receives={d.receives}  {d.body[:200]}")
+            print(f"{len(letters)} dead-lettered message(s) {where}")
+            return 0
+        moved = dlq.redrive(sqs)
+    except Exception as exc:  # botocore's errors; botocore is not imported here
+        raise RuntimeError(f"the queues could not be read {where}: {type(exc).__name__}: {exc}") from None
+    total = sum(moved.values())
+    print(f"replayed {total} message(s) {where}" + "".join(f"; {n} to {q}" for q, n in moved.items() if n)
+          if total else f"nothing to replay {where}")
+    return 0
+
+
+def _aws_sqs():
+    """An SQS client for the deployed stack; a one-line refusal without a region or credentials."""
+    import boto3
+
+    session = boto3.Session()
+    if not session.region_name:
+        raise RuntimeError("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION (or a profile with a region)")
+    if session.get_credentials() is None:
+        raise RuntimeError("no AWS credentials: configure them (aws configure, AWS_PROFILE or environment)")
+    return session.client("sqs")
+
+
 def cmd_build_layer(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -420,6 +470,10 @@ def parser() -> argparse.ArgumentParser:
     configure.add_argument("--unset", action="append", default=[], metavar="KEY", help="remove a setting (default again)")
     configure.add_argument("--file", help="the settings file (default: tradeflow.deploy.json at the repository root)")
     configure.set_defaults(run=cmd_configure)
+    dead = sub.add_parser("dlq", help="show or replay dead-lettered messages (local, or --aws)")
+    dead.add_argument("action", choices=["show", "redrive"])
+    dead.add_argument("--aws", action="store_true", help="the deployed stack's queues instead of the local stack's")
+    dead.set_defaults(run=cmd_dlq)
 
     layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")
     layer.add_argument("--out", default="build/layer")

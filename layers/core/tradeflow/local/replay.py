@@ -188,9 +188,10 @@ def replay_config(fill_model: str = "bar", commission_bps: Decimal = Decimal(0),
                   settings: dict[str, Any] | None = None) -> StrategyConfig:
     """The replay's strategy settings: the flags, over ``settings`` (any StrategyConfig field),
     over replay defaults: no default bracket (only the alerts' stop-loss and take-profit
-    apply), no slippage, the alert's quantity, no limit on open positions."""
+    apply), no slippage, the alert's quantity, no limit on open positions, no maximum alert
+    age (an alert is posted at the close of its bar, which may be hours after its time)."""
     base: dict[str, Any] = {"stop_loss_pct": None, "take_profit_pct": None, "slippage_bps": 0,
-                            "max_open_positions": 1_000_000}
+                            "max_open_positions": 1_000_000, "max_alert_age_seconds": 0}
     return StrategyConfig.model_validate({**base, **(settings or {}), "fill_model": fill_model,
                                           "commission_bps": commission_bps, "starting_cash": cash})
 

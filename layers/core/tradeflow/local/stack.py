@@ -142,9 +142,11 @@ class LocalStack:
             self._clock_context.__enter__()
         self._create_resources()
         self._load_secrets()
+        self._load_dead_letters()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._save_dead_letters()
         if self._feed is not None:
             self._feed.close()
         if self._clock_context:
@@ -185,6 +187,34 @@ class LocalStack:
         aws.client("s3").create_bucket(Bucket=self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
+
+    # --- dead letters, kept between runs ------------------------------------------------
+
+    def _dead_letters_file(self) -> Path:
+        return self.state_dir / "dead-letters.json"
+
+    def _save_dead_letters(self) -> None:
+        """Keep what is in the dead-letter queues in ``TRADEFLOW_HOME/dead-letters.json``, so
+        that ``tradeflow dlq show`` and ``tradeflow dlq redrive`` find it in a later run."""
+        from tradeflow.adapters import dlq
+
+        saved = [{"source": d.source, "group": d.group, "body": d.body, "message_id": d.message_id}
+                 for d in dlq.show(aws.client("sqs"), limit=100_000)]
+        if saved:
+            self._dead_letters_file().write_text(json.dumps(saved, indent=1))
+        else:
+            self._dead_letters_file().unlink(missing_ok=True)
+
+    def _load_dead_letters(self) -> None:
+        if not self._dead_letters_file().exists():
+            return
+        sqs = aws.client("sqs")
+        for d in json.loads(self._dead_letters_file().read_text()):
+            kwargs: dict[str, Any] = {"QueueUrl": self.queue_urls[names.dead_letter_queue(d["source"])],
+                                      "MessageBody": d["body"]}
+            if d["source"].endswith(".fifo"):
+                kwargs |= {"MessageGroupId": d["group"] or "redrive", "MessageDeduplicationId": d["message_id"]}
+            sqs.send_message(**kwargs)
 
     # --- strategies and secrets --------------------------------------------------------
 
@@ -374,3 +404,162 @@ def sqs_event(queue: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
             for m in messages
         ]
     }
+
+
+#: The consumers' visibility timeout in the deployed stack (seconds): 6 x their 60 s timeout
+#: (cdk queues.VISIBILITY_PER_TIMEOUT, AWS guidance for Lambda event source mappings).
+CONSUMER_VISIBILITY_SECONDS = 360
+
+
+class FastLocalStack(LocalStack):
+    """The local stack with SQS and SNS in memory (:class:`~tradeflow.local.queues.MemoryQueues`)
+    instead of moto, on the replay clock: the same handlers, PostgreSQL and SSM (moto), in a
+    fraction of the time, with visibility timeouts and the retry delays the handlers set
+    honoured on the replay clock. What the trader-alerts topic and SMS receive is kept in
+    :attr:`published` (subject, message). No state bucket: the stop monitor always runs.
+
+    Hooks for fault schedules (the defaults change nothing): :meth:`on_send` (how many copies
+    of a message to enqueue; may raise DeliveryError, as an SQS 503), :meth:`on_receive`
+    (False: the receive fails), :meth:`on_delete` (False: the delete fails, so the message
+    comes back), and :meth:`on_publish` (after a publish succeeded)."""
+
+    def __init__(self, state_dir: Path | None = None, database_url: str | None = None,
+                 replay_clock: Callable[[], datetime] | None = None, queues: Any = None) -> None:
+        from tradeflow.local.queues import MemoryQueues
+
+        super().__init__(state_dir, database_url, replay_clock)
+        self.queues = queues or MemoryQueues()
+        self.published: list[dict[str, str]] = []
+        self._read = 0
+        self._saved: dict[str, Any] = {}
+
+    def reset(self, database_url: str, queues: Any = None) -> None:
+        """Start over on another database with empty queues (``queues``: a MemoryQueues, e.g.
+        one that reorders groups), keeping the SSM parameters and the loaded handlers: what a
+        fault schedule needs between runs."""
+        from tradeflow.local.queues import MemoryQueues
+        from tradeflow.settings import env
+
+        db.close_connection()
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+        self.database_url = database_url
+        os.environ["DATABASE_URL"] = database_url
+        env.cache_clear()
+        self.queues = queues or MemoryQueues()
+        for queue in PIPELINE:
+            dlq = names.dead_letter_queue(queue)
+            self.queues.create(dlq, CONSUMER_VISIBILITY_SECONDS)
+            self.queues.create(queue, CONSUMER_VISIBILITY_SECONDS, dlq, names.MAX_RECEIVE_COUNT)
+        aws.change_visibility = self.queues.change_visibility
+        self.published, self._read, self.deliveries = [], 0, []
+
+    def _save_dead_letters(self) -> None:
+        return None  # in memory only: a fault schedule inspects them itself
+
+    def _load_dead_letters(self) -> None:
+        return None
+
+    # --- hooks ---------------------------------------------------------------------------
+
+    def on_send(self, queue: str, body: str) -> int:
+        return 1
+
+    def on_receive(self, queue: str) -> bool:
+        return True
+
+    def on_delete(self, queue: str) -> bool:
+        return True
+
+    def on_publish(self, subject: str, message: str) -> None:
+        return None
+
+    # --- wiring --------------------------------------------------------------------------
+
+    def _create_resources(self) -> None:
+        for queue in PIPELINE:
+            dlq = names.dead_letter_queue(queue)
+            self.queue_urls[dlq] = self.queues.create(dlq, CONSUMER_VISIBILITY_SECONDS)
+            url = self.queues.create(queue, CONSUMER_VISIBILITY_SECONDS, dlq, names.MAX_RECEIVE_COUNT)
+            self.queue_urls[queue] = url
+            os.environ[names.QUEUE_URL_ENV[queue]] = url
+        self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{names.TRADER_ALERTS_TOPIC}"
+        os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
+        os.environ.pop(names.STATE_BUCKET_ENV, None)
+        os.environ["DATABASE_URL"] = self.database_url
+        self._saved = {name: getattr(aws, name) for name in ("send", "publish", "send_sms", "change_visibility")}
+        aws.send, aws.publish, aws.send_sms = self._send, self._publish, self._send_sms
+        aws.change_visibility = self.queues.change_visibility
+
+    def __exit__(self, *exc: object) -> None:
+        for name, function in self._saved.items():
+            setattr(aws, name, function)
+        super().__exit__(*exc)
+
+    def _send(self, queue_url: str, message: Any, group: str | None = None, dedupe_id: str | None = None) -> None:
+        queue = queue_url.rsplit("/", 1)[-1]
+        body = message.model_dump_json()
+        for n in range(self.on_send(queue, body)):
+            copy = dedupe_id if n == 0 or dedupe_id is None else f"{dedupe_id}:copy{n}"[-128:]
+            self.queues.send(queue_url, body, group, copy)
+
+    def _publish(self, topic_arn: str, subject: str, message: str) -> None:
+        self.published.append({"subject": subject[:100], "message": message})
+        self.on_publish(subject, message)
+
+    def _send_sms(self, phone_number: str, message: str) -> None:
+        self.published.append({"subject": f"SMS {phone_number}", "message": message})
+
+    # --- delivering ----------------------------------------------------------------------
+
+    def deliver(self, queue: str) -> int:
+        """Receive one batch from ``queue`` and hand it to its consumer; delete what succeeded.
+        A failed record stays in flight until its visibility timeout (the queue's, or the
+        retry delay its handler set); a crash of the whole invocation (an exception the
+        batch processor does not catch) leaves the whole batch in flight."""
+        if not self.on_receive(queue):
+            return 0
+        url = self.queue_urls[queue]
+        messages = self.queues.receive(url)
+        if not messages:
+            return 0
+        function = names.QUEUE_CONSUMERS[queue]
+        try:
+            response = self.invoke(function, sqs_event(queue, messages)) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except BaseException as exc:  # noqa: BLE001 - the invocation died: nothing is deleted
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            db.close_connection()  # a dead process takes its connection with it
+            failed = {m["MessageId"] for m in messages}
+        for m in messages:
+            if m["MessageId"] not in failed and self.on_delete(queue):
+                self.queues.delete(url, m["ReceiptHandle"])
+        self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
+        return len(messages)
+
+    def drain(self, max_deliveries: int = 100_000) -> int:
+        """Deliver until every queue is empty (or dead-lettered), earliest step first; while
+        only in-flight messages remain, move the replay clock to the next visibility timeout.
+        Returns the records delivered."""
+        total = 0
+        for _ in range(max_deliveries):
+            queue = next((q for q in PIPELINE if self.queues.has_visible(q)), None)
+            if queue is not None:
+                total += self.deliver(queue)
+                continue
+            waits = [t for q in PIPELINE if (t := self.queues.next_visible_at(q)) is not None]
+            if not waits:
+                return total
+            if self.clock is None or not hasattr(self.clock, "set"):
+                raise RuntimeError("messages are in flight and the stack has no replay clock to wait on")
+            self.clock.set(max(min(waits), clock.now()))
+        raise RuntimeError(f"queues still busy after {max_deliveries} deliveries")
+
+    def dead_letters(self) -> dict[str, int]:
+        return {names.dead_letter_queue(q): self.queues.depth(names.dead_letter_queue(q)) for q in PIPELINE}
+
+    def inbox(self) -> list[dict[str, str]]:
+        out, self._read = self.published[self._read:], len(self.published)
+        return out

@@ -22,6 +22,12 @@ from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
 
 
+def watches(config: StrategyConfig) -> bool:
+    """Whether the strategy sets a limit the guardian checks on fills or marks."""
+    return any(x is not None for x in (config.daily_loss_limit, config.daily_loss_limit_pct, config.max_drawdown_pct,
+                                       config.stop_loss_guard, config.max_position_loss, config.flatten_at))
+
+
 def watch(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, now: datetime) -> list[NotificationEvent]:
     """Check the strategy's breakers against its books at ``now``; record and return new trips."""
     if config.daily_loss_limit is None and config.daily_loss_limit_pct is None and config.max_drawdown_pct is None \

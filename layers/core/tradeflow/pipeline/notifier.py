@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
+from aws_lambda_powertools import Logger
 
 from tradeflow import clock
 from tradeflow.adapters import aws, store
@@ -15,25 +16,46 @@ from tradeflow.domain.notifications import render
 from tradeflow.names import MARKET_TIME_ZONE
 from tradeflow.settings import NotifierEnv
 
+logger = Logger()
+
+
+#: Put before the subject and message of a send that may repeat an earlier one.
+POSSIBLE_REPEAT = "[possible repeat] "
+
 
 def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv) -> bool:
-    """Send ``event`` unless it was sent before; returns whether it was sent now. A failed
-    publish is recorded and raised, so SQS retries it."""
+    """Send ``event`` once; returns whether it was sent now.
+
+    Exactly-once at the edge: the notification is claimed (committed as ``sending``) before
+    the publish and marked ``sent`` after it. A redelivery of a sent one sends nothing; one
+    whose last publish failed is sent as new; one claimed but never confirmed (the function
+    died between the publish and the mark) may have gone out, so it is sent again marked
+    "[possible repeat]" and recorded as possibly duplicated. A failed publish is recorded and
+    raised (DeliveryError, retryable); a failure to record a publish that succeeded is not
+    raised, so it cannot cause a second send."""
     subject, message = render(event)
     now = clock.now()
-    if not store.claim_notification(conn, event.key, event.kind, event.strategy_id, subject, message, now):
+    claim = store.claim_notification(conn, event.key, event.kind, event.strategy_id, subject, message, now)
+    if claim is None:
         return False
-    channels: list[str] = []
+    mode, channels = claim
+    if mode == "repeat":
+        subject, message = POSSIBLE_REPEAT + subject, POSSIBLE_REPEAT + message
+    channels = list(channels)
     try:
-        aws.publish(env.trader_alerts_topic_arn, subject, message)
-        channels.append("email")
-        if env.urgent_topic_arn:
+        if "email" not in channels:
+            aws.publish(env.trader_alerts_topic_arn, subject, message)
+            channels.append("email")
+        if env.urgent_topic_arn and "sms" not in channels:
             aws.send_sms(env.urgent_topic_arn, message)
             channels.append("sms")
     except aws.DeliveryError as exc:
         store.finish_notification(conn, event.key, channels, str(exc), now)
         raise
-    store.finish_notification(conn, event.key, channels, None, now)
+    try:
+        store.finish_notification(conn, event.key, channels, None, now)
+    except Exception as exc:  # noqa: BLE001 - sent is sent: a retry would send it twice
+        logger.warning("notification sent but not recorded as sent", key=event.key, error=type(exc).__name__)
     return True
 
 

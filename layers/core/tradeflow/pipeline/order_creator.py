@@ -11,6 +11,7 @@ import psycopg
 from tradeflow import clock
 from tradeflow.adapters import aws, store
 from tradeflow.domain.alerts import Alert
+from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent, OrderInstruction
 from tradeflow.domain.orders import (
     BracketError,
@@ -28,11 +29,13 @@ def process(instruction: OrderInstruction, conn: psycopg.Connection, env: OrderC
     """Create the orders of an approved signal once; returns the client_order_ids sent for
     execution. A redelivery creates nothing new and sends the same executions again."""
     now = clock.now()
-    rejected: list[tuple[str, str]] = []
     with conn.transaction():
-        found = store.signal_with_decision(conn, instruction.signal_id)
+        found = store.signal_with_decision(conn, instruction.signal_id, lock=True)
         if found is None or not found["approved"]:
-            raise LookupError(f"signal {instruction.signal_id} has no approved decision")
+            raise Permanent(f"signal {instruction.signal_id} has no approved decision: the order instruction "
+                            "names a signal that was never approved")
+        if found["expired_at"] is not None:
+            return []  # expired before its orders were created; the trader was told then
         if not store.orders_for_signal(conn, instruction.signal_id):
             alert = Alert.model_validate(found["alert"])
             config, _ = store.strategy(conn, instruction.strategy_id)
@@ -43,8 +46,9 @@ def process(instruction: OrderInstruction, conn: psycopg.Connection, env: OrderC
                 if reason:
                     order = store.order(conn, requests[0].client_order_id)
                     store.transition(conn, order["order_id"], "pending", "rejected", reason, now)
-                    rejected.append((order["client_order_id"], reason))
         orders = store.orders_for_signal(conn, instruction.signal_id)
+    # every delivery re-sends the same rejections (the notifier sends each key once)
+    rejected = [(o["client_order_id"], o["reason"]) for o in orders if o["status"] == "rejected"]
     sent = []
     for order in orders:
         if order["purpose"] in ("entry", "exit", "reduce") and order["status"] == "pending":

@@ -25,6 +25,7 @@ from tradeflow import clock
 from tradeflow.adapters import aws, state, store
 from tradeflow.adapters.store import as_bar, as_resting
 from tradeflow.domain import calendar, fills, ledger, sizing, stops
+from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
@@ -33,6 +34,8 @@ from tradeflow.settings import PaperExecutorEnv
 
 EXIT_PURPOSES = ("exit", "reduce", "stop_loss", "take_profit")
 LEG_PURPOSES = ("stop_loss", "take_profit")
+#: Why a working entry is cancelled when the kill switch is on (it never fills after it).
+KILLED = "kill switch is on: the entry is cancelled (tradeflow kill-switch off to trade again)"
 
 
 def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecutorEnv) -> str:
@@ -44,7 +47,7 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     with conn.transaction():
         peek = store.order(conn, request.client_order_id)
         if peek is None:
-            raise LookupError(f"no order {request.client_order_id}")
+            raise Permanent(f"no order {request.client_order_id}: the execution names an order that does not exist")
         store.account(conn, peek["strategy_id"], lock=True)  # one fill at a time per strategy
         order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
@@ -53,16 +56,16 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
             trips = guardian.watch(conn, order["strategy_id"], config, now)  # a fill may trip a breaker
         order = store.order(conn, request.client_order_id)
         fill = conn.execute("SELECT * FROM fills WHERE order_id = %s", (order["order_id"],)).fetchone()
-        position = conn.execute(
-            "SELECT * FROM positions WHERE position_id = %s", (order["position_id"],)
-        ).fetchone()
-    if env.state_bucket:  # first: the stop monitor relies on it (a failure retries the message)
-        state.sync_open_positions(conn, env.state_bucket)
+        realised = None
+        if fill is not None and order["purpose"] != "entry" and order["position_id"] is not None:
+            realised = store.position_pnl_at_fill(conn, order["position_id"], fill["fill_id"])
+        if env.state_bucket:  # last in the transaction: the stop monitor relies on it (a failure retries)
+            state.sync_open_positions(conn, env.state_bucket)
     for event in trips:
         aws.send(env.notifications_queue_url, event)
     if fill is not None:
-        aws.send(env.notifications_queue_url, _fill_event(order, fill, position))
-    elif order["status"] == "rejected":
+        aws.send(env.notifications_queue_url, _fill_event(order, fill, realised))
+    elif order["status"] == "rejected" or (order["status"] == "cancelled" and order["reason"] == KILLED):
         aws.send(env.notifications_queue_url, NotificationEvent(
             key=f"rejected:{order['client_order_id']}", kind="order_rejected", strategy_id=order["strategy_id"],
             facts={"symbol": order["symbol"], "client_order_id": order["client_order_id"], "reason": order["reason"]},
@@ -76,10 +79,7 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
         return  # an exit leg works only once its entry filled, and fills only when matched
     config, _ = store.strategy(conn, order["strategy_id"])
     if order["purpose"] == "entry" and (refusal := _entry_refused(conn, order, config, now)):
-        _to(conn, order, "cancelled", refusal, now)
-        for leg in store.bracket_legs(conn, order["client_order_id"]):
-            if leg["status"] == "pending":
-                _to(conn, leg, "cancelled", "entry cancelled: " + refusal, now)
+        _to(conn, order, "cancelled", refusal, now)  # its legs end with it (database trigger)
         return
     if order["purpose"] == "entry" and config.market_hours == "hold" and not calendar.is_open(now):
         if status == "pending":  # held until the open: the stop monitor fills it in the session
@@ -105,6 +105,8 @@ def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> 
     """Why an entry may no longer fill: its strategy or the account left ACTIVE, or a breaker
     covering it tripped, after it was approved (it never fills afterwards); else None."""
     account, why = store.trading_state(conn, "account")
+    if account is TradingState.HALTED:
+        return KILLED
     if account != TradingState.ACTIVE:
         return f"account is {account.value}: {why}"
     own, why = store.trading_state(conn, order["strategy_id"])
@@ -245,11 +247,9 @@ def _to(conn: psycopg.Connection, order: dict, status: str, reason: str, now) ->
     store.transition(conn, order["order_id"], order["status"], status, reason, now)
 
 
-def _fill_event(order: dict, fill: dict, position: dict | None) -> NotificationEvent:
-    """The trader's fill message; an exit carries the position's P&L net of all its fees."""
-    realised = None
-    if order["purpose"] != "entry" and position is not None:
-        realised = position["realised_pnl"] - position["fees"]
+def _fill_event(order: dict, fill: dict, realised: Decimal | None) -> NotificationEvent:
+    """The trader's fill message; an exit carries the position's P&L net of all its fees as
+    booked with this fill (``realised``, currency), not as the position stands later."""
     return NotificationEvent(
         key=f"fill:{order['client_order_id']}:{fill['seq']}",
         kind="fill",

@@ -4,12 +4,14 @@ decision with its inputs and config hash, and forward an approved signal to orde
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 import psycopg
 
 from tradeflow import clock
 from tradeflow.adapters import aws, store
 from tradeflow.domain import risk
+from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import NotificationEvent, OrderInstruction
 from tradeflow.domain.risk import breakers
 from tradeflow.domain.signals import Signal, intent_of
@@ -17,7 +19,7 @@ from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import SignalProcessorEnv
 
 
-class UnregisteredStrategy(RuntimeError):
+class UnregisteredStrategy(Permanent):
     """The signal's strategy has a webhook secret but no settings in SSM or the database."""
 
 
@@ -36,8 +38,11 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
             store.add_strategy(conn, signal.strategy_id, StrategyConfig.model_validate_json(signal.settings), now)
         found = store.strategy(conn, signal.strategy_id, lock=True)
         if found is None:
-            raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not in the database")
+            raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not registered: add it with "
+                                       f"tradeflow strategy add {signal.strategy_id}")
         config, strategy_state = found
+        deadline = now - timedelta(seconds=config.order_deadline_seconds)
+        expired = store.expire_stale_entries(conn, signal.strategy_id, deadline, now, _expiry_reason(config))
         store.insert_signal(conn, signal)
         alert = signal.alert
         if alert.price is not None:
@@ -45,14 +50,20 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         row = store.decision(conn, signal.signal_id)
         if row is None:
             intent = intent_of(alert, config.allow_short)
-            state = store.risk_snapshot(conn, signal.strategy_id, strategy_state, alert.ticker, intent,
-                                        signal.received_at, breakers.session_open(signal.received_at))
+            state = store.risk_snapshot(conn, signal.strategy_id, config, strategy_state, alert.ticker, intent,
+                                        signal.received_at, deadline, breakers.session_open(signal.received_at))
             decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
             store.insert_decision(
                 conn, signal.signal_id, intent, decided, {"risk_state": asdict(state), "gate": decided.gate},
                 config.config_hash(), now
             )
             row = store.decision(conn, signal.signal_id)
+    for item in expired:
+        aws.send(env.notifications_queue_url, NotificationEvent(
+            key=f"expired:{item['client_order_id'] or item['signal_id']}", kind="order_rejected",
+            strategy_id=signal.strategy_id,
+            facts={"symbol": item["symbol"], "client_order_id": item["client_order_id"] or f"of signal {item['signal_id']}",
+                   "reason": _expiry_reason(config)}))
     if row["approved"]:
         instruction = OrderInstruction(signal_id=signal.signal_id, strategy_id=signal.strategy_id, symbol=alert.ticker)
         aws.send(env.orders_queue_url, instruction, signal.message_group, str(signal.signal_id))
@@ -65,3 +76,8 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         )
         aws.send(env.notifications_queue_url, event)
     return row["approved"]
+
+
+def _expiry_reason(config: StrategyConfig) -> str:
+    return (f"expired: the approved entry did not reach the executor within {config.order_deadline_seconds} s "
+            "(see tradeflow dlq show); it no longer counts as a position")

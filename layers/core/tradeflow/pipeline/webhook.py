@@ -5,16 +5,18 @@ alerts) and SSM (each strategy's secret and settings), so an alert is never lost
 database is down. Checks, in order, each with its HTTP status:
 
 1. source address outside the optional allowlist (API Gateway's ``sourceIp``) -> 403;
-2. a ``<strategy>.<secret>`` credential in the URL path -> 401 if wrong, 400 if the strategy
-   is unknown;
+2. a ``<strategy>.<secret>`` credential in the URL path -> 401 if wrong or if the strategy is
+   unknown (the same answer, so a prober learns no names);
 3. a body larger than :data:`~tradeflow.domain.alerts.MAX_BODY_BYTES` -> 413; a base64 body
    that does not decode to UTF-8 text -> 400;
 4. an ``X-Tradeflow-Signature: sha256=<hex>`` header: HMAC-SHA256 of the raw body with the
    strategy's secret, the strategy named by the path (``/webhook/<strategy>``) or an
-   ``X-Tradeflow-Strategy`` header -> 401 if wrong;
+   ``X-Tradeflow-Strategy`` header -> 401 if wrong or the strategy unknown;
 5. the body read as JSON or ``KEY=VALUE`` lines -> 400 naming the field; then, without a
    credential so far, its ``passphrase`` field -> 401 if missing or wrong;
-6. the alert normalised -> 400 naming the field;
+6. any text the pipeline would store holding NUL, a lone surrogate or a control character
+   -> 400 naming the field; the alert normalised -> 400 naming the field; its own ``time``
+   older than the strategy's ``max_alert_age_seconds`` (default 300) -> 400 on ``time``;
 7. more than the burst of alerts for one strategy and symbol (:class:`BurstLimiter`) -> 429
    (TradingView's own cap is per alert, i.e. per chart: many symbols firing at one close is
    normal, one symbol firing 16 times in 3 minutes is not);
@@ -34,6 +36,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +50,7 @@ from tradeflow.domain.alerts import MAX_BODY_BYTES, AlertError, normalise, read_
 from tradeflow.domain.bar_alerts import is_bar_alert, parse_bar_alert
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.signals import UNTIMED_DEDUPE_SECONDS, Signal, new_signal
+from tradeflow.domain.strategy import DEFAULT_MAX_ALERT_AGE_SECONDS
 from tradeflow.names import STRATEGY_ID
 from tradeflow.pipeline.market_data import BarReceived
 from tradeflow.webhook_env import WebhookEnv
@@ -192,16 +196,19 @@ class Webhook:
         if who.strategy_id is None:
             passphrase = fields.get("passphrase")
             self._authenticate(passphrase if isinstance(passphrase, str) else None, who)
+        check_storable(fields)
         if is_bar_alert(fields):
             bar = _guarded(parse_bar_alert, fields)
             forwarded = self.send_bars([bar]) if self.send_bars is not None else []
             return BarReceived(who.strategy_id, bar, bool(forwarded))
         alert = _guarded(normalise, fields)
+        settings = self.settings_of(who.strategy_id)
+        _check_age(alert.time, now, settings)
         if not self.limiter.allow(f"{who.strategy_id}:{alert.ticker}", now.timestamp()):
             raise Refused(429, f"more than {self.env.alert_burst} alerts for {alert.ticker} in "
                                f"{self.env.alert_burst_seconds:g} s on strategy {who.strategy_id}; TradingView "
                                f"stops a strategy alert firing that often too")
-        signal = new_signal(who.strategy_id, alert, now, self.settings_of(who.strategy_id))
+        signal = new_signal(who.strategy_id, alert, now, settings)
         self.send(self.env.signals_queue_url, signal, signal.message_group, signal.dedupe_key[:128])
         return signal
 
@@ -210,11 +217,8 @@ class Webhook:
         strategy_id, _, secret = (credential or "").partition(".")
         named = bool(secret) and STRATEGY_ID.match(strategy_id) is not None
         stored = self.secret_of(strategy_id) if named else None
-        matched = same_secret(secret.encode() if named else None, stored.encode() if stored is not None else None)
-        if named and stored is None:
-            raise Refused(400, f"unknown strategy {strategy_id!r}: register it with tradeflow strategy add {strategy_id}",
-                          "strategy")
-        if not matched:
+        matched = same_secret(_bytes(secret) if named else None, _bytes(stored) if stored is not None else None)
+        if not matched:  # an unknown strategy included: the answer does not say which names exist
             raise Refused(401, UNAUTHORIZED)
         who.strategy_id, who.secrets = strategy_id, (f"{strategy_id}.{secret}", secret)
 
@@ -226,12 +230,9 @@ class Webhook:
         stored = self.secret_of(strategy_id)
         scheme, _, given = signature.strip().partition("=")
         expected = hmac.new(stored.encode(), raw, hashlib.sha256).hexdigest() if stored is not None else None
-        matched = same_secret(given.strip().lower().encode() if scheme.lower() == "sha256" else None,
+        matched = same_secret(_bytes(given.strip().lower()) if scheme.lower() == "sha256" else None,
                               expected.encode() if expected else None)
-        if stored is None:
-            raise Refused(400, f"unknown strategy {strategy_id!r}: register it with tradeflow strategy add {strategy_id}",
-                          "strategy")
-        if not matched:
+        if not matched:  # an unknown strategy included, as for a secret
             raise Refused(401, UNAUTHORIZED)
         who.strategy_id, who.secrets = strategy_id, (stored,)
 
@@ -239,14 +240,14 @@ class Webhook:
         """Tell the notifier about a refused authenticated alert (best effort: a failure to do so
         must not turn a 4xx into a retry). One notification per strategy, status, field and
         body per minute; a 429 once per burst window."""
-        excerpt = " ".join(text.split())[:EXCERPT_CHARS]
+        excerpt = storable(" ".join(text.split())[:EXCERPT_CHARS])
         window = self.env.alert_burst_seconds if refused.status == 429 else UNTIMED_DEDUPE_SECONDS
         what = "" if refused.status == 429 else f"{refused.field}\n{excerpt}"
-        digest = hashlib.sha256(f"{refused.status}\n{what}\n{int(now.timestamp() // window)}".encode()).hexdigest()
+        digest = hashlib.sha256(_bytes(f"{refused.status}\n{what}\n{int(now.timestamp() // window)}")).hexdigest()
         event = NotificationEvent(
             key=f"alert_refused:{refused.strategy_id}:{digest[:32]}", kind="alert_refused",
             strategy_id=refused.strategy_id,
-            facts={"status": refused.status, "field": refused.field, "reason": refused.error, "excerpt": excerpt,
+            facts={"status": refused.status, "field": refused.field, "reason": storable(refused.error), "excerpt": excerpt,
                    "received_at": now.isoformat()},
         )
         try:
@@ -263,6 +264,11 @@ class _Caller:
     strategy_id: str | None = None
     secrets: tuple[str, ...] = ()
     text: str = ""
+
+
+def _bytes(text: str) -> bytes:
+    """UTF-8 of client text that may hold lone surrogates (a JSON ``\\ud800`` escape)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _raw_body(request: Request) -> bytes:
@@ -284,6 +290,58 @@ def _raw_body(request: Request) -> bytes:
     if len(raw) > MAX_BODY_BYTES:
         raise Refused(413, f"the alert is larger than {MAX_BODY_BYTES} bytes; shorten the alert message", "body")
     return raw
+
+
+#: Characters PostgreSQL text and jsonb cannot keep (NUL, lone UTF-16 surrogates) or that
+#: never belong in an alert field (C0 and C1 control characters other than tab and newlines).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_storable(fields: dict[str, Any]) -> None:
+    """Refuse (400, naming the field) any key or text value of the alert, at any depth, that
+    holds a character the pipeline cannot store (:data:`_UNSTORABLE`), so that the webhook
+    never answers 202 for an alert that would fail downstream."""
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            if m := _UNSTORABLE.search(value):
+                raise Refused(400, f"the field {path} holds the character U+{ord(m.group()):04X}, which tradeflow "
+                                   "cannot store (NUL, a lone surrogate or a control character); remove it", path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    raise Refused(400, f"a field name in {path} holds a character tradeflow cannot store "
+                                       "(NUL, a lone surrogate or a control character); remove it", path)
+                name = str(key) or "(empty name)"
+                walk(item, f"{path}.{name}" if path != "body" else name)
+        elif isinstance(value, list | tuple):
+            for n, item in enumerate(value):
+                walk(item, f"{path}[{n}]")
+
+    walk(fields, "body")
+
+
+def storable(text: str) -> str:
+    """``text`` with every character of :data:`_UNSTORABLE` replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _check_age(alert_time: datetime | None, now: datetime, settings: str | None) -> None:
+    """Refuse (400 on ``time``) an alert whose own time is more than the strategy's
+    ``max_alert_age_seconds`` before ``now`` (TradingView delivers within seconds to a minute,
+    so an older alert is a stale replay or a stuck sender)."""
+    if alert_time is None:
+        return
+    limit = DEFAULT_MAX_ALERT_AGE_SECONDS
+    if settings:
+        try:
+            limit = int(json.loads(settings).get("max_alert_age_seconds", limit))
+        except (ValueError, TypeError, AttributeError):
+            pass  # settings the signal processor will refuse anyway; the default applies here
+    age = (now - alert_time).total_seconds()
+    if limit and age > limit:
+        raise Refused(400, f"the alert's time {alert_time.isoformat()} is {age:,.0f} s before it arrived, more than "
+                           f"max_alert_age_seconds ({limit}); send {{{{timenow}}}} as its time, or raise the limit",
+                      "time")
 
 
 def _guarded(parse: Callable[[Any], Any], value: Any) -> Any:
@@ -319,9 +377,11 @@ RESPONSES: dict[int, dict[str, Any]] = {
                                            "description": "whether the bar was handed to the stop monitor "
                                                           "(which records it while anything is open)"}}}}}},
     400: {"description": "The alert cannot be traded (malformed body, unfilled placeholder, missing ticker or "
-                         "action, a number that is not positive and finite, ...) or the strategy is unknown; "
+                         "action, a number that is not positive and finite, a character that cannot be stored "
+                         "such as NUL, an alert time older than max_alert_age_seconds, ...); "
                          "`field` names the offending field.", "content": _REFUSAL},
-    401: {"description": "Missing or wrong secret (the same answer whichever).", "content": _REFUSAL},
+    401: {"description": "Missing or wrong secret, or an unknown strategy (the same answer whichever).",
+          "content": _REFUSAL},
     403: {"description": "Source address outside the allowlist (API Gateway's sourceIp).", "content": _REFUSAL},
     413: {"description": f"Body larger than {MAX_BODY_BYTES} bytes.", "content": _REFUSAL},
     429: {"description": "More alerts for one strategy and symbol than the burst limit (default 15 per 180 s, "

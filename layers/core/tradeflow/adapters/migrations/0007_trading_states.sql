@@ -59,3 +59,8 @@ CREATE TABLE breaker_resets (
 );
 CREATE TRIGGER breaker_resets_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON breaker_resets
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
+-- The risk snapshot's reads: a symbol's last (losing) exit, walked backwards from the newest,
+-- and the orders a strategy created in the last minute.
+CREATE INDEX positions_closed ON positions (strategy_id, symbol, closed_at) WHERE status = 'closed';
+CREATE INDEX orders_strategy_created ON orders (strategy_id, created_at) WHERE parent_client_order_id IS NULL;
