@@ -151,3 +151,39 @@ def test_kill_switch_with_flatten_closes_every_position_at_market(stack, conn, r
     assert conn.execute("SELECT count(*) AS n FROM positions WHERE symbol = 'WAIT'").fetchone()["n"] == 0
     log = conn.execute("SELECT scope, from_state, to_state, who, why FROM trading_state_changes").fetchall()
     assert [tuple(r.values()) for r in log] == [("account", "ACTIVE", "HALTED", "test", "flatten test")]
+
+
+def test_control_errors_resets_and_the_cli(stack, conn, replay_clock, capsys, monkeypatch, database_url):
+    import pytest
+    from tradeflow.domain.risk.breakers import Trip
+    from tradeflow.domain.risk.states import TradingState
+    from tradeflow.local.cli import main
+
+    stack.add_strategy("test", StrategyConfig(daily_loss_limit=LIMIT), SECRET)
+    now = replay_clock()
+    with pytest.raises(control.UnknownStrategy, match="no strategy 'nope'"):
+        control.pause(conn, "nope", "test", "why", now)
+    with pytest.raises(control.BadControlRequest, match="use ACTIVE, REDUCING or HALTED"):
+        control.set_trading_state(conn, "test", "STOPPED", "test", "why", now)
+    with pytest.raises(control.BadControlRequest, match="unknown breaker"):
+        control.reset_breaker(conn, "test", "volatility", "test", "why", now)
+    from tradeflow.adapters import store
+
+    store.record_trip(conn, Trip("daily_loss", "test", "daily_loss:x", TradingState.REDUCING, None, "lost"), now)
+    assert control.risk_status(conn, now)["strategies"]["test"]["effective"] == "REDUCING"
+    done = control.reset_breaker(conn, "test", "daily_loss", "test", "checked", now)
+    assert done["reset"] == 1 and control.reset_breaker(conn, "test", "daily_loss", "test", "again", now)["reset"] == 0
+    assert control.risk_status(conn, now)["strategies"]["test"]["effective"] == "ACTIVE"
+    stack.drain()
+    assert [n["subject"] for n in stack.inbox()] == ["URGENT tradeflow: daily_loss reset"]
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["risk", "reset", "daily_loss"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a reset needs --reason" in err
+    assert main(["strategy", "pause", "test", "--reason", "lunch"]) == 0
+    assert main(["risk", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "test: HALTED (effective HALTED), P&L today 0.00, daily loss limit 1000.00" in out
+    assert main(["kill-switch", "off", "--flatten"]) == 2
+    assert "--flatten goes with kill-switch on" in capsys.readouterr().err

@@ -243,14 +243,14 @@ def cmd_risk(args: argparse.Namespace) -> int:
     from tradeflow.adapters import db
     from tradeflow.pipeline import control
 
+    if args.action == "reset" and not args.name:
+        raise ValueError("name the breaker to reset, e.g. tradeflow risk reset daily_loss --reason '...'")
+    if args.action == "reset" and not args.reason:
+        raise ValueError("a reset needs --reason, e.g. --reason 'checked the fills'")
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
         if args.action == "reset":
-            if not args.name:
-                raise ValueError("name the breaker to reset, e.g. tradeflow risk reset daily_loss --reason '...'")
-            if not args.reason:
-                raise ValueError("a reset needs --reason, e.g. --reason 'checked the fills'")
             done = control.reset_breaker(conn, args.strategy, args.name, _who(), args.reason, clock.now())
             print(f"{args.name} reset for {args.strategy}: {done['reset']} trip(s) lifted")
             return 0
