@@ -24,7 +24,7 @@ from tradeflow.adapters import api_token, read_models
 from tradeflow.adapters.db import get_connection
 from tradeflow.adapters.parameters import ParametersUnavailable
 from tradeflow.pipeline import cockpit
-from tradeflow.settings import ControlEnv, env
+from tradeflow.settings import ControlApiEnv, env
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -45,7 +45,7 @@ class DatabaseWaking(Exception):
 
 def conn() -> psycopg.Connection:
     try:
-        return get_connection(env(ControlEnv), CONNECT_SECONDS, retry=False)
+        return get_connection(env(ControlApiEnv), CONNECT_SECONDS, retry=False)
     except psycopg.OperationalError as exc:
         raise DatabaseWaking from exc
 
@@ -266,7 +266,7 @@ def authorised(event: dict) -> bool:
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return api_token.matches(presented.strip(), api_token.stored_token(env(ControlEnv).api_token_parameter))
+    return api_token.matches(presented.strip(), api_token.stored_token(env(ControlApiEnv).api_token_parameter))
 
 
 @logger.inject_lambda_context

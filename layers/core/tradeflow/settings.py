@@ -74,12 +74,11 @@ class NotifierEnv(DatabaseEnv):
     urgent_topic_arn: str | None = None
 
 
-class ControlEnv(DatabaseEnv):
-    """control (the cockpit's API): where its bearer token is kept, and the queues an action
-    (a flatten's exits, a notification) is sent to."""
+class ControlApiEnv(DatabaseEnv):
+    """control (the cockpit's API function): where its bearer token is kept, and the queue the
+    guardian's actions send urgent notifications to (:class:`ControlEnv`)."""
 
     api_token_parameter: str = CONTROL_API_TOKEN_PARAMETER
-    executions_queue_url: str | None = None
     notifications_queue_url: str | None = None
 
 
@@ -88,6 +87,12 @@ def env(model: type[_Env]) -> _Env:
     """The environment parsed into ``model``, once per process (cold start)."""
     return model()
 
+
+class ControlEnv(_Env):
+    """The control actions (cockpit, CLI): where their urgent notifications go; unset = the
+    events are returned but not sent (a laptop without the stack)."""
+
+    notifications_queue_url: str | None = None
 
 class MarketDataEnv(_Env):
     """market_data (outside the VPC, no database): the state bucket holding the watchlist,

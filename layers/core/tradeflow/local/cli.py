@@ -127,7 +127,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_strategy(args: argparse.Namespace) -> int:
-    from tradeflow.adapters import db, store
+    from tradeflow.adapters import db
     from tradeflow.domain.strategy import StrategyConfig, check_strategy_id
     from tradeflow.local.stack import LocalStack
 
@@ -173,13 +173,21 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         remote.request("POST", f"/strategies/{args.name}/{args.action}", {"why": args.reason or f"{args.action} from the CLI"})
         print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'} in AWS")
         return 0
+
+    from tradeflow import clock
+    from tradeflow.pipeline import control
+
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
-        if not store.set_paused(conn, args.name, args.action == "pause"):
-            raise ValueError(f"no strategy {args.name!r}; add it with tradeflow strategy add {args.name}")
-    print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
+        act = control.pause if args.action == "pause" else control.resume
+        act(conn, args.name, _who(), args.reason or f"tradeflow strategy {args.action}", clock.now())
+    print(f"strategy {args.name} {'paused (HALTED)' if args.action == 'pause' else 'resumed (ACTIVE)'}")
     return 0
+
+
+def _who() -> str:
+    return f"cli:{os.environ.get('USER', 'local')}"
 
 
 def cmd_market_data(args: argparse.Namespace) -> int:
@@ -219,22 +227,70 @@ def cmd_market_data(args: argparse.Namespace) -> int:
 
 def cmd_kill_switch(args: argparse.Namespace) -> int:
     from tradeflow import clock
-    from tradeflow.adapters import db, store
+    from tradeflow.adapters import db
+    from tradeflow.pipeline import control
 
-    if args.aws or args.flatten:
+    if args.flatten and args.state == "off":
+        raise ValueError("--flatten goes with kill-switch on (it closes every position)")
+    if args.aws:
         from tradeflow.local import remote
 
         body = {"on": args.state == "on", "flatten": args.flatten, "confirm": args.confirm,
                 "why": args.reason or f"kill switch {args.state} from the CLI"}
-        answer = remote.call(args.aws, "POST", "/kill-switch", body)
-        print(f"kill switch {args.state}{' in AWS' if args.aws else ''}"
-              + (f", flattening: {json.dumps(answer, default=str)}" if args.flatten else ""))
+        answer = remote.request("POST", "/kill-switch", body)
+        print(f"kill switch {args.state} in AWS" + (f", flattening: {json.dumps(answer, default=str)}" if args.flatten
+                                                      else ""))
         return 0
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
-        store.set_kill_switch(conn, args.state == "on", args.reason, clock.now())
-    print(f"kill switch {args.state}: {'all signals are refused' if args.state == 'on' else 'trading resumes'}")
+        done = control.kill_switch(conn, args.state == "on", _who(), args.reason or f"tradeflow kill-switch {args.state}",
+                                   clock.now(), flatten=args.flatten)
+    what = "all new orders are refused (account HALTED)" if args.state == "on" else "trading resumes (account ACTIVE)"
+    extra = f"; {done['cancelled_orders']} working entries cancelled" if done["cancelled_orders"] else ""
+    if args.flatten:
+        extra += f"; {done['flattened_positions']} positions closed at market"
+        if done["unpriced"]:
+            extra += f" ({', '.join(done['unpriced'])} left open: no price yet)"
+    print(f"kill switch {args.state}: {what}{extra}")
+    return 0
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from tradeflow import clock
+    from tradeflow.adapters import db
+    from tradeflow.pipeline import control
+
+    if args.action == "reset" and not args.name:
+        raise ValueError("name the breaker to reset, e.g. tradeflow risk reset daily_loss --reason '...'")
+    if args.action == "reset" and not args.reason:
+        raise ValueError("a reset needs --reason, e.g. --reason 'checked the fills'")
+    if args.aws:
+        from tradeflow.local import remote
+
+        if args.action == "status":
+            print(json.dumps(remote.request("GET", "/status")["risk"], indent=1))
+            return 0
+        done = remote.request("POST", "/breakers/reset", {"scope": args.strategy, "breaker": args.name,
+                                                          "why": args.reason})
+        print(f"{args.name} reset for {args.strategy} in AWS: {json.dumps(done, default=str)}")
+        return 0
+    url = _database_url()
+    db.migrate(url)
+    with db.connect(url) as conn:
+        if args.action == "reset":
+            done = control.reset_breaker(conn, args.strategy, args.name, _who(), args.reason, clock.now())
+            print(f"{args.name} reset for {args.strategy}: {done['reset']} trip(s) lifted")
+            return 0
+        status = control.risk_status(conn, clock.now())
+    a = status["account"]
+    print(f"account: {a['state']}" + (f" ({a['reason']})" if a["reason"] and a["state"] != "ACTIVE" else ""))
+    for strategy_id, s in status["strategies"].items():
+        limit = "" if s["daily_loss_limit"] is None else f", daily loss limit {s['daily_loss_limit']:.2f}"
+        print(f"{strategy_id}: {s['state']} (effective {s['effective']}), P&L today {s['pnl_today']:.2f}{limit}")
+        for t in s["trips"]:
+            until = f"until {t['until']:%Y-%m-%d %H:%M}Z" if t["until"] else "until reset"
+            print(f"  {t['breaker']}{' ' + t['symbol'] if t['symbol'] else ''} tripped, {until}: {t['reason']}")
     return 0
 
 
@@ -378,16 +434,6 @@ def cmd_flatten(args: argparse.Namespace) -> int:
     answer = remote.call(args.aws, "POST", path, {"confirm": args.confirm, "why": args.reason})
     print(f"flatten {'of ' + args.strategy if args.strategy else 'of every strategy'} sent"
           f"{' in AWS' if args.aws else ''}: {json.dumps(answer, default=str)}")
-    return 0
-
-
-def cmd_risk(args: argparse.Namespace) -> int:
-    from tradeflow.local import remote
-
-    answer = remote.call(args.aws, "POST", "/breakers/reset",
-                         {"scope": args.scope, "breaker": args.breaker, "why": args.reason})
-    print(f"breaker {args.breaker} of {args.scope} reset{' in AWS' if args.aws else ''}: "
-          f"{json.dumps(answer, default=str)}")
     return 0
 
 
@@ -554,9 +600,10 @@ def parser() -> argparse.ArgumentParser:
 
     kill = sub.add_parser("kill-switch", help="halt (on) or resume (off) all trading")
     kill.add_argument("state", choices=["on", "off"])
-    kill.add_argument("--reason")
-    kill.add_argument("--flatten", action="store_true", help="also close every position (needs --confirm FLATTEN)")
-    kill.add_argument("--confirm", help="type FLATTEN to confirm --flatten")
+    kill.add_argument("--reason", help="why, kept in the trading-state log")
+    kill.add_argument("--flatten", action="store_true",
+                      help="also close every position at market and cancel every working entry")
+    kill.add_argument("--confirm", help="with --aws --flatten: type FLATTEN")
     kill.add_argument("--aws", action="store_true", help="in the deployed stack, through the control API")
     kill.set_defaults(run=cmd_kill_switch)
 
@@ -585,11 +632,12 @@ def parser() -> argparse.ArgumentParser:
     flat.add_argument("--aws", action="store_true", help=aws_help)
     flat.set_defaults(run=cmd_flatten)
 
-    risk = sub.add_parser("risk", help="reset a tripped breaker (risk reset SCOPE BREAKER --reason ...)")
-    risk.add_argument("action", choices=["reset"])
-    risk.add_argument("scope", help='"account" or a strategy id')
-    risk.add_argument("breaker")
-    risk.add_argument("--reason", required=True, help="why (recorded with the action)")
+    risk = sub.add_parser("risk", help="trading states and breakers: status, or reset a tripped breaker")
+    risk.add_argument("action", choices=["status", "reset"])
+    risk.add_argument("name", nargs="?", help="the breaker to reset: daily_loss, max_drawdown, stop_loss_guard "
+                                              "or position_loss")
+    risk.add_argument("--strategy", default="account", help="the strategy whose breaker to reset")
+    risk.add_argument("--reason", help="why (required for reset), kept in the reset log")
     risk.add_argument("--aws", action="store_true", help=aws_help)
     risk.set_defaults(run=cmd_risk)
 
@@ -646,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, LookupError, RuntimeError, OSError) as exc:
         print(f"tradeflow {args.command}: {exc}", file=sys.stderr)
         return 2
 
