@@ -104,6 +104,6 @@ def test_no_verb_prints_success_without_a_2xx(deployed, capsys, monkeypatch):
     assert code == 2 and out == "" and "answered 404: no strategy 'nope'" in one_line(err)
     monkeypatch.setattr(remote, "aws_token", lambda: "a-stale-token")
     for argv in (["strategy", "pause", "test", "--aws"], ["kill-switch", "on", "--aws"],
-                 ["risk", "reset", "account", "daily_loss", "--reason", "r", "--aws"]):
+                 ["risk", "reset", "daily_loss", "--reason", "r", "--aws"]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and out == "" and "answered 401" in one_line(err), argv

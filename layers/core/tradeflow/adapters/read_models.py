@@ -25,7 +25,8 @@ WORKING = ("pending", "accepted", "partially_filled")
 
 @dataclass(frozen=True)
 class StrategyStatus:
-    """One strategy: paused or not, its cash, equity (cash + market value) and open positions."""
+    """One strategy: paused (its trading state is not ACTIVE) or not, its cash, equity (cash +
+    market value) and open positions."""
 
     strategy_id: str
     paused: bool
@@ -48,7 +49,8 @@ class PriceAge:
 
 @dataclass(frozen=True)
 class Status:
-    """The account at a glance: kill switch, strategies, the last alert, price ages."""
+    """The account at a glance: kill switch (the account's trading state HALTED), strategies,
+    the last alert, price ages."""
 
     now: datetime
     kill_switch: bool
@@ -164,21 +166,23 @@ def fifo_lots(fills: list[tuple[str, Decimal, Decimal]]) -> list[LotClose]:
 def status(conn: psycopg.Connection, now: datetime) -> Status:
     """The account's status at ``now``: kill switch, each strategy's cash and equity (open
     positions marked at the latest price at ``now``), the last alert and each symbol's last price."""
-    risk = conn.execute("SELECT kill_switch, reason FROM risk_state").fetchone()
+    risk = conn.execute("SELECT state, reason FROM trading_states WHERE scope = 'account'").fetchone() \
+        or {"state": "ACTIVE", "reason": None}
     strategies = []
     for row in conn.execute(
-        "SELECT s.strategy_id, s.paused, a.starting_cash, a.realised_pnl, "
+        "SELECT s.strategy_id, coalesce(t.state, 'ACTIVE') AS state, a.starting_cash, a.realised_pnl, "
         "  (SELECT count(*) FROM positions p WHERE p.strategy_id = s.strategy_id AND p.status = 'open') AS n "
-        "FROM strategies s JOIN accounts a USING (strategy_id) ORDER BY s.strategy_id"
+        "FROM strategies s JOIN accounts a USING (strategy_id) LEFT JOIN trading_states t ON t.scope = s.strategy_id "
+        "ORDER BY s.strategy_id"
     ).fetchall():
         cash, value = store.mark_to_market(conn, row["strategy_id"], now)
-        strategies.append(StrategyStatus(row["strategy_id"], row["paused"], cash, cash + value,
+        strategies.append(StrategyStatus(row["strategy_id"], row["state"] != "ACTIVE", cash, cash + value,
                                          row["starting_cash"], row["realised_pnl"], row["n"]))
     last = conn.execute("SELECT symbol, received_at FROM signals ORDER BY received_at DESC LIMIT 1").fetchone()
     prices = [PriceAge(r["symbol"], r["price"], r["ts"], (now - r["ts"]).total_seconds()) for r in conn.execute(
         "SELECT DISTINCT ON (symbol) symbol, price, ts FROM quotes WHERE ts <= %s ORDER BY symbol, ts DESC", (now,))]
     return Status(
-        now=now, kill_switch=risk["kill_switch"], kill_switch_reason=risk["reason"], strategies=strategies,
+        now=now, kill_switch=risk["state"] == "HALTED", kill_switch_reason=risk["reason"], strategies=strategies,
         equity=sum((s.equity for s in strategies), Decimal(0)), cash=sum((s.cash for s in strategies), Decimal(0)),
         open_positions=sum(s.open_positions for s in strategies),
         last_alert_at=last["received_at"] if last else None, last_alert_symbol=last["symbol"] if last else None,

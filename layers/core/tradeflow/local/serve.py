@@ -70,11 +70,14 @@ class ControlServer:
         self._thread: threading.Thread | None = None
 
     def answer(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
-        """Run the handler on one request; after a successful POST, drain the local queues."""
+        """Run the handler on one request; after a successful POST, drain the local queues and
+        run one stop-monitor tick, as the deployed schedule would within the minute."""
         with self._lock:
             response = self.module.handler(request_event(method, target, headers, body, source_ip),
                                            LambdaContext(function_name="tradeflow-control"))
             if method == "POST" and 200 <= response.get("statusCode", 500) < 300:
+                self.stack.drain()  # e.g. a flatten's market exits: the stop monitor sends them to be filled
+                self.stack.run_schedule("stop_monitor")
                 self.stack.drain()
         return response
 

@@ -126,8 +126,8 @@ def settings(conn: psycopg.Connection, strategy_id: str) -> dict:
     found = store.strategy(conn, strategy_id)
     if found is None:
         raise LookupError(f"no strategy {strategy_id!r}")
-    config, paused = found
-    return {"strategy_id": strategy_id, "paused": paused, "config_hash": config.config_hash(),
+    config, state = found
+    return {"strategy_id": strategy_id, "trading_state": str(getattr(state, "value", state)), "config_hash": config.config_hash(),
             "settings": config.model_dump(mode="json"), "history": plain(read_models.settings_history(conn, strategy_id))}
 
 
