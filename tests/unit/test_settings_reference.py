@@ -9,7 +9,7 @@ from tests.conftest import repo
 def test_every_setting_has_a_unit_and_an_example_that_the_model_accepts():
     assert set(settings_reference.UNITS) == set(StrategyConfig.model_fields)
     for name, (_unit, example) in settings_reference.UNITS.items():
-        assert getattr(StrategyConfig.model_validate({name: example}), name) is not None, name
+        StrategyConfig.model_validate({name: example})  # raises for an example the model refuses
 
 
 def test_the_committed_reference_is_current():
