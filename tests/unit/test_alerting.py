@@ -130,6 +130,8 @@ def events(draw):
         "price": draw(number), "realised_pnl": draw(st.one_of(st.none(), number)), "action": draw(t),
         "reason": draw(t), "status": 400, "field": draw(st.one_of(st.none(), t)), "excerpt": draw(t),
         "client_order_id": draw(t), "queue": "tradeflow-" + draw(t) + ".fifo", "sent_at": draw(t),
+        "breaker": draw(t), "state": draw(t), "until": draw(st.one_of(st.none(), t)), "who": draw(t),
+        "why": draw(t), "scope": draw(t), "previous": draw(t),
     }
     strategy_id = draw(st.from_regex(r"[a-z0-9-]{1,63}", fullmatch=True))
     return NotificationEvent(key="k", kind=kind, strategy_id=strategy_id, facts=facts)

@@ -37,6 +37,10 @@ RATE_WINDOW = timedelta(hours=1)
 #: Urgency of every kind; a kind without one fails tests/unit/test_alerting.py.
 URGENCY: dict[str, Urgency] = {
     "message_rejected": "urgent",
+    # the guardian's breaker trips and resets, the kill switch and trading-state changes
+    "breaker_tripped": "urgent",
+    "breaker_reset": "urgent",
+    "trading_state": "urgent",
     "fill": "routine",  # a stop-loss fill is urgent: see urgency()
     "signal_refused": "info",
     "alert_refused": "info",

@@ -69,6 +69,18 @@ def render(event: NotificationEvent) -> tuple[str, str]:
     if event.kind == "notify_test":
         # facts: channel list (text)
         return "tradeflow: test message", f"[{s}] test message from tradeflow notify test ({f['sent_at']})"
+    if event.kind == "breaker_tripped":
+        # facts: breaker, symbol (or None), state, until (ISO-8601 UTC or None), reason
+        until = f" until {f['until'][:16].replace('T', ' ')}Z" if f.get("until") else " until reset"
+        what = f"{f['breaker']}" + (f" {f['symbol']}" if f.get("symbol") else "")
+        return (f"URGENT tradeflow: {what} tripped",
+                _sms(f"URGENT [{s}] {what} tripped: {f['state']}{until}. {f['reason']}"))
+    if event.kind == "breaker_reset":
+        return (f"URGENT tradeflow: {f['breaker']} reset",
+                _sms(f"URGENT [{s}] {f['breaker']} reset by {f['who']}: {f['why']}"))
+    if event.kind == "trading_state":
+        return (f"URGENT tradeflow: {f['scope']} {f['state']}",
+                _sms(f"URGENT [{f['scope']}] {f['previous']} -> {f['state']} by {f['who']}: {f['why']}"))
     raise ValueError(f"unknown notification kind {event.kind!r}")
 
 
@@ -84,3 +96,12 @@ def _refusals(by_kind: dict[str, int]) -> str:
     if not by_kind:
         return ""
     return "\nrefused: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(by_kind.items()))
+
+
+def _sms(text: str) -> str:
+    """``text`` cut to one 160-character SMS segment (the end replaced by "...", GSM-7 like the rest)."""
+    return text if len(text) <= SMS_LIMIT else text[:SMS_LIMIT - 3] + "..."
+
+
+#: One SMS segment (GSM-7), characters.
+SMS_LIMIT = 160
