@@ -136,13 +136,16 @@ def test_demo_emits_the_metrics_the_dashboard_shows(demo):
 
 
 def test_demo_texts_every_stop_loss_and_sends_a_tenth_of_the_old_count(demo):
-    """Every stop-loss exit (urgent) went out by SMS; everything else waited for a weekly
-    digest; the messages are at most a tenth of what one message per fill and per day
-    (the routing before urgency) would have sent."""
+    """Every stop-loss exit and guardian event (urgent) went out by SMS; everything else
+    waited for a weekly digest; the messages are at most a tenth of what the routing before
+    urgency sent (one message per fill, per day and per guardian event)."""
     stop_losses = demo.summary["orders"]["stop_loss filled"]
     assert stop_losses > 0 and demo.notifications["fill sms"] == stop_losses
-    assert set(demo.notifications) == {"fill sms", "weekly_digest email"}
-    assert sum(demo.notifications.values()) <= (demo.summary["fills"] + demo.days) / 10
+    assert set(demo.notifications) <= {"fill sms", "weekly_digest email", "breaker_tripped sms", "breaker_reset sms",
+                                       "trading_state sms"}
+    guardian = sum(n for k, n in demo.notifications.items() if k.startswith(("breaker", "trading_state")))
+    # before: one message per fill, per day and per guardian event
+    assert sum(demo.notifications.values()) <= (demo.summary["fills"] + demo.days + guardian) / 10
     assert demo.summary["max_drawdown"] > 0 and len(demo.equity_curve) >= demo.days
 
 
