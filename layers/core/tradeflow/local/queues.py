@@ -20,6 +20,7 @@ for reordering across groups; in sequence by default).
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import random
@@ -199,14 +200,12 @@ class MemoryQueues:
         return any(m.group not in busy for m in queue.messages)
 
 
-class _Raw:
-    """The raw body of an :class:`~botocore.awsrequest.AWSResponse` (what urllib3 would stream)."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
+class _Raw(io.BytesIO):
+    """The raw body of an :class:`~botocore.awsrequest.AWSResponse`: read whole (``stream``) or
+    as a streaming body (``read``), as urllib3's response is."""
 
     def stream(self, **_: object):
-        yield self._body
+        yield self.getvalue()
 
 
 def _read_body(request: Any) -> bytes:
