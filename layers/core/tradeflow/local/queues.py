@@ -243,6 +243,8 @@ class Wire:
 
     ``install(events)`` registers on a botocore event emitter, e.g. the boto3 default
     session's, so every client created afterwards is answered; ``uninstall(events)`` undoes it.
+    botocore calls every ``before-send`` handler and keeps the first response, so a handler
+    registered after this one (moto's) should skip the requests :meth:`answered`.
     """
 
     def __init__(self, region: str, account_id: str, queues: MemoryQueues | None = None) -> None:
@@ -252,6 +254,11 @@ class Wire:
         self.buckets: set[str] = set()
         self.objects: dict[tuple[str, str], bytes] = {}
         self.calls: dict[str, int] = {}
+        self._answered: Any = None
+
+    def answered(self, request: Any) -> bool:
+        """Whether this wire answered ``request`` (the one being sent now)."""
+        return request is self._answered
 
     # --- registration ---------------------------------------------------------------------
 
@@ -288,6 +295,13 @@ class Wire:
                           {"x-amzn-query-error": f"{query_code};Sender"})
 
     def _sqs(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_sqs(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_sqs(self, request: Any) -> Any:
         target = request.headers.get("X-Amz-Target") or b""
         operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")[2]
         params = json.loads(_read_body(request) or b"{}")
@@ -379,6 +393,13 @@ class Wire:
     # --- SNS (Publish only) -------------------------------------------------------------------
 
     def _sns(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_sns(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_sns(self, request: Any) -> Any:
         from urllib.parse import parse_qs
 
         from botocore.awsrequest import AWSResponse
@@ -403,6 +424,13 @@ class Wire:
     # --- S3 objects ---------------------------------------------------------------------------
 
     def _s3(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_s3(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_s3(self, request: Any) -> Any:
         from email.utils import formatdate
         from urllib.parse import unquote, urlsplit
 

@@ -155,7 +155,11 @@ class LocalStack:
         if self._clock_context:
             self._clock_context.__exit__(*exc)
         if getattr(self, "wire", None) is not None:
+            from moto.core.models import botocore_stubber
+
             self.wire.uninstall(self._events)
+            self._events.unregister("before-send", self._moto)
+            self._events.register("before-send", botocore_stubber)
         self._reset_caches()
         self._mock.stop()
 
@@ -171,12 +175,22 @@ class LocalStack:
 
     def _create_resources(self) -> None:
         import boto3
+        from moto.core.models import botocore_stubber
 
         from tradeflow.local.queues import Wire
 
         self.wire = Wire(REGION, ACCOUNT_ID)
         self._events = boto3._get_default_session().events  # every client made from now on
         self.wire.install(self._events)
+        # botocore runs every before-send handler: moto must not also answer what the wire did.
+        wire = self.wire
+
+        def moto(event_name: str, request: Any, **kwargs: Any) -> Any:
+            return None if wire.answered(request) else botocore_stubber(event_name, request, **kwargs)
+
+        self._moto = moto
+        self._events.unregister("before-send", botocore_stubber)
+        self._events.register("before-send", moto)
         sqs, sns = aws.client("sqs"), aws.client("sns")
         for queue in PIPELINE:
             fifo = {"FifoQueue": "true"} if queue.endswith(".fifo") else {}
