@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
 from tradeflow.webhook_env import WebhookEnv  # noqa: F401  (kept apart: the webhook skips pydantic-settings)
 
 
@@ -73,11 +74,25 @@ class NotifierEnv(DatabaseEnv):
     urgent_topic_arn: str | None = None
 
 
+class ControlApiEnv(DatabaseEnv):
+    """control (the cockpit's API function): where its bearer token is kept, and the queue the
+    guardian's actions send urgent notifications to (:class:`ControlEnv`)."""
+
+    api_token_parameter: str = CONTROL_API_TOKEN_PARAMETER
+    notifications_queue_url: str | None = None
+
+
 @lru_cache
 def env(model: type[_Env]) -> _Env:
     """The environment parsed into ``model``, once per process (cold start)."""
     return model()
 
+
+class ControlEnv(_Env):
+    """The control actions (cockpit, CLI): where their urgent notifications go; unset = the
+    events are returned but not sent (a laptop without the stack)."""
+
+    notifications_queue_url: str | None = None
 
 class MarketDataEnv(_Env):
     """market_data (outside the VPC, no database): the state bucket holding the watchlist,

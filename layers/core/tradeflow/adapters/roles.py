@@ -28,35 +28,49 @@ from tradeflow.adapters import db
 from tradeflow.names import DATABASE_FUNCTIONS, DATABASE_ROLE
 
 S, SI, SU, SIU = "SELECT", "SELECT, INSERT", "SELECT, UPDATE", "SELECT, INSERT, UPDATE"
-SP, OC, PE, SM, NT = DATABASE_FUNCTIONS
+SP, OC, PE, SM, NT, CT = DATABASE_FUNCTIONS
 
 #: table -> {function: privileges}. Every table of the schema must be a key (an empty dict
 #: grants it to no function); a function not listed for a table gets nothing on it.
 TABLE_GRANTS: dict[str, dict[str, str]] = {
+    # CT, the control API: reads of the books; the guardian's actions (trading states, breaker
+    # resets, a flatten's market exits, the accounts it locks) and a cancel or moved stop
     # the first signal of a strategy registers it and opens its account (signal processor)
-    "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
-    "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S},
-    "risk_state": {SP: S, PE: S, SM: S},
-    "signals": {SP: SI, OC: S},
+    "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
+    "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S, CT: SU},
+    # trading states: read with every strategy's settings; set by the control actions (and the
+    # kill switch) only
+    "trading_states": {SP: S, OC: S, PE: S, SM: S, CT: SIU},
+    "trading_state_changes": {CT: SI},
+    # breakers trip on fills (executor) and marks (stop monitor); the gates read them
+    "breaker_trips": {SP: S, PE: SI, SM: SI, CT: S},
+    "breaker_resets": {SP: S, PE: S, SM: S, CT: SI},
+    "signals": {SP: SI, OC: S, CT: S},
     # an approved entry whose orders never materialised expires (signal processor); the order
-    # creator locks the decision it turns into orders, so the two never race
-    "decisions": {SP: SIU, OC: SU},
+    # creator locks the decision it turns into orders, so the two never race, and notes in it
+    # how an exposure cap shrank the entry
+    "decisions": {SP: SIU, OC: SU, CT: S},
     # a message that can never succeed is recorded by the consumer that received it
     "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
     # bar alerts carry prices: the signal processor records them (an upsert)
-    "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
-    # the signal processor cancels entries that never reached the executor (through order_events)
-    "orders": {SP: SU, OC: SIU, PE: SU, SM: SU, NT: S},
-    "order_statuses": {SP: S, OC: S, PE: S, SM: S},
-    "order_transitions": {SP: S, OC: S, PE: S, SM: S},
+    "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
+    # the signal processor cancels entries that never reached the executor (through order_events);
+    # the stop monitor creates the market exits of a position past its maximum loss and of the
+    # end-of-day flatten (filled by the executor)
+    "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S, CT: SIU},
+    "order_statuses": {SP: S, OC: S, PE: S, SM: S, CT: S},
+    "order_transitions": {SP: S, OC: S, PE: S, SM: S, CT: S},
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
-    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI},
-    "order_amendments": {OC: SI, PE: SI, SM: SI},
-    "fills": {PE: SI, SM: S, NT: S},
-    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},
-    "equity_snapshots": {SM: SI, NT: SI},
-    "notifications": {NT: SIU},
+    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI, CT: SI},
+    "order_amendments": {OC: SI, PE: SI, SM: SI, CT: SI},
+    "fills": {PE: SI, SM: S, NT: S, CT: S},
+    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: S},
+    # the executor reads the start-of-day equity and the peak for the breakers
+    "equity_snapshots": {PE: S, SM: SI, NT: SI, CT: S},
+    "notifications": {NT: SIU, CT: S},
     "schema_migrations": {},
+    # a settings change is appended where the strategy is (re-)registered: the signal processor
+    "strategy_settings_history": {SP: SI, CT: S},
 }
 
 

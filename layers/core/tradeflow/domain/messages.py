@@ -37,7 +37,9 @@ class ExecutionRequest(BaseModel):
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
-                           "message_rejected"]
+                           "message_rejected", "breaker_tripped", "breaker_reset", "trading_state"]
+#: The kinds the notifier sends as urgent: every breaker trip and reset and trading-state change.
+URGENT_KINDS = frozenset({"breaker_tripped", "breaker_reset", "trading_state"})
 
 
 class NotificationEvent(BaseModel):

@@ -10,35 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradeflow.adapters import db
-from tradeflow.domain.ledger import LotClose, fifo_fill
+from tradeflow.adapters.read_models import fifo_lots
+from tradeflow.domain import metrics
 
 if TYPE_CHECKING:
     from tradeflow.local.demo import DemoResult
-
-
-def _fifo_lots(fills: list[tuple[str, Decimal, Decimal]]) -> list[LotClose]:
-    """The lot closes of one position's fills (side, quantity, price), first-in, first-out."""
-    lots, closed = (), []
-    for side, quantity, price in fills:
-        lots, closes = fifo_fill(lots, side, quantity, price)
-        closed += closes
-    return closed
-
-
-def max_drawdown(equity: list[Decimal]) -> Decimal:
-    """Largest peak-to-trough fall of ``equity``, as a fraction of the peak (0.12 = 12 %)."""
-    peak, worst = None, Decimal(0)
-    for value in equity:
-        peak = value if peak is None or value > peak else peak
-        worst = max(worst, (peak - value) / peak)
-    return worst
 
 
 def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[dict], Counter]:
     """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind).
 
     Each closed trade carries, besides its average-cost figures, ``lots``: its fills matched
-    first-in, first-out (:func:`tradeflow.domain.ledger.fifo_fill`), each with the quantity,
+    first-in, first-out (:func:`tradeflow.adapters.read_models.fifo_lots`), each with the quantity,
     open and close price and gross P&L of one lot closed; they add up to the trade's P&L."""
     with db.connect(database_url) as conn:
         account = conn.execute("SELECT * FROM accounts WHERE strategy_id = %s", (strategy_id,)).fetchone()
@@ -58,7 +41,7 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             "WHERE o.strategy_id = %s AND o.position_id IS NOT NULL ORDER BY f.fill_id", (strategy_id,)
         ):
             position_fills[r["position_id"]].append((r["side"], r["quantity"], r["price"]))
-        trades = [{**t, "lots": _fifo_lots(position_fills[t["position_id"]])} for t in trades]
+        trades = [{**t, "lots": fifo_lots(position_fills[t["position_id"]])} for t in trades]
         decisions = conn.execute(
             "SELECT approved, reasons FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s",
             (strategy_id,),
@@ -79,6 +62,9 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             " ORDER BY created_at DESC LIMIT 4) UNION ALL "
             "(SELECT message, created_at FROM notifications WHERE strategy_id = %(s)s AND kind = 'daily_summary' "
             " ORDER BY created_at DESC LIMIT 1) ORDER BY created_at", {"s": strategy_id})]
+        trips = conn.execute(
+            "SELECT breaker, symbol, tripped_at, until, reason FROM breaker_trips WHERE scope = %s ORDER BY trip_id",
+            (strategy_id,)).fetchall()
         cash, value = _mark(conn, strategy_id)
     wins = sum(1 for t in trades if t["pnl"] - t["fees"] > 0)
     equity = cash + value
@@ -96,8 +82,13 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
         "realised_pnl": account["realised_pnl"],
         "fees": account["fees"],
         "total_return": equity / account["starting_cash"] - 1,
-        "max_drawdown": max_drawdown([e for _, e in curve]),
+        "max_drawdown": max(metrics.drawdowns([e for _, e in curve]), default=0.0),
+        # the cockpit's figures (tradeflow.domain.metrics, backtesting.py's conventions)
+        "metrics": metrics.compute(curve, [metrics.TradeResult(
+            t["entry_time"], t["exit_time"], t["pnl"] - t["fees"],
+            float((t["pnl"] - t["fees"]) / (t["entry_price"] * t["quantity"]))) for t in trades]) if curve else None,
         "last_messages": messages,
+        "trips": trips,
     }
     return summary, curve, trades, notifications
 
@@ -127,6 +118,10 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("signals approved", f"{s['signals_approved']}")
     t.add_row("signals refused by risk", f"{sum(s['signals_refused'].values())}"
               + "".join(f"\n  {n} x {reason}" for reason, n in s["signals_refused"].most_common()))
+    t.add_row("breaker trips", f"{len(s['trips'])}" + "".join(
+        f"\n  {trip['tripped_at']:%Y-%m-%d} {trip['breaker']}"
+        + (f", until {trip['until']:%Y-%m-%d %H:%M}Z" if trip["until"] else ", until reset")
+        for trip in s["trips"][-5:]) + ("\n  ..." if len(s["trips"]) > 5 else ""))
     t.add_row("orders", ", ".join(f"{n} {k}" for k, n in sorted(s["orders"].items())))
     t.add_row("fills", f"{s['fills']}")
     t.add_row("closed trades", f"{s['closed_trades']} ({s['wins']} won, win rate {s['win_rate']:.1%})")
@@ -134,6 +129,16 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("total return", f"{s['total_return']:.2%} (realised P&L ${s['realised_pnl']:,.2f}, "
                               f"fees ${s['fees']:,.2f})")
     t.add_row("max drawdown", f"{s['max_drawdown']:.2%}")
+    if s["metrics"] is not None:
+        m = s["metrics"]
+
+        def ratio(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.2f}"
+
+        t.add_row("CAGR, Sharpe, Sortino, Calmar", f"{ratio(m.cagr and m.cagr * 100)} %, {ratio(m.sharpe)}, "
+                  f"{ratio(m.sortino)}, {ratio(m.calmar)} (backtesting.py's conventions)")
+        t.add_row("profit factor, expectancy, exposure", f"{ratio(m.profit_factor)}, "
+                  f"{ratio(m.expectancy and m.expectancy * 100)} % a trade, {m.exposure_time:.1%} of the time")
     t.add_row("notifications sent", f"{sum(result.notifications.values())} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(result.notifications.items())) + ")")
     t.add_row("powertools metrics", ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items())))
@@ -144,6 +149,8 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     console.print("[bold]Last messages to the trader's email and phone:[/bold]")
     for message in s["last_messages"]:
         console.print(f"  {message}", markup=False)
+    console.print("Open these results in the cockpit (positions, orders, trades, equity, metrics, audit trail): "
+                  "[bold]tradeflow serve[/bold], then the URL it prints")
 
 
 def _svg_curve(curve: list[tuple[datetime, Decimal]], width: int = 900, height: int = 300) -> str:
@@ -189,6 +196,8 @@ def write_html(result, path: Path, title: str = "tradeflow demo report", lead: s
         lead = (f"{result.days} trading days; {result.alerts_posted} alerts received, "
                 f"{result.responses.get(202, 0)} accepted;")
     refused = "".join(f"<li>{n} × {esc(r)}</li>" for r, n in s["signals_refused"].most_common())
+    tripped = "".join(f"<li>{t['tripped_at']:%Y-%m-%d %H:%M}Z {esc(t['breaker'])}: {esc(t['reason'])}</li>"
+                      for t in s.get("trips", ()))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px}}td,th{{padding:2px 8px;text-align:right}}
@@ -202,6 +211,7 @@ win rate {s['win_rate']:.1%}.</p>
 fees ${s['fees']:,.2f}.</p>
 <h2>Equity curve</h2>{_svg_curve(result.equity_curve)}
 <h2>Signals refused by risk gates</h2><ul>{refused or '<li>none</li>'}</ul>
+<h2>Breaker trips</h2><ul>{tripped or '<li>none</li>'}</ul>
 <h2>Closed trades</h2><table><tr><th>symbol</th><th>side</th><th>qty</th><th>entry</th><th>price</th>
 <th>exit</th><th>price</th><th>net P&amp;L</th><th>exit reason</th></tr>{rows}</table>
 </body></html>""")

@@ -19,6 +19,7 @@ import psycopg
 from tradeflow.adapters import aws, store
 from tradeflow.domain.messages import ExecutionRequest
 from tradeflow.domain.monitor import plan_tick
+from tradeflow.pipeline import guardian
 from tradeflow.settings import StopMonitorEnv
 
 
@@ -35,4 +36,26 @@ def tick(now: datetime, conn: psycopg.Connection, env: StopMonitorEnv) -> list[E
         dedupe = f"{request.client_order_id}:{request.bar_ts.isoformat()}" if request.bar_ts else None
         aws.send(env.executions_queue_url, request, f"{request.strategy_id}:{request.symbol}",
                  dedupe or request.client_order_id)
-    return plan.executions
+    return plan.executions + _guard(conn, now, env)
+
+
+def _guard(conn: psycopg.Connection, now: datetime, env: StopMonitorEnv) -> list[ExecutionRequest]:
+    """Each mark may trip a breaker, or close a position past its maximum loss or at the
+    end-of-day flatten (:mod:`tradeflow.pipeline.guardian`), for the strategies that set
+    one of those limits: sends the trips' urgent notifications and the exits' executions;
+    returns the executions."""
+    guarded = {s: c for s, c in store.strategy_configs(conn).items() if guardian.watches(c)}
+    if not guarded:
+        return []
+    with conn.transaction():
+        events, requests = [], []
+        for strategy_id, config in sorted(guarded.items()):
+            more, closing = guardian.watch_positions(conn, strategy_id, config, now)
+            events += more + guardian.watch(conn, strategy_id, config, now)
+            requests += closing
+    for request in requests:
+        aws.send(env.executions_queue_url, request, f"{request.strategy_id}:{request.symbol}",
+                 request.client_order_id)
+    for event in events:
+        aws.send(env.notifications_queue_url, event)
+    return requests
