@@ -18,6 +18,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from tradeflow import names
 
@@ -50,7 +51,8 @@ class ControlApi(Construct):
     """``function`` (tradeflow-control) and its routes on ``api``."""
 
     def __init__(self, scope: Construct, id: str, *, layer: lambda_.ILayerVersion, network: Network,
-                 database: Database, api: apigwv2.HttpApi, dualstack: bool = True) -> None:
+                 database: Database, api: apigwv2.HttpApi, notifications: sqs.IQueue,
+                 dualstack: bool = True) -> None:
         super().__init__(scope, id)
         name = names.CONTROL_FUNCTION
         log_group = logs.LogGroup(
@@ -74,12 +76,15 @@ class ControlApi(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
                 "DATABASE_SECRET_ARN": secret.secret_arn,
                 "API_TOKEN_PARAMETER": names.CONTROL_API_TOKEN_PARAMETER,
+                # the guardian's actions (kill switch, pause, reset) notify the trader, urgently
+                names.QUEUE_URL_ENV[names.NOTIFICATIONS_QUEUE]: notifications.queue_url,
                 **vpc_sdk_environment(dualstack),
             },
         )
         acknowledge_runtime(self.function)
         acknowledge_eni(role)
         secret.grant_read(self.function)
+        notifications.grant_send_messages(self.function)
         role.add_to_policy(iam.PolicyStatement(
             actions=["ssm:GetParameter"], resources=[parameter_arn(names.CONTROL_API_TOKEN_PARAMETER)]))
         role.add_to_policy(iam.PolicyStatement(

@@ -78,7 +78,8 @@ class TradeflowStack(Stack):
         )
         self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
         self.control_api = ControlApi(self, "ControlApi", layer=self.layer, network=self.network,
-                                      database=self.database, api=self.api.api, dualstack=config.egress == "ipv6")
+                                      database=self.database, api=self.api.api,
+                                      notifications=self.queues.notifications, dualstack=config.egress == "ipv6")
         self.schedules = Schedules(
             self,
             "Schedules",

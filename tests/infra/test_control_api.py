@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_functions import actions_of, role_statements
+from test_functions import actions_of, queue_logical_id, role_statements
 from test_least_privilege import functions_props
 from tradeflow import names
 
@@ -32,11 +32,18 @@ def test_the_api_routes_go_to_the_control_function_in_the_vpc(resources: dict) -
     assert props["Environment"]["Variables"]["API_TOKEN_PARAMETER"] == names.CONTROL_API_TOKEN_PARAMETER
 
 
-def test_the_control_role_reads_its_secret_and_the_token_and_nothing_else(resources: dict) -> None:
+def test_the_control_role_reads_its_secret_and_the_token_and_sends_only_notifications(resources: dict) -> None:
     props = functions_props(resources)["control"]
     statements = role_statements(resources, props["Role"]["Fn::GetAtt"][0])
     actions = actions_of(statements)
-    assert not {a for a in actions if a.split(":")[0] in ("sqs", "sns", "s3", "lambda", "dynamodb")}
+    assert not {a for a in actions if a.split(":")[0] in ("sns", "s3", "lambda", "dynamodb")}
+    # SQS: only sending the guardian's notifications, only to the notifications queue
+    sqs = [s for s in statements if any(a.startswith("sqs:") for a in actions_of([s]))]
+    assert {a for a in actions_of(sqs)} == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    notifications = queue_logical_id(resources, names.NOTIFICATIONS_QUEUE)
+    assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [notifications, "Arn"]}]
+    queue_env = names.QUEUE_URL_ENV[names.NOTIFICATIONS_QUEUE]
+    assert props["Environment"]["Variables"][queue_env] == {"Ref": notifications}
     assert {a for a in actions if a.startswith("ssm:")} == {"ssm:GetParameter"}
     [ssm] = [s for s in statements if "ssm:GetParameter" in actions_of([s])]
     assert names.CONTROL_API_TOKEN_PARAMETER in json.dumps(ssm["Resource"])
