@@ -115,7 +115,7 @@ def test_demo_trips_its_daily_loss_limit_on_the_days_that_lose_it(demo):
     assert trip_days, "the slice must lose 1 % in a day at least once"
     got = [t["tripped_at"].astimezone(ZoneInfo("America/New_York")).date() for t in demo.summary["trips"]]
     assert got == trip_days and {t["breaker"] for t in demo.summary["trips"]} == {"daily_loss"}
-    assert demo.notifications["breaker_tripped"] == len(trip_days)
+    assert demo.notifications["breaker_tripped sms"] == len(trip_days)  # urgent: texted
 
 
 def test_demo_collapses_retries_and_refuses_nothing(demo):
