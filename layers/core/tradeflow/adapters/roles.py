@@ -46,7 +46,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     # bar alerts carry prices: the signal processor records them (an upsert)
     "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
     # the signal processor cancels entries that never reached the executor (through order_events)
-    "orders": {SP: SU, OC: SIU, PE: SU, SM: SU, NT: S},
+    # the stop monitor creates the exit of a position left without a fresh price (close_on_stale_price)
+    "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S},
     "order_statuses": {SP: S, OC: S, PE: S, SM: S},
     "order_transitions": {SP: S, OC: S, PE: S, SM: S},
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
@@ -55,7 +56,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "fills": {PE: SI, SM: S, NT: S},
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},
     "equity_snapshots": {SM: SI, NT: SI},
-    "notifications": {NT: SIU},
+    # the stop monitor reads which stale-price notices were claimed, to tell the trader once
+    "notifications": {SM: S, NT: SIU},
     "schema_migrations": {},
 }
 

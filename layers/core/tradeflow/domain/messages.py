@@ -31,13 +31,13 @@ class ExecutionRequest(BaseModel):
     client_order_id: str
     strategy_id: str
     symbol: str
-    trigger: Literal["signal", "stop_loss", "take_profit", "working"] = "signal"
+    trigger: Literal["signal", "stop_loss", "take_profit", "working", "stale_price"] = "signal"
     trigger_price: Decimal | None = None
     bar_ts: datetime | None = None
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
-                           "message_rejected"]
+                           "message_rejected", "stale_price"]
 
 
 class NotificationEvent(BaseModel):

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradeflow.domain.ports import DEFAULT_MAX_PRICE_AGE_SECONDS
 from tradeflow.names import STRATEGY_ID
 
 #: Default of :attr:`StrategyConfig.max_alert_age_seconds` (seconds); the webhook reads the
@@ -87,6 +88,12 @@ class StrategyConfig(BaseModel):
     #: An approved entry whose orders are not created and executed within this many seconds
     #: (its message dead-lettered, say) expires with a reason and stops counting as a position.
     order_deadline_seconds: int = Field(default=900, ge=60)
+    #: A price older than this many seconds fills no order under the quote model (a market
+    #: order arriving is rejected naming the price's age and source, a working one waits); an
+    #: open position whose symbol has no price this fresh is reported once (``stale_price``).
+    max_price_age_seconds: int = Field(default=DEFAULT_MAX_PRICE_AGE_SECONDS, ge=1)
+    #: Close such a position at its last price (an exit market order) instead of only telling.
+    close_on_stale_price: bool = False
 
     def instrument(self, symbol: str) -> Instrument:
         """The rules for ``symbol``, every field resolved (overrides, then the defaults)."""
