@@ -251,8 +251,12 @@ def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol:
                      last_same_signal_at=last["at"] if last else None)
 
 
-#: How far back :func:`expire_stale_entries` looks (seconds): older decisions are past caring.
-EXPIRY_LOOKBACK_SECONDS = 7 * 24 * 3600
+#: How far back before the deadline :func:`expire_stale_entries` looks (seconds). It runs on every
+#: signal of the strategy, so an hour covers any strategy that alerts at least hourly; an older
+#: stray decision already stopped counting as held at its deadline (:data:`_HELD`), it is only
+#: not marked expired. The bound keeps the work per alert to the last hour's entries, however
+#: long the history (tests/integration/test_query_plans.py).
+EXPIRY_LOOKBACK_SECONDS = 3600
 
 
 def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: datetime, now: datetime,
@@ -267,7 +271,9 @@ def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: d
     candidates = conn.execute(
         "SELECT d.signal_id, s.symbol FROM decisions d JOIN signals s USING (signal_id) "
         "WHERE d.approved AND d.expired_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s "
-        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) ORDER BY d.decided_at FOR UPDATE OF d",
+        "AND s.strategy_id = %s AND 'entry' = ANY (d.legs) "
+        "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = d.signal_id AND o.purpose = 'entry') "
+        "ORDER BY d.decided_at FOR UPDATE OF d",
         (since, deadline, strategy_id),
     ).fetchall()
     for row in candidates:  # re-checked after the lock: order_creator may have just created them
