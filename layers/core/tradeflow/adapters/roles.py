@@ -43,8 +43,9 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "decisions": {SP: SIU, OC: SU},
     # a message that can never succeed is recorded by the consumer that received it
     "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
-    # bar alerts carry prices: the signal processor records them (an upsert)
-    "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
+    # alerts carry prices: the signal processor records them (an upsert); so does the stop
+    # monitor, for the bars handed to it by the market_data function and TradingView bar alerts
+    "quotes": {SP: SIU, OC: S, PE: S, SM: SIU, NT: S},
     # the signal processor cancels entries that never reached the executor (through order_events)
     # the stop monitor creates the exit of a position left without a fresh price (close_on_stale_price)
     "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S},
