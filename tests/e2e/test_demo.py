@@ -4,7 +4,9 @@ per entry in whole shares, the strategy's own 5 % stop and 10 % target from the 
 (sent in the alert, rounded toward the entry), checked at each close before the day's alerts;
 fills at the close with 5 bps slippage for market orders, on the cent against the trader (a buy
 rounded up, a sell down), at the close for a take-profit; 1 bp commission rounded to the cent;
-one position per symbol. The strategy knows its bracket, so no alert is ever refused."""
+one position per symbol. The strategy knows its bracket, so no alert is ever refused. The daily
+loss limit (1 % of the equity marked at the previous close) trips on the days whose close, or a
+stop fill at it, loses that much."""
 
 import csv
 from collections import defaultdict
@@ -36,6 +38,7 @@ def expected_outcome():
                 days[r["date"]][r["symbol"]] = Decimal(r["close"])
     cash = Decimal(100000)
     closes, positions, trades = defaultdict(list), {}, []
+    start_equity, trip_days = cash, []  # the daily loss limit: 1 % of the last mark before the open
 
     def fee(notional):
         return (notional * Decimal("0.0001")).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -46,8 +49,12 @@ def expected_outcome():
         cash += qty * price - fee(qty * price)
         trades.append((symbol, reason))
 
+    def equity(bar):
+        return cash + sum(qty * bar[symbol] for symbol, (qty, _, _) in positions.items())
+
     for day in sorted(days):
         bar = days[day]
+        lowest = equity(bar)  # the mark at the close, then after each stop fill
         for symbol in sorted(positions):  # the stop monitor at the close
             qty, stop, target = positions[symbol]
             c = bar[symbol]
@@ -55,6 +62,9 @@ def expected_outcome():
                 sell(symbol, sold(c), "stop_loss")
             elif c >= target:
                 sell(symbol, c, "take_profit")
+            lowest = min(lowest, equity(bar))
+        if start_equity - lowest >= start_equity / 100:
+            trip_days.append(date.fromisoformat(day))
         for symbol in sorted(bar):  # the Pine strategy's alerts, then tradeflow's decisions
             c = bar[symbol]
             series = closes[symbol] + [c]
@@ -71,7 +81,8 @@ def expected_outcome():
                                      (c * Decimal("1.10")).quantize(CENT, rounding=ROUND_FLOOR))
             elif symbol in positions and fast_then >= slow_then and fast_now < slow_now:
                 sell(symbol, sold(c), "exit")
-    return cash, trades, len(positions)
+        start_equity = equity(bar)
+    return cash, trades, len(positions), trip_days
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +98,7 @@ def demo(tmp_path_factory, pg_server_url):
 
 
 def test_demo_trades_and_final_cash_match_an_independent_computation(demo):
-    cash, trades, still_open = expected_outcome()
+    cash, trades, still_open, _ = expected_outcome()
     assert len(trades) >= 5, "the slice must exercise exits"
     assert {reason for _, reason in trades} >= {"stop_loss", "exit"}
     got = sorted((t["symbol"], t["exit_reason"]) for t in demo.trades)
@@ -95,6 +106,16 @@ def test_demo_trades_and_final_cash_match_an_independent_computation(demo):
     assert demo.summary["final_cash"] == cash
     assert sum(1 for k, n in demo.summary["orders"].items() if k == "entry filled" for _ in range(n)) == \
         len(trades) + still_open
+
+
+def test_demo_trips_its_daily_loss_limit_on_the_days_that_lose_it(demo):
+    from zoneinfo import ZoneInfo
+
+    *_, trip_days = expected_outcome()
+    assert trip_days, "the slice must lose 1 % in a day at least once"
+    got = [t["tripped_at"].astimezone(ZoneInfo("America/New_York")).date() for t in demo.summary["trips"]]
+    assert got == trip_days and {t["breaker"] for t in demo.summary["trips"]} == {"daily_loss"}
+    assert demo.notifications["breaker_tripped"] == len(trip_days)
 
 
 def test_demo_collapses_retries_and_refuses_nothing(demo):

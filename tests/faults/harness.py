@@ -327,7 +327,8 @@ def empty_books(conn: psycopg.Connection) -> None:
         conn.execute("SET LOCAL session_replication_role = replica")
         for table in _TABLES:
             conn.execute(f"DELETE FROM {table}")
-        conn.execute("UPDATE risk_state SET kill_switch = false, reason = NULL")
+        for table in ("breaker_resets", "breaker_trips", "trading_state_changes", "trading_states"):
+            conn.execute(f"DELETE FROM {table}")
 
 
 def _set(clock: ReplayClock, t: datetime) -> None:
@@ -407,9 +408,9 @@ def books(conn: psycopg.Connection, strategy_id: str, now: datetime) -> dict[str
     positions = sorted((r["symbol"], r["side"], r["quantity"], r["status"], r["realised_pnl"], r["fees"])
                        for r in q("SELECT * FROM positions"))
     rejected = q("SELECT queue, message_key, reason FROM rejected_messages")
-    config, paused = store.strategy(conn, strategy_id)
-    held = store.risk_state(conn, strategy_id, paused, "-", "enter_long", now,
-                            now - timedelta(seconds=config.order_deadline_seconds)).open_positions
+    config, state = store.strategy(conn, strategy_id)
+    held = store.risk_snapshot(conn, strategy_id, config, state, "-", "enter_long", now,
+                               now - timedelta(seconds=config.order_deadline_seconds), now).open_positions
     really = {r["symbol"] for r in q("SELECT symbol FROM positions WHERE status = 'open'")} | {
         r["symbol"] for r in q("SELECT symbol FROM orders WHERE purpose = 'entry' AND status IN ('accepted', 'pending')")}
     orphans = q("SELECT leg.client_order_id FROM orders leg JOIN orders e ON e.client_order_id = leg.parent_client_order_id "

@@ -88,7 +88,7 @@ def test_an_entry_working_before_the_kill_switch_never_fills_after_it(stack, str
     post(stack, strategy, START + timedelta(minutes=3), orderType="limit", limitPrice="93", quantity="5")
     stack.drain()
     entry = next(o for o in orders(conn).values() if o["purpose"] == "entry" and o["status"] == "accepted")
-    conn.execute("UPDATE risk_state SET kill_switch = true")  # on, without the sweep of set_kill_switch
+    conn.execute("UPDATE trading_states SET state = 'HALTED' WHERE scope = 'account'")  # on, without the sweep
     request = ExecutionRequest(client_order_id=entry["client_order_id"], strategy_id="test", symbol="AAPL",
                                trigger="working", trigger_price=Decimal("92"))
     assert paper_executor.process(request, conn, PaperExecutorEnv()) == "cancelled"

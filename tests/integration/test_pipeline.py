@@ -110,12 +110,12 @@ def test_refused_signal_is_recorded_with_its_reason_and_the_trader_told(stack, s
 
 
 def test_kill_switch_refuses_every_signal(stack, strategy, conn):
-    from tradeflow.adapters import store
+    from tradeflow.pipeline import control
 
-    store.set_kill_switch(conn, True, "test", START)
+    control.kill_switch(conn, True, "test", "test", START)
     stack.post_webhook(alert(), token=strategy)
     stack.drain()
-    assert "kill switch" in rows(conn, "SELECT reasons FROM decisions")[0]["reasons"][0]
+    assert "account is HALTED: test" in rows(conn, "SELECT reasons FROM decisions")[0]["reasons"][0]
     assert rows(conn, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 

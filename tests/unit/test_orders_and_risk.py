@@ -16,7 +16,7 @@ from tradeflow.domain.orders import (
     check_transition,
     default_bracket_prices,
 )
-from tradeflow.domain.risk import RiskState, decide
+from tradeflow.domain.risk import RiskSnapshot, TradingState, decide
 from tradeflow.domain.sizing import SizingError, order_quantity
 from tradeflow.domain.strategy import StrategyConfig
 
@@ -103,16 +103,16 @@ CONFIG = StrategyConfig(max_open_positions=2, dedupe_window_seconds=60, allow_sh
 
 
 @pytest.mark.parametrize("intent, state, approved, legs, reason", [
-    ("enter_long", RiskState(kill_switch=True), False, (), "kill switch"),
-    ("enter_long", RiskState(paused=True), False, (), "paused"),
-    ("exit", RiskState(), False, (), "no open position in AAPL"),
-    ("exit", RiskState(open_positions={"AAPL": "long"}), True, ("exit",), "exit long"),
-    ("enter_long", RiskState(open_positions={"AAPL": "long"}), False, (), "already long"),
-    ("enter_long", RiskState(open_positions={"MSFT": "long", "IBM": "long"}), False, (), "max open positions"),
-    ("enter_long", RiskState(open_positions={"AAPL": "short"}), True, ("exit", "entry"), "reverse"),
-    ("enter_short", RiskState(), False, (), "short entries are off"),
-    ("enter_long", RiskState(last_same_signal_at=NOW - timedelta(seconds=30)), False, (), "duplicate"),
-    ("enter_long", RiskState(last_same_signal_at=NOW - timedelta(seconds=90)), True, ("entry",), "open long"),
+    ("enter_long", RiskSnapshot(account_state=TradingState.HALTED), False, (), "account is HALTED"),
+    ("enter_long", RiskSnapshot(strategy_state=TradingState.HALTED), False, (), "strategy is HALTED"),
+    ("exit", RiskSnapshot(), False, (), "no open position in AAPL"),
+    ("exit", RiskSnapshot(open_positions={"AAPL": "long"}), True, ("exit",), "exit long"),
+    ("enter_long", RiskSnapshot(open_positions={"AAPL": "long"}), False, (), "already long"),
+    ("enter_long", RiskSnapshot(open_positions={"MSFT": "long", "IBM": "long"}), False, (), "max open positions"),
+    ("enter_long", RiskSnapshot(open_positions={"AAPL": "short"}), True, ("exit", "entry"), "reverse"),
+    ("enter_short", RiskSnapshot(), False, (), "short entries are off"),
+    ("enter_long", RiskSnapshot(last_same_signal_at=NOW - timedelta(seconds=30)), False, (), "duplicate"),
+    ("enter_long", RiskSnapshot(last_same_signal_at=NOW - timedelta(seconds=90)), True, ("entry",), "open long"),
 ])
 def test_risk_gates(intent, state, approved, legs, reason):
     decision = decide(intent, "AAPL", CONFIG, state, NOW)

@@ -79,6 +79,12 @@ def env(model: type[_Env]) -> _Env:
     return model()
 
 
+class ControlEnv(_Env):
+    """The control actions (cockpit, CLI): where their urgent notifications go; unset = the
+    events are returned but not sent (a laptop without the stack)."""
+
+    notifications_queue_url: str | None = None
+
 class MarketDataEnv(_Env):
     """market_data (outside the VPC, no database): the state bucket holding the watchlist,
     the stop monitor it hands bars to, ``TICKS_PER_INVOCATION`` fetches ``TICK_SECONDS``

@@ -36,18 +36,26 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     # the first signal of a strategy registers it and opens its account (signal processor)
     "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
     "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S},
-    "risk_state": {SP: S, PE: S, SM: S},
+    # trading states: read with every strategy's settings; set by the control actions (and the
+    # kill switch) only
+    "trading_states": {SP: S, OC: S, PE: S, SM: S},
+    "trading_state_changes": {},
+    # breakers trip on fills (executor) and marks (stop monitor); the gates read them
+    "breaker_trips": {SP: S, PE: SI, SM: SI},
+    "breaker_resets": {SP: S, PE: S, SM: S},
     "signals": {SP: SI, OC: S},
     # an approved entry whose orders never materialised expires (signal processor); the order
-    # creator locks the decision it turns into orders, so the two never race
+    # creator locks the decision it turns into orders, so the two never race, and notes in it
+    # how an exposure cap shrank the entry
     "decisions": {SP: SIU, OC: SU},
     # a message that can never succeed is recorded by the consumer that received it
     "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
     # alerts carry prices: the signal processor records them (an upsert); so does the stop
     # monitor, for the bars handed to it by the market_data function and TradingView bar alerts
     "quotes": {SP: SIU, OC: S, PE: S, SM: SIU, NT: S},
-    # the signal processor cancels entries that never reached the executor (through order_events)
-    # the stop monitor creates the exit of a position left without a fresh price (close_on_stale_price)
+    # the signal processor cancels entries that never reached the executor (through order_events);
+    # the stop monitor creates the market exits of a position past its maximum loss, of the
+    # end-of-day flatten and of a position left without a fresh price (filled by the executor)
     "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S},
     "order_statuses": {SP: S, OC: S, PE: S, SM: S},
     "order_transitions": {SP: S, OC: S, PE: S, SM: S},
@@ -56,7 +64,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "order_amendments": {OC: SI, PE: SI, SM: SI},
     "fills": {PE: SI, SM: S, NT: S},
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},
-    "equity_snapshots": {SM: SI, NT: SI},
+    # the executor reads the start-of-day equity and the peak for the breakers
+    "equity_snapshots": {PE: S, SM: SI, NT: SI},
     # the stop monitor reads which stale-price notices were claimed, to tell the trader once
     "notifications": {SM: S, NT: SIU},
     "schema_migrations": {},

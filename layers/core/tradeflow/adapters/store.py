@@ -20,7 +20,8 @@ from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
 from tradeflow.domain.ports import Exposure, age_seconds
 from tradeflow.domain.ports import Quote as PriceQuote
-from tradeflow.domain.risk import Decision, RiskState
+from tradeflow.domain.risk import Decision, RiskSnapshot, TradingState
+from tradeflow.domain.risk.breakers import Trip
 from tradeflow.domain.signals import Intent, Signal
 from tradeflow.domain.strategy import StrategyConfig
 
@@ -46,32 +47,139 @@ def add_strategy(conn: psycopg.Connection, strategy_id: str, config: StrategyCon
         )
 
 
-def strategy(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> tuple[StrategyConfig, bool] | None:
-    """(settings, paused) of a strategy, or None. ``lock`` serialises decisions per strategy."""
+def strategy(conn: psycopg.Connection, strategy_id: str, lock: bool = False
+             ) -> tuple[StrategyConfig, TradingState] | None:
+    """(settings, trading state) of a strategy, or None. ``lock`` serialises decisions per strategy."""
     row = conn.execute(
-        "SELECT settings, paused FROM strategies WHERE strategy_id = %s" + (" FOR UPDATE" if lock else ""),
+        "SELECT s.settings, coalesce(t.state, 'ACTIVE') AS state FROM strategies s "
+        "LEFT JOIN trading_states t ON t.scope = s.strategy_id WHERE s.strategy_id = %s"
+        + (" FOR UPDATE OF s" if lock else ""),
         (strategy_id,),
     ).fetchone()
-    return None if row is None else (StrategyConfig.model_validate(row["settings"]), row["paused"])
+    return None if row is None else (StrategyConfig.model_validate(row["settings"]), TradingState(row["state"]))
 
 
 def strategy_ids(conn: psycopg.Connection) -> list[str]:
     return [r["strategy_id"] for r in conn.execute("SELECT strategy_id FROM strategies ORDER BY strategy_id")]
 
 
-def set_paused(conn: psycopg.Connection, strategy_id: str, paused: bool) -> bool:
-    """Pause or resume a strategy; False if there is no such strategy."""
-    cur = conn.execute("UPDATE strategies SET paused = %s WHERE strategy_id = %s", (paused, strategy_id))
+# --- trading states and breakers --------------------------------------------------------
+
+def trading_state(conn: psycopg.Connection, scope: str) -> tuple[TradingState, str | None]:
+    """(state, reason) of ``scope`` (a strategy id or ``account``); ACTIVE when never set."""
+    row = conn.execute("SELECT state, reason FROM trading_states WHERE scope = %s", (scope,)).fetchone()
+    return (TradingState.ACTIVE, None) if row is None else (TradingState(row["state"]), row["reason"])
+
+
+def set_trading_state(conn: psycopg.Connection, scope: str, state: TradingState, who: str, why: str,
+                      now: datetime) -> TradingState:
+    """Set ``scope``'s state and append the change (who, why, when) to trading_state_changes;
+    returns the previous state. Setting the state it has already changes and logs nothing."""
+    with conn.transaction():
+        conn.execute("INSERT INTO trading_states (scope, state) VALUES (%s, 'ACTIVE') ON CONFLICT DO NOTHING",
+                     (scope,))
+        previous = TradingState(conn.execute(
+            "SELECT state FROM trading_states WHERE scope = %s FOR UPDATE", (scope,)).fetchone()["state"])
+        if previous != state:
+            conn.execute("UPDATE trading_states SET state = %s, reason = %s, changed_by = %s, changed_at = %s "
+                         "WHERE scope = %s", (state.value, why, who, now, scope))
+            conn.execute("INSERT INTO trading_state_changes (scope, from_state, to_state, who, why, at) "
+                         "VALUES (%s, %s, %s, %s, %s, %s)", (scope, previous.value, state.value, who, why, now))
+    return previous
+
+
+def trading_states(conn: psycopg.Connection) -> dict[str, Row]:
+    """scope -> its row (state, reason, changed_by, changed_at) for every scope ever set."""
+    return {r["scope"]: r for r in conn.execute("SELECT * FROM trading_states ORDER BY scope")}
+
+
+def state_changes(conn: psycopg.Connection, scope: str | None = None) -> list[Row]:
+    """The append-only log of state changes (of ``scope``, or all), oldest first."""
+    return conn.execute(
+        "SELECT * FROM trading_state_changes WHERE %(s)s::text IS NULL OR scope = %(s)s ORDER BY change_id",
+        {"s": scope},
+    ).fetchall()
+
+
+def record_trip(conn: psycopg.Connection, trip: Trip, now: datetime) -> bool:
+    """Record a breaker trip; False when its (scope, key) tripped before (a repeated trigger)."""
+    cur = conn.execute(
+        "INSERT INTO breaker_trips (scope, breaker, trip_key, symbol, state, reason, tripped_at, until) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (scope, trip_key) DO NOTHING",
+        (trip.scope, trip.breaker, trip.key, trip.symbol, trip.state.value, trip.reason, now, trip.until),
+    )
     return cur.rowcount == 1
 
 
+def trips_in_force(conn: psycopg.Connection, scope: str | None, at: datetime) -> list[Trip]:
+    """The trips of ``scope`` (or every scope) holding at ``at``: tripped at or before it, not
+    reset, and ``until`` later than ``at`` (or none)."""
+    return [
+        Trip(r["breaker"], r["scope"], r["trip_key"], TradingState(r["state"]), r["until"], r["reason"], r["symbol"])
+        for r in conn.execute(
+            "SELECT * FROM breaker_trips t WHERE (%(s)s::text IS NULL OR t.scope = %(s)s) AND t.tripped_at <= %(at)s "
+            "AND (t.until IS NULL OR t.until > %(at)s) "
+            "AND NOT EXISTS (SELECT 1 FROM breaker_resets r WHERE r.trip_id = t.trip_id) ORDER BY t.trip_id",
+            {"s": scope, "at": at},
+        )
+    ]
+
+
+def reset_trips(conn: psycopg.Connection, scope: str, breaker: str, who: str, why: str, now: datetime) -> int:
+    """Reset every trip of ``breaker`` in force for ``scope`` (recorded in breaker_resets with
+    who and why); returns how many."""
+    cur = conn.execute(
+        "INSERT INTO breaker_resets (trip_id, who, why, at) SELECT t.trip_id, %(who)s, %(why)s, %(now)s "
+        "FROM breaker_trips t WHERE t.scope = %(s)s AND t.breaker = %(b)s AND t.tripped_at <= %(now)s "
+        "AND (t.until IS NULL OR t.until > %(now)s) "
+        "AND NOT EXISTS (SELECT 1 FROM breaker_resets r WHERE r.trip_id = t.trip_id)",
+        {"who": who, "why": why, "now": now, "s": scope, "b": breaker},
+    )
+    return cur.rowcount
+
+
+def trips(conn: psycopg.Connection, scope: str | None = None) -> list[Row]:
+    """Every trip (of ``scope`` or all), with its reset if any, oldest first."""
+    return conn.execute(
+        "SELECT t.*, r.who AS reset_by, r.why AS reset_why, r.at AS reset_at FROM breaker_trips t "
+        "LEFT JOIN breaker_resets r USING (trip_id) WHERE %(s)s::text IS NULL OR t.scope = %(s)s ORDER BY t.trip_id",
+        {"s": scope},
+    ).fetchall()
+
+
+def equity_before(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal | None:
+    """The last equity snapshot (currency) of the strategy strictly before ``at``, or None."""
+    row = conn.execute(
+        "SELECT equity FROM equity_snapshots WHERE strategy_id = %s AND ts < %s ORDER BY ts DESC LIMIT 1",
+        (strategy_id, at),
+    ).fetchone()
+    return None if row is None else row["equity"]
+
+
+def peak_equity(conn: psycopg.Connection, strategy_id: str) -> Decimal | None:
+    """The highest equity snapshot (currency) of the strategy, or None."""
+    return conn.execute("SELECT max(equity) AS peak FROM equity_snapshots WHERE strategy_id = %s",
+                        (strategy_id,)).fetchone()["peak"]
+
+
+def stop_outs(conn: psycopg.Connection, strategy_id: str, since: datetime) -> list[datetime]:
+    """When the strategy's stop-loss exits filled since ``since`` (UTC)."""
+    return [r["filled_at"] for r in conn.execute(
+        "SELECT f.filled_at FROM fills f JOIN orders o USING (order_id) WHERE o.strategy_id = %s "
+        "AND o.purpose = 'stop_loss' AND f.filled_at > %s ORDER BY f.filled_at",
+        (strategy_id, since),
+    )]
+
+
 def set_kill_switch(conn: psycopg.Connection, on: bool, reason: str | None, now: datetime,
-                    cancel_reason: str = "kill switch turned on") -> int:
-    """Turn the kill switch on or off. Turning it on also cancels every entry not yet filled
-    (pending or accepted; their exit legs end with them), so none fills after the switch even
-    if it is turned off later; returns how many were cancelled."""
+                    cancel_reason: str = "kill switch turned on", who: str = "tradeflow") -> int:
+    """Turn the kill switch on (the account HALTED) or off (ACTIVE), logged as a state change
+    by ``who``. Turning it on also cancels every entry not yet filled (pending or accepted;
+    their exit legs end with them), so none fills after the switch even if it is turned off
+    later; returns how many were cancelled."""
     with conn.transaction():
-        conn.execute("UPDATE risk_state SET kill_switch = %s, reason = %s, updated_at = %s", (on, reason, now))
+        set_trading_state(conn, "account", TradingState.HALTED if on else TradingState.ACTIVE, who,
+                          reason or ("kill switch on" if on else "kill switch off"), now)
         if not on:
             return 0
         entries = conn.execute("SELECT order_id, status FROM orders WHERE purpose = 'entry' "
@@ -208,8 +316,8 @@ def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
 
 
 def kill_switch(conn: psycopg.Connection) -> bool:
-    """Whether the global kill switch is on."""
-    return conn.execute("SELECT kill_switch FROM risk_state").fetchone()["kill_switch"]
+    """Whether the kill switch is on (the account HALTED)."""
+    return trading_state(conn, "account")[0] is TradingState.HALTED
 
 
 #: What counts as a position for the risk gates (symbol, side), each query bounded by the
@@ -232,14 +340,18 @@ _HELD = (
 )
 
 
-def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol: str, intent: Intent,
-               before: datetime, deadline: datetime) -> RiskState:
-    """The inputs of the risk gates: the kill switch, what the strategy holds or is about to
-    hold (symbol -> side: open positions, entries working, and entries approved or created
-    after ``deadline`` that have not reached the executor yet; see :data:`_HELD`), and the last
-    approved signal with the same symbol and intent received before ``before``. Anything older
-    than ``deadline`` that never materialised is expired by :func:`expire_stale_entries`."""
-    kill = kill_switch(conn)
+def risk_snapshot(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, strategy_state: TradingState,
+                  symbol: str, intent: Intent, before: datetime, deadline: datetime,
+                  session_open: datetime) -> RiskSnapshot:
+    """The inputs of the risk gates for a signal received at ``before``: the account's and the
+    strategy's trading states, what the strategy holds or is about to hold (symbol -> side:
+    open positions, entries working, and entries approved or created after ``deadline`` that
+    have not reached the executor yet; see :data:`_HELD`), the last approved signal with the same symbol and intent, the
+    breaker trips in force, and, only when ``config`` sets the limit that needs them, the
+    symbol's last exit and last losing exit, the entries approved since ``session_open`` and
+    the orders created in the last minute."""
+    account_state, account_reason = trading_state(conn, "account")
+    _, strategy_reason = trading_state(conn, strategy_id)
     held = {r["symbol"]: r["side"] for r in conn.execute(_HELD, {"s": strategy_id, "deadline": deadline})}
     last = conn.execute(
         "SELECT s.received_at AS at FROM signals s JOIN decisions d USING (signal_id) "
@@ -247,8 +359,33 @@ def risk_state(conn: psycopg.Connection, strategy_id: str, paused: bool, symbol:
         "ORDER BY s.received_at DESC LIMIT 1",
         (strategy_id, symbol, before, intent),
     ).fetchone()
-    return RiskState(kill_switch=kill, paused=paused, open_positions=held,
-                     last_same_signal_at=last["at"] if last else None)
+    last_exit = losing = None
+    if config.cooldown_after_exit_minutes or config.cooldown_after_loss_minutes:  # positions_closed, backwards
+        exits = "SELECT closed_at FROM positions WHERE strategy_id = %s AND symbol = %s AND status = 'closed' "
+        row = conn.execute(exits + "ORDER BY closed_at DESC LIMIT 1", (strategy_id, symbol)).fetchone()
+        last_exit = row and row["closed_at"]
+        row = conn.execute(exits + "AND realised_pnl - fees < 0 ORDER BY closed_at DESC LIMIT 1",
+                           (strategy_id, symbol)).fetchone()
+        losing = row and row["closed_at"]
+    entries = orders = 0
+    if config.max_entries_per_session:  # signals_strategy_received
+        entries = conn.execute(
+            "SELECT count(*) AS n FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s "
+            "AND d.approved AND 'entry' = ANY (d.legs) AND s.received_at >= %s AND s.received_at < %s",
+            (strategy_id, session_open, before)).fetchone()["n"]
+    if config.max_orders_per_minute:  # orders_strategy_created
+        orders = conn.execute(
+            "SELECT count(*) AS n FROM orders WHERE strategy_id = %s AND parent_client_order_id IS NULL "
+            "AND created_at > %s AND created_at <= %s",
+            (strategy_id, before - timedelta(minutes=1), before)).fetchone()["n"]
+    reason = account_reason if account_state != TradingState.ACTIVE else strategy_reason
+    return RiskSnapshot(
+        account_state=account_state, strategy_state=strategy_state, state_reason=reason, open_positions=held,
+        last_same_signal_at=last["at"] if last else None, trips=tuple(trips_in_force(conn, strategy_id, before)),
+        last_exit_at={symbol: last_exit} if last_exit else {},
+        last_losing_exit_at={symbol: losing} if losing else {},
+        entries_this_session=entries, orders_last_minute=orders,
+    )
 
 
 #: How far back before the deadline :func:`expire_stale_entries` looks (seconds). It runs on every
@@ -301,6 +438,12 @@ def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Inte
         (signal_id, d.approved, intent, list(d.legs), json.dumps(list(d.reasons)), json.dumps(inputs, default=str),
          config_hash, now),
     )
+
+
+def note_decision(conn: psycopg.Connection, signal_id: uuid.UUID, note: str) -> None:
+    """Append ``note`` (e.g. how an exposure cap shrank the entry) to the decision's reasons."""
+    conn.execute("UPDATE decisions SET reasons = reasons || %s::jsonb WHERE signal_id = %s",
+                 (json.dumps([note]), signal_id))
 
 
 def signal_with_decision(conn: psycopg.Connection, signal_id: uuid.UUID, lock: bool = False) -> Row | None:
@@ -565,6 +708,21 @@ def gross_exposure(conn: psycopg.Connection, strategy_id: str, at: datetime) -> 
         "  ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
         (at, strategy_id),
     ).fetchone()["gross"]
+
+
+def portfolio_heat(conn: psycopg.Connection, strategy_id: str, at: datetime) -> Decimal:
+    """Portfolio heat (currency): the sum over the strategy's open positions of quantity x the
+    distance from the latest price to the position's working stop-loss (its whole value when
+    it has none), the loss if every stop were hit now."""
+    return conn.execute(
+        "SELECT coalesce(sum(p.quantity * coalesce(abs(q.price - s.stop), q.price)), 0) AS heat "
+        "FROM positions p JOIN LATERAL (SELECT coalesce((SELECT price FROM quotes WHERE symbol = p.symbol "
+        "  AND ts <= %s ORDER BY ts DESC LIMIT 1), p.avg_entry_price) AS price) q ON true "
+        "LEFT JOIN LATERAL (SELECT min(o.stop_price) AS stop FROM orders o WHERE o.position_id = p.position_id "
+        "  AND o.purpose = 'stop_loss' AND o.status IN ('accepted', 'partially_filled')) s ON true "
+        "WHERE p.strategy_id = %s AND p.status = 'open'",
+        (at, strategy_id),
+    ).fetchone()["heat"]
 
 
 def record_equity(conn: psycopg.Connection, strategy_id: str, at: datetime, cash: Decimal, value: Decimal) -> None:

@@ -123,6 +123,8 @@ class Alert(BaseModel):
     time: datetime | None = None
     interval: str | None = None
     comment: str | None = None
+    #: The strategy's confidence in the signal (e.g. 0.8), read by the sizing's confidence tiers.
+    confidence: Decimal | None = None
 
 
 #: Field names seen in the wild, per normalised field (first match wins). Keys are matched
@@ -159,6 +161,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "time": ("time", "timenow"),
     "interval": ("interval",),
     "comment": ("comment", "order_id", "order_comment"),
+    "confidence": ("confidence",),
 }
 #: Several take-profit targets as numbered keys: take_profit_1, takeprofit2, tp1, tp_2, ...
 _NUMBERED_TARGET = re.compile(r"(?:take_?profit|tp)_?([1-9])")
@@ -386,6 +389,7 @@ _READERS: dict[str, Callable[[str, Any], Any]] = {
     "time": _time,
     "interval": _text(16),
     "comment": _text(200),
+    "confidence": _number,
 }
 
 

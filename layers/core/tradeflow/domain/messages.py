@@ -37,7 +37,11 @@ class ExecutionRequest(BaseModel):
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
-                           "message_rejected", "stale_price"]
+                           "message_rejected", "breaker_tripped", "breaker_reset", "trading_state",
+                           "stale_price"]
+#: The kinds the notifier sends as urgent: every breaker trip and reset and trading-state change,
+#: and an open position left without a fresh price.
+URGENT_KINDS = frozenset({"breaker_tripped", "breaker_reset", "trading_state", "stale_price"})
 
 
 class NotificationEvent(BaseModel):

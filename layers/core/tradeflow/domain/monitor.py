@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
-from tradeflow.domain import fills, stops
+from tradeflow.domain import calendar, fills, stops
 from tradeflow.domain.messages import ExecutionRequest
 from tradeflow.domain.strategy import StrategyConfig
 
@@ -114,9 +114,10 @@ def _plan_symbol(plan: TickPlan, config: StrategyConfig, orders: list[WorkingOrd
                                                 bar_ts=bar_ts))
         sending.add(order.client_order_id)
 
+    held = config.market_hours == "hold" and not calendar.is_open(now)  # entries wait for the open
     legs: list[WorkingOrder] = []
     for order in orders:
-        if not fresh(order):
+        if not fresh(order) or (held and order.purpose == "entry"):
             continue
         if order.purpose in LEG_PURPOSES:
             legs.append(order)

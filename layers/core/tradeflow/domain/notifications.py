@@ -62,4 +62,25 @@ def render(event: NotificationEvent) -> tuple[str, str]:
             f"[{s}] {f['date']}: {f['fills']} fills, net P&L {f['realised_pnl']}, "
             f"equity {f['equity']}, {f['open_positions']} open",
         )
+    if event.kind == "breaker_tripped":
+        # facts: breaker, symbol (or None), state, until (ISO-8601 UTC or None), reason
+        until = f" until {f['until'][:16].replace('T', ' ')}Z" if f.get("until") else " until reset"
+        what = f"{f['breaker']}" + (f" {f['symbol']}" if f.get("symbol") else "")
+        return (f"URGENT tradeflow: {what} tripped",
+                _sms(f"URGENT [{s}] {what} tripped: {f['state']}{until}. {f['reason']}"))
+    if event.kind == "breaker_reset":
+        return (f"URGENT tradeflow: {f['breaker']} reset",
+                _sms(f"URGENT [{s}] {f['breaker']} reset by {f['who']}: {f['why']}"))
+    if event.kind == "trading_state":
+        return (f"URGENT tradeflow: {f['scope']} {f['state']}",
+                _sms(f"URGENT [{f['scope']}] {f['previous']} -> {f['state']} by {f['who']}: {f['why']}"))
     raise ValueError(f"unknown notification kind {event.kind!r}")
+
+
+def _sms(text: str) -> str:
+    """``text`` cut to one 160-character SMS segment (the end replaced by "...", GSM-7 like the rest)."""
+    return text if len(text) <= SMS_LIMIT else text[:SMS_LIMIT - 3] + "..."
+
+
+#: One SMS segment (GSM-7), characters.
+SMS_LIMIT = 160

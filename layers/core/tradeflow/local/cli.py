@@ -127,7 +127,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_strategy(args: argparse.Namespace) -> int:
-    from tradeflow.adapters import db, store
+    from tradeflow.adapters import db
     from tradeflow.domain.strategy import StrategyConfig, check_strategy_id
     from tradeflow.local.stack import LocalStack
 
@@ -165,13 +165,20 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         print("\n".join(f"  {line}" for line in PINE_LINES))
         print(f"or, from the alert dialog (\"Once Per Bar Close\"), the message:\n  {MESSAGE_TEMPLATE}")
         return 0
+    from tradeflow import clock
+    from tradeflow.pipeline import control
+
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
-        if not store.set_paused(conn, args.name, args.action == "pause"):
-            raise ValueError(f"no strategy {args.name!r}; add it with tradeflow strategy add {args.name}")
-    print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
+        act = control.pause if args.action == "pause" else control.resume
+        act(conn, args.name, _who(), args.reason or f"tradeflow strategy {args.action}", clock.now())
+    print(f"strategy {args.name} {'paused (HALTED)' if args.action == 'pause' else 'resumed (ACTIVE)'}")
     return 0
+
+
+def _who() -> str:
+    return f"cli:{os.environ.get('USER', 'local')}"
 
 
 def cmd_market_data(args: argparse.Namespace) -> int:
@@ -211,13 +218,51 @@ def cmd_market_data(args: argparse.Namespace) -> int:
 
 def cmd_kill_switch(args: argparse.Namespace) -> int:
     from tradeflow import clock
-    from tradeflow.adapters import db, store
+    from tradeflow.adapters import db
+    from tradeflow.pipeline import control
 
+    if args.flatten and args.state == "off":
+        raise ValueError("--flatten goes with kill-switch on (it closes every position)")
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
-        store.set_kill_switch(conn, args.state == "on", args.reason, clock.now())
-    print(f"kill switch {args.state}: {'all signals are refused' if args.state == 'on' else 'trading resumes'}")
+        done = control.kill_switch(conn, args.state == "on", _who(), args.reason or f"tradeflow kill-switch {args.state}",
+                                   clock.now(), flatten=args.flatten)
+    what = "all new orders are refused (account HALTED)" if args.state == "on" else "trading resumes (account ACTIVE)"
+    extra = f"; {done['cancelled_orders']} working entries cancelled" if done["cancelled_orders"] else ""
+    if args.flatten:
+        extra += f"; {done['flattened_positions']} positions closed at market"
+        if done["unpriced"]:
+            extra += f" ({', '.join(done['unpriced'])} left open: no price yet)"
+    print(f"kill switch {args.state}: {what}{extra}")
+    return 0
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from tradeflow import clock
+    from tradeflow.adapters import db
+    from tradeflow.pipeline import control
+
+    if args.action == "reset" and not args.name:
+        raise ValueError("name the breaker to reset, e.g. tradeflow risk reset daily_loss --reason '...'")
+    if args.action == "reset" and not args.reason:
+        raise ValueError("a reset needs --reason, e.g. --reason 'checked the fills'")
+    url = _database_url()
+    db.migrate(url)
+    with db.connect(url) as conn:
+        if args.action == "reset":
+            done = control.reset_breaker(conn, args.strategy, args.name, _who(), args.reason, clock.now())
+            print(f"{args.name} reset for {args.strategy}: {done['reset']} trip(s) lifted")
+            return 0
+        status = control.risk_status(conn, clock.now())
+    a = status["account"]
+    print(f"account: {a['state']}" + (f" ({a['reason']})" if a["reason"] and a["state"] != "ACTIVE" else ""))
+    for strategy_id, s in status["strategies"].items():
+        limit = "" if s["daily_loss_limit"] is None else f", daily loss limit {s['daily_loss_limit']:.2f}"
+        print(f"{strategy_id}: {s['state']} (effective {s['effective']}), P&L today {s['pnl_today']:.2f}{limit}")
+        for t in s["trips"]:
+            until = f"until {t['until']:%Y-%m-%d %H:%M}Z" if t["until"] else "until reset"
+            print(f"  {t['breaker']}{' ' + t['symbol'] if t['symbol'] else ''} tripped, {until}: {t['reason']}")
     return 0
 
 
@@ -381,6 +426,7 @@ def parser() -> argparse.ArgumentParser:
     strategy.add_argument("--settings", help="JSON of strategy settings, e.g. '{\"stop_loss_pct\": \"2\"}'")
     strategy.add_argument("--aws", action="store_true",
                           help="register in the deployed stack (SSM) instead of the local one")
+    strategy.add_argument("--reason", help="why (pause, resume), kept in the trading-state log")
     strategy.set_defaults(run=cmd_strategy)
 
     market = sub.add_parser("market-data", help="configure the deployed stack's price sources (docs/market-data.md)")
@@ -396,8 +442,18 @@ def parser() -> argparse.ArgumentParser:
 
     kill = sub.add_parser("kill-switch", help="halt (on) or resume (off) all trading")
     kill.add_argument("state", choices=["on", "off"])
-    kill.add_argument("--reason")
+    kill.add_argument("--reason", help="why, kept in the trading-state log")
+    kill.add_argument("--flatten", action="store_true",
+                      help="also close every position at market and cancel every working entry")
     kill.set_defaults(run=cmd_kill_switch)
+
+    risk = sub.add_parser("risk", help="trading states and breakers: status, or reset a tripped breaker")
+    risk.add_argument("action", choices=["status", "reset"])
+    risk.add_argument("name", nargs="?", help="the breaker to reset: daily_loss, max_drawdown, stop_loss_guard "
+                                              "or position_loss")
+    risk.add_argument("--strategy", default="account", help="the strategy whose breaker to reset")
+    risk.add_argument("--reason", help="why (required for reset), kept in the reset log")
+    risk.set_defaults(run=cmd_risk)
 
     invoke = sub.add_parser("invoke", help="run one handler on a saved event, as sam local invoke would")
     invoke.add_argument("function")
@@ -429,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, LookupError, RuntimeError, OSError) as exc:
         print(f"tradeflow {args.command}: {exc}", file=sys.stderr)
         return 2
 

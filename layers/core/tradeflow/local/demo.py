@@ -40,10 +40,15 @@ EXCHANGES = {"AAPL": "NASDAQ", "GOOG": "NASDAQ", "MSFT": "NASDAQ", "IBM": "NYSE"
 RETRY_EVERY = 7
 #: The demo's strategy settings: $10,000 per trade sized by the Pine strategy (the alert's
 #: contracts), no bracket of the settings' own (the alerts carry the strategy's), 5 bps
-#: slippage, 1 bp commission, one position per symbol (four symbols: never a refusal).
+#: slippage, 1 bp commission, one position per symbol (four symbols: never a position refusal).
+#: The guardian: a daily loss limit of 1 % of the start-of-day equity (a day that loses it
+#: leaves the strategy exits-only until the next session), and a trading window on weekdays
+#: from the open until 16:15 New York, since TradingView fires a daily bar's alerts at its close.
 DEMO_CONFIG = StrategyConfig(
     starting_cash=Decimal("100000"), stop_loss_pct=None, take_profit_pct=None,
     slippage_bps=Decimal("5"), commission_bps=Decimal("1"), max_open_positions=4,
+    daily_loss_limit_pct=Decimal(1),
+    trading_windows={day: ("09:30-16:15",) for day in ("mon", "tue", "wed", "thu", "fri")},
 )
 TRADE_NOTIONAL = Decimal("10000")
 #: The strategy's bracket, percent from the signal's close (stop rounded up, target down, to the cent).

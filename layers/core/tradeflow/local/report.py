@@ -79,6 +79,9 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             " ORDER BY created_at DESC LIMIT 4) UNION ALL "
             "(SELECT message, created_at FROM notifications WHERE strategy_id = %(s)s AND kind = 'daily_summary' "
             " ORDER BY created_at DESC LIMIT 1) ORDER BY created_at", {"s": strategy_id})]
+        trips = conn.execute(
+            "SELECT breaker, symbol, tripped_at, until, reason FROM breaker_trips WHERE scope = %s ORDER BY trip_id",
+            (strategy_id,)).fetchall()
         cash, value = _mark(conn, strategy_id)
     wins = sum(1 for t in trades if t["pnl"] - t["fees"] > 0)
     equity = cash + value
@@ -98,6 +101,7 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
         "total_return": equity / account["starting_cash"] - 1,
         "max_drawdown": max_drawdown([e for _, e in curve]),
         "last_messages": messages,
+        "trips": trips,
     }
     return summary, curve, trades, notifications
 
@@ -127,6 +131,10 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("signals approved", f"{s['signals_approved']}")
     t.add_row("signals refused by risk", f"{sum(s['signals_refused'].values())}"
               + "".join(f"\n  {n} x {reason}" for reason, n in s["signals_refused"].most_common()))
+    t.add_row("breaker trips", f"{len(s['trips'])}" + "".join(
+        f"\n  {trip['tripped_at']:%Y-%m-%d} {trip['breaker']}"
+        + (f", until {trip['until']:%Y-%m-%d %H:%M}Z" if trip["until"] else ", until reset")
+        for trip in s["trips"][-5:]) + ("\n  ..." if len(s["trips"]) > 5 else ""))
     t.add_row("orders", ", ".join(f"{n} {k}" for k, n in sorted(s["orders"].items())))
     t.add_row("fills", f"{s['fills']}")
     t.add_row("closed trades", f"{s['closed_trades']} ({s['wins']} won, win rate {s['win_rate']:.1%})")
@@ -189,6 +197,8 @@ def write_html(result, path: Path, title: str = "tradeflow demo report", lead: s
         lead = (f"{result.days} trading days; {result.alerts_posted} alerts received, "
                 f"{result.responses.get(202, 0)} accepted;")
     refused = "".join(f"<li>{n} × {esc(r)}</li>" for r, n in s["signals_refused"].most_common())
+    tripped = "".join(f"<li>{t['tripped_at']:%Y-%m-%d %H:%M}Z {esc(t['breaker'])}: {esc(t['reason'])}</li>"
+                      for t in s.get("trips", ()))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px}}td,th{{padding:2px 8px;text-align:right}}
@@ -202,6 +212,7 @@ win rate {s['win_rate']:.1%}.</p>
 fees ${s['fees']:,.2f}.</p>
 <h2>Equity curve</h2>{_svg_curve(result.equity_curve)}
 <h2>Signals refused by risk gates</h2><ul>{refused or '<li>none</li>'}</ul>
+<h2>Breaker trips</h2><ul>{tripped or '<li>none</li>'}</ul>
 <h2>Closed trades</h2><table><tr><th>symbol</th><th>side</th><th>qty</th><th>entry</th><th>price</th>
 <th>exit</th><th>price</th><th>net P&amp;L</th><th>exit reason</th></tr>{rows}</table>
 </body></html>""")

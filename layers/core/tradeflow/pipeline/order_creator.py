@@ -21,7 +21,7 @@ from tradeflow.domain.orders import (
     day_order_expiry,
     default_bracket_prices,
 )
-from tradeflow.domain.sizing import SizingError, order_quantity
+from tradeflow.domain.sizing import SizingError, cap_exposure, order_quantity
 from tradeflow.settings import OrderCreatorEnv
 
 
@@ -105,13 +105,21 @@ def _leg(conn, instruction, leg, intent, alert, config, now) -> tuple[list[Order
     tif = alert.time_in_force or "gtc"
     sign = 1 if side == "buy" else -1
     try:
-        quantity = order_quantity(config, alert.quantity, reference, cash + value, symbol)
         stop, take = default_bracket_prices(side, reference, alert.stop_loss_pct or config.stop_loss_pct,
                                             alert.take_profit_pct or config.take_profit_pct, instrument.tick_size)
         if alert.stop_loss_amount is not None:
             stop = reference - sign * alert.stop_loss_amount
         if alert.take_profit_amount is not None:
             take = reference + sign * alert.take_profit_amount
+        quantity = order_quantity(config, alert.quantity, reference, cash + value, symbol,
+                                  stop=alert.stop_loss or stop, confidence=alert.confidence)
+        if config.max_position_notional or config.max_gross_exposure_pct or config.max_heat_pct:
+            quantity, shrunk = cap_exposure(
+                config, quantity, reference, alert.stop_loss or stop, cash + value,
+                store.gross_exposure(conn, instruction.strategy_id, now),
+                store.portfolio_heat(conn, instruction.strategy_id, now), instrument.lot_size, symbol)
+            if shrunk:
+                store.note_decision(conn, signal_id, shrunk)
         orders = bracket(
             signal_id, symbol, side, quantity, reference, alert.stop_loss or stop, alert.take_profit or take,
             take_profits=alert.take_profits, entry_type=entry_type,

@@ -24,11 +24,13 @@ import psycopg
 from tradeflow import clock
 from tradeflow.adapters import aws, state, store
 from tradeflow.adapters.store import as_bar, as_resting
-from tradeflow.domain import fills, ledger, sizing, stops
+from tradeflow.domain import calendar, fills, ledger, sizing, stops
 from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.ports import stale_refusal
+from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.pipeline import guardian
 from tradeflow.settings import PaperExecutorEnv
 
 EXIT_PURPOSES = ("exit", "reduce", "stop_loss", "take_profit")
@@ -42,6 +44,7 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     order is no longer open, or the same bar is matched again) and re-sends the fill
     notification, which the notifier dedupes."""
     now = clock.now()
+    trips = []
     with conn.transaction():
         peek = store.order(conn, request.client_order_id)
         if peek is None:
@@ -50,6 +53,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
         order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
             _execute(conn, order, request, now)
+            config, _ = store.strategy(conn, order["strategy_id"])
+            trips = guardian.watch(conn, order["strategy_id"], config, now)  # a fill may trip a breaker
         order = store.order(conn, request.client_order_id)
         fill = conn.execute("SELECT * FROM fills WHERE order_id = %s", (order["order_id"],)).fetchone()
         realised = None
@@ -57,6 +62,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
             realised = store.position_pnl_at_fill(conn, order["position_id"], fill["fill_id"])
         if env.state_bucket:  # last in the transaction: the stop monitor relies on it (a failure retries)
             state.sync_open_positions(conn, env.state_bucket)
+    for event in trips:
+        aws.send(env.notifications_queue_url, event)
     if fill is not None:
         aws.send(env.notifications_queue_url, _fill_event(order, fill, realised))
     elif order["status"] == "rejected" or (order["status"] == "cancelled" and order["reason"] == KILLED):
@@ -69,12 +76,16 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
 
 def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, now: datetime) -> None:
     status = order["status"]
-    if order["purpose"] == "entry" and store.kill_switch(conn):
-        _to(conn, order, "cancelled", KILLED, now)  # its legs end with it (database trigger)
-        return
     if order["purpose"] in LEG_PURPOSES and (status != "accepted" or request.trigger == "signal"):
         return  # an exit leg works only once its entry filled, and fills only when matched
     config, _ = store.strategy(conn, order["strategy_id"])
+    if order["purpose"] == "entry" and (refusal := _entry_refused(conn, order, config, now)):
+        _to(conn, order, "cancelled", refusal, now)  # its legs end with it (database trigger)
+        return
+    if order["purpose"] == "entry" and config.market_hours == "hold" and not calendar.is_open(now):
+        if status == "pending":  # held until the open: the stop monitor fills it in the session
+            store.transition(conn, order["order_id"], "pending", "accepted", "held until the market opens", now)
+        return
     match = _match(conn, order, request, config, now)
     if match is None or isinstance(match, str):
         if status == "pending":
@@ -89,6 +100,23 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
             _to(conn, order, "cancelled", "ioc: not filled at once", now)
         return  # works on: the stop monitor matches it later
     fill(conn, order, config, price, reference, request.trigger, bar, now)
+
+
+def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> str | None:
+    """Why an entry may no longer fill: its strategy or the account left ACTIVE, or a breaker
+    covering it tripped, after it was approved (it never fills afterwards); else None."""
+    account, why = store.trading_state(conn, "account")
+    if account is TradingState.HALTED:
+        return KILLED
+    if account != TradingState.ACTIVE:
+        return f"account is {account.value}: {why}"
+    own, why = store.trading_state(conn, order["strategy_id"])
+    if own != TradingState.ACTIVE:
+        return f"strategy is {own.value}: {why}"
+    for trip in store.trips_in_force(conn, order["strategy_id"], now):
+        if trip.symbol in (None, order["symbol"]):
+            return trip.reason
+    return None
 
 
 def _match(conn, order, request, config: StrategyConfig, now):

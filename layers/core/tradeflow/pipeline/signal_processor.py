@@ -13,6 +13,7 @@ from tradeflow.adapters import aws, store
 from tradeflow.domain import risk
 from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import NotificationEvent, OrderInstruction
+from tradeflow.domain.risk import breakers
 from tradeflow.domain.signals import Signal, intent_of
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import SignalProcessorEnv
@@ -39,7 +40,7 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         if found is None:
             raise UnregisteredStrategy(f"strategy {signal.strategy_id!r} is not registered: add it with "
                                        f"tradeflow strategy add {signal.strategy_id}")
-        config, paused = found
+        config, strategy_state = found
         deadline = now - timedelta(seconds=config.order_deadline_seconds)
         expired = store.expire_stale_entries(conn, signal.strategy_id, deadline, now, _expiry_reason(config))
         store.insert_signal(conn, signal)
@@ -49,11 +50,12 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         row = store.decision(conn, signal.signal_id)
         if row is None:
             intent = intent_of(alert, config.allow_short)
-            state = store.risk_state(conn, signal.strategy_id, paused, alert.ticker, intent, signal.received_at,
-                                     deadline)
+            state = store.risk_snapshot(conn, signal.strategy_id, config, strategy_state, alert.ticker, intent,
+                                        signal.received_at, deadline, breakers.session_open(signal.received_at))
             decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
             store.insert_decision(
-                conn, signal.signal_id, intent, decided, {"risk_state": asdict(state)}, config.config_hash(), now
+                conn, signal.signal_id, intent, decided, {"risk_state": asdict(state), "gate": decided.gate},
+                config.config_hash(), now
             )
             row = store.decision(conn, signal.signal_id)
     for item in expired:

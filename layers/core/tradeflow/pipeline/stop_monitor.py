@@ -30,6 +30,7 @@ from tradeflow.domain.monitor import plan_tick
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import StalePrice, stale_exposures
 from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.pipeline import guardian
 from tradeflow.settings import StopMonitorEnv
 
 
@@ -51,7 +52,7 @@ def tick(now: datetime, conn: psycopg.Connection, env: StopMonitorEnv) -> list[E
     for found in stale:
         aws.send(env.notifications_queue_url, NotificationEvent(
             key=found.key, kind="stale_price", strategy_id=found.exposure.strategy_id, facts=found.facts))
-    return [*plan.executions, *closes]
+    return [*plan.executions, *closes] + _guard(conn, now, env)
 
 
 def _stale(conn: psycopg.Connection, configs: dict[str, StrategyConfig], now: datetime,
@@ -79,3 +80,25 @@ def _close(conn: psycopg.Connection, found: StalePrice, now: datetime) -> Execut
         order_type="market", purpose="exit"), now)
     return ExecutionRequest(client_order_id=key, strategy_id=e.strategy_id, symbol=e.symbol, trigger="stale_price",
                             trigger_price=e.price)
+
+
+def _guard(conn: psycopg.Connection, now: datetime, env: StopMonitorEnv) -> list[ExecutionRequest]:
+    """Each mark may trip a breaker, or close a position past its maximum loss or at the
+    end-of-day flatten (:mod:`tradeflow.pipeline.guardian`), for the strategies that set
+    one of those limits: sends the trips' urgent notifications and the exits' executions;
+    returns the executions."""
+    guarded = {s: c for s, c in store.strategy_configs(conn).items() if guardian.watches(c)}
+    if not guarded:
+        return []
+    with conn.transaction():
+        events, requests = [], []
+        for strategy_id, config in sorted(guarded.items()):
+            more, closing = guardian.watch_positions(conn, strategy_id, config, now)
+            events += more + guardian.watch(conn, strategy_id, config, now)
+            requests += closing
+    for request in requests:
+        aws.send(env.executions_queue_url, request, f"{request.strategy_id}:{request.symbol}",
+                 request.client_order_id)
+    for event in events:
+        aws.send(env.notifications_queue_url, event)
+    return requests
