@@ -7,7 +7,7 @@ GOOG daily 2004-2013 (2,148 bars, shipped with backtesting.py) and backtesting.p
 (10/20), with a stop-loss and take-profit per entry in the ``wide`` variant: the harness of
 tests/validation/compare.py. Each run times backtesting.py's ``Backtest.run`` on the data
 (the baseline: its signals are the ones replayed), then ``tradeflow replay`` (bar fill model,
-through the local stack: moto SQS/SNS and the embedded PostgreSQL) of those signals as
+through the local stack: SQS, SNS and S3 at the wire, and the embedded PostgreSQL) of those signals as
 alerts, on a fresh database; wall time of each, median of ``--runs``, and their ratio. Also
 says whether the two engines' trades were identical.
 """

@@ -12,6 +12,7 @@ from tradeflow import names
 from tradeflow_cdk import nag, paths
 from tradeflow_cdk.api import WebhookApi
 from tradeflow_cdk.config import StackConfig
+from tradeflow_cdk.control_api import ControlApi
 from tradeflow_cdk.database import Database
 from tradeflow_cdk.functions import TIMEOUTS, Functions, Layer
 from tradeflow_cdk.market_data import MarketData
@@ -76,6 +77,9 @@ class TradeflowStack(Stack):
             dualstack=config.egress == "ipv6",
         )
         self.api = WebhookApi(self, "Api", webhook=self.functions.by_name["webhook"])
+        self.control_api = ControlApi(self, "ControlApi", layer=self.layer, network=self.network,
+                                      database=self.database, api=self.api.api,
+                                      notifications=self.queues.notifications, dualstack=config.egress == "ipv6")
         self.schedules = Schedules(
             self,
             "Schedules",
@@ -103,6 +107,8 @@ class TradeflowStack(Stack):
 
         CfnOutput(self, "WebhookUrl", value=f"{self.api.url}webhook",
                   description="TradingView webhook URL: append /<strategy>.<secret> (printed by tradeflow strategy add)")
+        CfnOutput(self, "ControlApiUrl", value=f"{self.api.url}api",
+                  description="The cockpit: the dashboard at this URL, the API under it (tradeflow ... --aws)")
         CfnOutput(self, "TraderAlertsTopicArn", value=self.notifications.trader_alerts.topic_arn)
         CfnOutput(self, "OperationsTopicArn", value=self.notifications.operations.topic_arn)
         CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url)

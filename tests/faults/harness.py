@@ -206,13 +206,13 @@ class _Outage:
     real_connect = staticmethod(db.connect)
 
     @classmethod
-    def connect(cls, conninfo: str):
+    def connect(cls, conninfo: str, *args: Any, **kwargs: Any):
         from tradeflow import clock
 
         if cls.remaining > 0 or (cls.until is not None and clock.now() < cls.until):
             cls.remaining = max(0, cls.remaining - 1)
             raise psycopg.OperationalError("connection refused (injected database outage)")
-        return cls.real_connect(conninfo)
+        return cls.real_connect(conninfo, *args, **kwargs)
 
 
 _CRASHABLE = ("insert_decision", "insert_order", "insert_fill", "transition", "claim_notification")

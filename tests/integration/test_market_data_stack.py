@@ -364,11 +364,13 @@ def test_an_open_position_without_a_fresh_price_is_told_once_per_gap(stack, conn
     stack.drain()
     stack.inbox()
     told = []
-    for last, seconds in ((bars[0], 60), (bars[0], 121), (bars[0], 300), (bars[0], 900), (bars[1], 10),
-                          (bars[1], 200), (bars[1], 400)):
-        if seconds == 10:
-            hand_over(stack, bars[1])  # a fresh price ends the gap
+    later = replace(bars[1], opened_at=bars[0].closes_at + timedelta(seconds=900),
+                    closes_at=bars[0].closes_at + timedelta(seconds=960))
+    for last, seconds in ((bars[0], 60), (bars[0], 121), (bars[0], 300), (bars[0], 900), (later, 10),
+                          (later, 200), (later, 400)):
         replay_clock.set(last.closes_at + timedelta(seconds=seconds))
+        if last is later and seconds == 10:
+            hand_over(stack, later)  # a fresh price ends the gap
         stack.run_schedule("stop_monitor")
         stack.drain()
         told.append(len(stale_notes(stack)))

@@ -93,8 +93,8 @@ def recorded(stack, strategy, database_url, replay_clock, monkeypatch):
         seed_round_trips(conn, "test", ROUND_TRIPS, SYMBOLS, START)
     real_connect = db.connect
 
-    def connect(conninfo: str) -> psycopg.Connection:
-        connection = real_connect(conninfo)
+    def connect(conninfo: str, *args, **kwargs) -> psycopg.Connection:
+        connection = real_connect(conninfo, *args, **kwargs)
         connection.cursor_factory = RecordingCursor
         return connection
 

@@ -20,9 +20,11 @@ FUNCTIONS = (
     "notifier",
 )
 
+#: The cockpit's API function (functions/control/handler.py), built by its own construct.
+CONTROL_FUNCTION = "control"
 #: The functions that use the database; each logs in as its own role, granted only what its
 #: step needs (tradeflow.adapters.roles). The migrator alone uses the master user.
-DATABASE_FUNCTIONS = ("signal_processor", "order_creator", "paper_executor", "stop_monitor", "notifier")
+DATABASE_FUNCTIONS = ("signal_processor", "order_creator", "paper_executor", "stop_monitor", "notifier", "control")
 DATABASE_ROLE = "tradeflow_{function}"
 
 #: SQS queues: name -> consumer function. FIFO queues keep an entry and its exit in order.
@@ -73,6 +75,10 @@ STRATEGY_SECRET_PARAMETER = "/tradeflow/strategies/{strategy}/webhook-secret"
 #: SSM parameter holding a strategy's settings (String, the JSON of StrategyConfig). Only the
 #: webhook (outside the VPC) reads SSM; the settings travel on with each signal.
 STRATEGY_SETTINGS_PARAMETER = "/tradeflow/strategies/{strategy}/settings"
+
+#: SSM parameter holding the control API's bearer token (SecureString), written by
+#: ``tradeflow api-token``; the control function compares a request's token with it.
+CONTROL_API_TOKEN_PARAMETER = "/tradeflow/control/api-token"
 
 #: The state bucket's object holding how many positions are open (decimal text), and the
 #: environment variable naming the bucket. The stop monitor leaves the database alone (so

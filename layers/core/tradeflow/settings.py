@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
 from tradeflow.webhook_env import WebhookEnv  # noqa: F401  (kept apart: the webhook skips pydantic-settings)
 
 
@@ -71,6 +72,14 @@ class NotifierEnv(DatabaseEnv):
 
     trader_alerts_topic_arn: str
     urgent_topic_arn: str | None = None
+
+
+class ControlApiEnv(DatabaseEnv):
+    """control (the cockpit's API function): where its bearer token is kept, and the queue the
+    guardian's actions send urgent notifications to (:class:`ControlEnv`)."""
+
+    api_token_parameter: str = CONTROL_API_TOKEN_PARAMETER
+    notifications_queue_url: str | None = None
 
 
 @lru_cache

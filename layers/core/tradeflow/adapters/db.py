@@ -28,10 +28,10 @@ MIGRATION_LOCK = 7_231_004_117
 CONNECT_TIMEOUT = 30
 
 
-def connect(conninfo: str) -> psycopg.Connection:
+def connect(conninfo: str, connect_timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection:
     """A new autocommit connection returning rows as dicts; transactions are explicit
-    (``with conn.transaction():``)."""
-    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
+    (``with conn.transaction():``). ``connect_timeout`` in seconds."""
+    return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, connect_timeout=connect_timeout)
 
 
 #: The Amazon RDS root certificate authorities, shipped in the package (and so in the layer).
@@ -110,13 +110,16 @@ _last_used = 0.0
 _gave_up_at: float | None = None
 
 
-def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
+def get_connection(settings: DatabaseEnv, connect_timeout: int = CONNECT_TIMEOUT,
+                   retry: bool = True) -> psycopg.Connection:
     """The process's connection, opened on first use and kept for warm invocations. After
     :data:`PING_AFTER_SECONDS` unused it is checked with ``SELECT 1`` and reopened if the
     server closed it; within a busy batch it is handed out without a round trip.
 
     A connection that cannot be opened is retried after each pause of :data:`CONNECT_BACKOFF`
-    (slept on the tradeflow clock); then psycopg.OperationalError is raised (retryable)."""
+    (slept on the tradeflow clock); then psycopg.OperationalError is raised (retryable).
+    ``connect_timeout`` (seconds) bounds each attempt; ``retry=False`` makes one attempt only
+    (the control API answers a cold database itself, within API Gateway's 30 s)."""
     global _connection, _last_used, _gave_up_at
     now = time.monotonic()
     idle, _last_used = now - _last_used, now
@@ -130,22 +133,23 @@ def get_connection(settings: DatabaseEnv) -> psycopg.Connection:
             _connection.close()
     conninfo = _conninfo(settings.database_url, settings.database_secret_arn)
     at = clock.now().timestamp()
-    pauses = () if _gave_up_at is not None and at - _gave_up_at < GIVE_UP_SECONDS else CONNECT_BACKOFF
+    pauses = () if not retry or (_gave_up_at is not None and at - _gave_up_at < GIVE_UP_SECONDS) \
+        else CONNECT_BACKOFF
     for pause in pauses:
         try:
-            return _open(conninfo)
+            return _open(conninfo, connect_timeout)
         except psycopg.OperationalError:
             clock.sleep(pause)
     try:
-        return _open(conninfo)
+        return _open(conninfo, connect_timeout)
     except psycopg.OperationalError:
         _gave_up_at = clock.now().timestamp()
         raise
 
 
-def _open(conninfo: str) -> psycopg.Connection:
+def _open(conninfo: str, connect_timeout: int) -> psycopg.Connection:
     global _connection, _gave_up_at
-    _connection = connect(conninfo)
+    _connection = connect(conninfo, connect_timeout)
     _gave_up_at = None
     return _connection
 

@@ -28,47 +28,51 @@ from tradeflow.adapters import db
 from tradeflow.names import DATABASE_FUNCTIONS, DATABASE_ROLE
 
 S, SI, SU, SIU = "SELECT", "SELECT, INSERT", "SELECT, UPDATE", "SELECT, INSERT, UPDATE"
-SP, OC, PE, SM, NT = DATABASE_FUNCTIONS
+SP, OC, PE, SM, NT, CT = DATABASE_FUNCTIONS
 
 #: table -> {function: privileges}. Every table of the schema must be a key (an empty dict
 #: grants it to no function); a function not listed for a table gets nothing on it.
 TABLE_GRANTS: dict[str, dict[str, str]] = {
+    # CT, the control API: reads of the books; the guardian's actions (trading states, breaker
+    # resets, a flatten's market exits, the accounts it locks) and a cancel or moved stop
     # the first signal of a strategy registers it and opens its account (signal processor)
-    "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S},
-    "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S},
+    "strategies": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
+    "accounts": {SP: SI, OC: S, PE: SU, SM: S, NT: S, CT: SU},
     # trading states: read with every strategy's settings; set by the control actions (and the
     # kill switch) only
-    "trading_states": {SP: S, OC: S, PE: S, SM: S},
-    "trading_state_changes": {},
+    "trading_states": {SP: S, OC: S, PE: S, SM: S, CT: SIU},
+    "trading_state_changes": {CT: SI},
     # breakers trip on fills (executor) and marks (stop monitor); the gates read them
-    "breaker_trips": {SP: S, PE: SI, SM: SI},
-    "breaker_resets": {SP: S, PE: S, SM: S},
-    "signals": {SP: SI, OC: S},
+    "breaker_trips": {SP: S, PE: SI, SM: SI, CT: S},
+    "breaker_resets": {SP: S, PE: S, SM: S, CT: SI},
+    "signals": {SP: SI, OC: S, CT: S},
     # an approved entry whose orders never materialised expires (signal processor); the order
     # creator locks the decision it turns into orders, so the two never race, and notes in it
     # how an exposure cap shrank the entry
-    "decisions": {SP: SIU, OC: SU},
+    "decisions": {SP: SIU, OC: SU, CT: S},
     # a message that can never succeed is recorded by the consumer that received it
     "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
     # alerts carry prices: the signal processor records them (an upsert); so does the stop
     # monitor, for the bars handed to it by the market_data function and TradingView bar alerts
-    "quotes": {SP: SIU, OC: S, PE: S, SM: SIU, NT: S},
+    "quotes": {SP: SIU, OC: S, PE: S, SM: SIU, NT: S, CT: S},
     # the signal processor cancels entries that never reached the executor (through order_events);
     # the stop monitor creates the market exits of a position past its maximum loss, of the
     # end-of-day flatten and of a position left without a fresh price (filled by the executor)
-    "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S},
-    "order_statuses": {SP: S, OC: S, PE: S, SM: S},
-    "order_transitions": {SP: S, OC: S, PE: S, SM: S},
+    "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S, CT: SIU},
+    "order_statuses": {SP: S, OC: S, PE: S, SM: S, CT: S},
+    "order_transitions": {SP: S, OC: S, PE: S, SM: S, CT: S},
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
-    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI},
-    "order_amendments": {OC: SI, PE: SI, SM: SI},
-    "fills": {PE: SI, SM: S, NT: S},
-    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S},
+    "order_events": {SP: SI, OC: SI, PE: SI, SM: SI, CT: SI},
+    "order_amendments": {OC: SI, PE: SI, SM: SI, CT: SI},
+    "fills": {PE: SI, SM: S, NT: S, CT: S},
+    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: S},
     # the executor reads the start-of-day equity and the peak for the breakers
-    "equity_snapshots": {PE: S, SM: SI, NT: SI},
+    "equity_snapshots": {PE: S, SM: SI, NT: SI, CT: S},
     # the stop monitor reads which stale-price notices were claimed, to tell the trader once
-    "notifications": {SM: S, NT: SIU},
+    "notifications": {SM: S, NT: SIU, CT: S},
     "schema_migrations": {},
+    # a settings change is appended where the strategy is (re-)registered: the signal processor
+    "strategy_settings_history": {SP: SI, CT: S},
 }
 
 

@@ -32,14 +32,21 @@ Row = dict[str, Any]
 
 def add_strategy(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, now: datetime) -> None:
     """Register a strategy and open its paper account with ``config.starting_cash``;
-    re-registering replaces the settings (when they changed) but keeps the account."""
+    re-registering replaces the current settings (when they changed) but keeps the account.
+    Each change is appended to ``strategy_settings_history`` (the settings, their hash, when)."""
     with conn.transaction():
-        conn.execute(
+        changed = conn.execute(
             "INSERT INTO strategies (strategy_id, settings, created_at) VALUES (%s, %s, %s) "
             "ON CONFLICT (strategy_id) DO UPDATE SET settings = EXCLUDED.settings "
             "WHERE strategies.settings IS DISTINCT FROM EXCLUDED.settings",
             (strategy_id, config.model_dump_json(), now),
-        )
+        ).rowcount
+        if changed:
+            conn.execute(
+                "INSERT INTO strategy_settings_history (strategy_id, config_hash, settings, changed_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (strategy_id, config.config_hash(), config.model_dump_json(), now),
+            )
         conn.execute(
             "INSERT INTO accounts (strategy_id, starting_cash, cash, updated_at) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (strategy_id) DO NOTHING",
@@ -782,25 +789,27 @@ def claim_notification(conn: psycopg.Connection, key: str, kind: str, strategy_i
     crash after the send is seen by the redelivery. Returns None if it was sent already, else
     (mode, channels already sent): mode ``"first"`` when no earlier attempt can have sent it
     (new, or its last attempt failed), ``"repeat"`` when an earlier attempt was claimed and
-    never confirmed, so it may have gone out (the row is then marked possibly_duplicated)."""
-    inserted = conn.execute(
-        "INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at, "
-        "attempts) VALUES (%s, %s, %s, %s, %s, 'sending', %s, 1) ON CONFLICT DO NOTHING RETURNING channels",
-        (key, kind, strategy_id, subject, message, now),
+    never confirmed, so it may have gone out (the row is then marked possibly_duplicated).
+    One statement, so one commit: the earlier attempt's status is read (locked) in the same
+    statement that claims the row. A row that a concurrent claimer inserted after this
+    statement's snapshot counts as a repeat (that claimer may have sent it)."""
+    row = conn.execute(
+        "WITH prior AS (SELECT status FROM notifications WHERE notification_key = %(key)s FOR UPDATE), "
+        "claimed AS (INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, "
+        "created_at, attempts) SELECT %(key)s, %(kind)s, %(strategy)s, %(subject)s, %(message)s, 'sending', "
+        "%(now)s, 1 FROM (SELECT count(*) FROM prior) AS read_first "  # prior is read (and locked) before the upsert
+        "ON CONFLICT (notification_key) DO UPDATE SET status = 'sending', "
+        "attempts = notifications.attempts + 1, "
+        "possibly_duplicated = notifications.possibly_duplicated OR notifications.status = 'sending' "
+        "WHERE notifications.status <> 'sent' RETURNING channels, xmax = 0 AS fresh) "
+        "SELECT claimed.channels, claimed.fresh, (SELECT status FROM prior) AS prior FROM claimed",
+        {"key": key, "kind": kind, "strategy": strategy_id, "subject": subject, "message": message, "now": now},
     ).fetchone()
-    if inserted is not None:
+    if row is None:
+        return None
+    if row["fresh"]:
         return "first", []
-    with conn.transaction():
-        row = conn.execute("SELECT status, channels FROM notifications WHERE notification_key = %s FOR UPDATE",
-                           (key,)).fetchone()
-        if row["status"] == "sent":
-            return None
-        repeat = row["status"] == "sending"
-        conn.execute(
-            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, "
-            "possibly_duplicated = possibly_duplicated OR %s WHERE notification_key = %s",
-            (repeat, key),
-        )
+    repeat = row["prior"] in ("sending", None)
     return ("repeat" if repeat else "first"), list(row["channels"])
 
 

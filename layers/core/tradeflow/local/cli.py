@@ -1,4 +1,4 @@
-"""The ``tradeflow`` command: demo, replay, compare, the local stack, strategies and the layer build.
+"""The tradeflow command: demo, replay, compare, the local stack and, locally or with --aws, the cockpit.
 
 Every command that needs PostgreSQL uses ``DATABASE_URL`` if set, else the embedded server
 under ``TRADEFLOW_HOME`` (default ``.tradeflow/``). Errors print one line and exit 2.
@@ -146,8 +146,10 @@ def cmd_strategy(args: argparse.Namespace) -> int:
                                  "with tradeflow market-data settings --aws --tradingview SYMBOL,...")
         if args.aws:  # the deployed stack: SSM only; the first alert registers it in the database
             from tradeflow.adapters.parameters import put_strategy
+            from tradeflow.local import remote
 
-            put_strategy(args.name, secret, config.model_dump_json())
+            remote.region()
+            remote.aws_call("storing the strategy in SSM", put_strategy, args.name, secret, config.model_dump_json())
             where = "in AWS (SSM Parameter Store, your default AWS credentials and region)"
         else:
             with LocalStack() as stack:
@@ -165,6 +167,13 @@ def cmd_strategy(args: argparse.Namespace) -> int:
         print("\n".join(f"  {line}" for line in PINE_LINES))
         print(f"or, from the alert dialog (\"Once Per Bar Close\"), the message:\n  {MESSAGE_TEMPLATE}")
         return 0
+    if args.aws:
+        from tradeflow.local import remote
+
+        remote.request("POST", f"/strategies/{args.name}/{args.action}", {"why": args.reason or f"{args.action} from the CLI"})
+        print(f"strategy {args.name} {'paused' if args.action == 'pause' else 'resumed'} in AWS")
+        return 0
+
     from tradeflow import clock
     from tradeflow.pipeline import control
 
@@ -223,6 +232,15 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
 
     if args.flatten and args.state == "off":
         raise ValueError("--flatten goes with kill-switch on (it closes every position)")
+    if args.aws:
+        from tradeflow.local import remote
+
+        body = {"on": args.state == "on", "flatten": args.flatten, "confirm": args.confirm,
+                "why": args.reason or f"kill switch {args.state} from the CLI"}
+        answer = remote.request("POST", "/kill-switch", body)
+        print(f"kill switch {args.state} in AWS" + (f", flattening: {json.dumps(answer, default=str)}" if args.flatten
+                                                      else ""))
+        return 0
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
@@ -247,6 +265,16 @@ def cmd_risk(args: argparse.Namespace) -> int:
         raise ValueError("name the breaker to reset, e.g. tradeflow risk reset daily_loss --reason '...'")
     if args.action == "reset" and not args.reason:
         raise ValueError("a reset needs --reason, e.g. --reason 'checked the fills'")
+    if args.aws:
+        from tradeflow.local import remote
+
+        if args.action == "status":
+            print(json.dumps(remote.request("GET", "/status")["risk"], indent=1))
+            return 0
+        done = remote.request("POST", "/breakers/reset", {"scope": args.strategy, "breaker": args.name,
+                                                          "why": args.reason})
+        print(f"{args.name} reset for {args.strategy} in AWS: {json.dumps(done, default=str)}")
+        return 0
     url = _database_url()
     db.migrate(url)
     with db.connect(url) as conn:
@@ -347,6 +375,134 @@ def cmd_build_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the cockpit: read and steer, locally or (--aws) through the deployed control API --------
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tradeflow.local import remote
+
+    s = remote.call(args.aws, "GET", "/status")
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    print(f"kill switch {'ON' if s['kill_switch'] else 'off'}; equity {s['equity']}, cash {s['cash']}, "
+          f"{s['open_positions']} open position(s); last alert "
+          + (f"{s['last_alert_symbol']} at {s['last_alert_at']}" if s["last_alert_at"] else "none"))
+    print(remote.table(s["strategies"], ["strategy_id", "paused", "equity", "cash", "realised_pnl", "open_positions"]))
+    if s.get("risk"):
+        print("trading states and breakers: " + json.dumps(s["risk"], default=str))
+    print("last prices: " + (", ".join(f"{p['symbol']} {p['price']} ({p['age_seconds'] / 60:.0f} min old)"
+                                       for p in s["prices"]) or "none"))
+    return 0
+
+
+def _query(args: argparse.Namespace, *names: str) -> str:
+    from urllib.parse import urlencode
+
+    pairs = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return f"?{urlencode(pairs)}" if pairs else ""
+
+
+def _listing(args: argparse.Namespace, path: str, key: str, columns: list[str], *filters: str) -> int:
+    from tradeflow.local import remote
+
+    answer = remote.call(args.aws, "GET", path + _query(args, *filters))
+    print(json.dumps(answer[key], indent=1) if args.json else remote.table(answer[key], columns))
+    return 0
+
+
+def cmd_positions(args: argparse.Namespace) -> int:
+    return _listing(args, "/positions", "positions", ["strategy_id", "symbol", "side", "quantity", "avg_entry_price",
+                    "last_price", "unrealised_pnl", "stop_loss", "take_profit"], "strategy", "symbol")
+
+
+def cmd_orders(args: argparse.Namespace) -> int:
+    return _listing(args, "/orders", "orders", ["client_order_id", "strategy_id", "symbol", "side", "purpose",
+                    "order_type", "quantity", "stop_price", "limit_price", "status"],
+                    "strategy", "symbol", "limit", "offset")
+
+
+def cmd_trades(args: argparse.Namespace) -> int:
+    return _listing(args, "/trades", "trades", ["strategy_id", "symbol", "side", "quantity", "entry_time",
+                    "entry_price", "exit_time", "exit_price", "pnl", "fees", "exit_reason"],
+                    "strategy", "symbol", "since", "until", "limit", "offset")
+
+
+def cmd_flatten(args: argparse.Namespace) -> int:
+    from tradeflow.local import remote
+
+    path = f"/strategies/{args.strategy}/flatten" if args.strategy else "/flatten"
+    answer = remote.call(args.aws, "POST", path, {"confirm": args.confirm, "why": args.reason})
+    print(f"flatten {'of ' + args.strategy if args.strategy else 'of every strategy'} sent"
+          f"{' in AWS' if args.aws else ''}: {json.dumps(answer, default=str)}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from tradeflow.local import remote
+
+    answer = remote.call(args.aws, "GET", f"/strategies/{args.name}/settings")
+    print(json.dumps(answer, indent=1))
+    return 0
+
+
+def cmd_api_token(args: argparse.Namespace) -> int:
+    from tradeflow.adapters.api_token import new_token
+    from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
+
+    token = new_token()
+    if not args.aws:
+        print("the local API gets a fresh token each time: run tradeflow serve (it prints the URL with it)")
+        return 0
+    from tradeflow.local import remote
+
+    ssm = remote.client("ssm")
+    remote.aws_call("storing the API token", ssm.put_parameter, Name=CONTROL_API_TOKEN_PARAMETER, Value=token,
+                    Type="SecureString", Overwrite=True, Description="tradeflow control API bearer token")
+    print(f"API token stored in SSM {CONTROL_API_TOKEN_PARAMETER} (SecureString, region {remote.region()}); "
+          f"paste it into the dashboard once:\n{token}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from tradeflow.local.serve import results_database, serving
+    from tradeflow.local.stack import home
+
+    url = os.environ.get("DATABASE_URL") or results_database(home(), args.results)
+    with serving(home(), url, args.port) as server:
+        print(f"tradeflow control API and dashboard ({args.results} results) on {server.url}")
+        print(f"open: {server.url}#token={server.token}")
+        print("Ctrl-C stops it.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_settings_reference(args: argparse.Namespace) -> int:
+    from tradeflow.local.settings_reference import render
+
+    Path(args.out).write_text(render())
+    print(f"wrote {args.out}")
+    return 0
+
+
+#: Verbs that act on the local stack only, and why they cannot take --aws.
+LOCAL_ONLY = {
+    "demo": "replays bundled bars through the local stack only",
+    "replay": "runs on the local stack only; fetch the live alerts with the status and trades verbs",
+    "compare": "runs on the local stack only",
+    "migrate": "applies to the local database; the deployed stack migrates itself on deploy",
+    "invoke": "runs a handler locally; in AWS use aws lambda invoke",
+    "build-layer": "builds a file here; cdk deploy uploads it",
+    "serve": "serves the local results; the deployed dashboard is at the stack's ControlApiUrl",
+    "settings-reference": "writes a file here from the settings model",
+}
+
+
 def cmd_configure(args: argparse.Namespace) -> int:
     from tradeflow.local import deploy_settings
 
@@ -371,8 +527,10 @@ def cmd_configure(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tradeflow", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="tradeflow", description=__doc__.splitlines()[0],
+                                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=18,
+                                                                                    width=130))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="replay real daily bars through the whole local stack")
     demo.add_argument("--bars", help="CSV symbol,date,open,high,low,close,volume (default: the bundled data)")
@@ -425,8 +583,8 @@ def parser() -> argparse.ArgumentParser:
     strategy.add_argument("--secret", help="webhook secret (default: a random one)")
     strategy.add_argument("--settings", help="JSON of strategy settings, e.g. '{\"stop_loss_pct\": \"2\"}'")
     strategy.add_argument("--aws", action="store_true",
-                          help="register in the deployed stack (SSM) instead of the local one")
-    strategy.add_argument("--reason", help="why (pause, resume), kept in the trading-state log")
+                          help="in the deployed stack: add registers in SSM, pause and resume go through the API")
+    strategy.add_argument("--reason", help="why (recorded with a pause or resume)")
     strategy.set_defaults(run=cmd_strategy)
 
     market = sub.add_parser("market-data", help="configure the deployed stack's price sources (docs/market-data.md)")
@@ -445,7 +603,34 @@ def parser() -> argparse.ArgumentParser:
     kill.add_argument("--reason", help="why, kept in the trading-state log")
     kill.add_argument("--flatten", action="store_true",
                       help="also close every position at market and cancel every working entry")
+    kill.add_argument("--confirm", help="with --aws --flatten: type FLATTEN")
+    kill.add_argument("--aws", action="store_true", help="in the deployed stack, through the control API")
     kill.set_defaults(run=cmd_kill_switch)
+
+    aws_help = "in the deployed stack, through the control API (region from AWS_REGION)"
+    for name, run, text in (("status", cmd_status, "trading states, kill switch, equity, cash, last alert, prices"),
+                            ("positions", cmd_positions, "open positions with unrealised P&L, stop and take-profit"),
+                            ("orders", cmd_orders, "working orders"),
+                            ("trades", cmd_trades, "closed trades")):
+        verb = sub.add_parser(name, help=text)
+        verb.add_argument("--aws", action="store_true", help=aws_help)
+        verb.add_argument("--json", action="store_true", help="print the API's JSON")
+        verb.add_argument("--strategy")
+        verb.add_argument("--symbol")
+        if name in ("orders", "trades"):
+            verb.add_argument("--limit", type=int)
+            verb.add_argument("--offset", type=int)
+        if name == "trades":
+            verb.add_argument("--since", help="closed at or after, ISO-8601 UTC")
+            verb.add_argument("--until", help="closed before, ISO-8601 UTC")
+        verb.set_defaults(run=run)
+
+    flat = sub.add_parser("flatten", help="close every position of a strategy (or all), with --confirm FLATTEN")
+    flat.add_argument("strategy", nargs="?", help="the strategy (default: every strategy, kill switch on)")
+    flat.add_argument("--confirm", help="type FLATTEN")
+    flat.add_argument("--reason", required=True, help="why (recorded with the action)")
+    flat.add_argument("--aws", action="store_true", help=aws_help)
+    flat.set_defaults(run=cmd_flatten)
 
     risk = sub.add_parser("risk", help="trading states and breakers: status, or reset a tripped breaker")
     risk.add_argument("action", choices=["status", "reset"])
@@ -453,7 +638,26 @@ def parser() -> argparse.ArgumentParser:
                                               "or position_loss")
     risk.add_argument("--strategy", default="account", help="the strategy whose breaker to reset")
     risk.add_argument("--reason", help="why (required for reset), kept in the reset log")
+    risk.add_argument("--aws", action="store_true", help=aws_help)
     risk.set_defaults(run=cmd_risk)
+
+    sett = sub.add_parser("settings", help="a strategy's current settings and their history")
+    sett.add_argument("name")
+    sett.add_argument("--aws", action="store_true", help=aws_help)
+    sett.set_defaults(run=cmd_settings)
+
+    token = sub.add_parser("api-token", help="create the control API's bearer token (--aws: store it in SSM)")
+    token.add_argument("--aws", action="store_true", help="store it as an SSM SecureString in the deployed account")
+    token.set_defaults(run=cmd_api_token)
+
+    ref = sub.add_parser("settings-reference", help="write docs/settings.md from the settings model")
+    ref.add_argument("--out", default="docs/settings.md")
+    ref.set_defaults(run=cmd_settings_reference)
+
+    serve = sub.add_parser("serve", help="the control API and dashboard on localhost over the local results")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--results", default="demo", help="demo (default), replay, compare or local")
+    serve.set_defaults(run=cmd_serve)
 
     invoke = sub.add_parser("invoke", help="run one handler on a saved event, as sam local invoke would")
     invoke.add_argument("function")
@@ -482,6 +686,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in LOCAL_ONLY and "--aws" in argv:
+        print(f"tradeflow {command}: --aws refused: {command} {LOCAL_ONLY[command]}", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     try:
         return args.run(args)

@@ -20,11 +20,14 @@ for reordering across groups; in sequence by default).
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import json
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tradeflow import clock
 
@@ -114,9 +117,11 @@ class MemoryQueues:
     def _visible(self, message: Message, now: datetime) -> bool:
         return message.visible_at is None or message.visible_at <= now
 
-    def receive(self, url: str, max_messages: int = 10) -> list[dict]:
-        """Receive up to ``max_messages``, moving those past their receive limit to the DLQ."""
+    def receive(self, url: str, max_messages: int = 10, visibility_seconds: int | None = None) -> list[dict]:
+        """Receive up to ``max_messages``, moving those past their receive limit to the DLQ;
+        ``visibility_seconds`` overrides the queue's visibility timeout for this receive."""
         queue, now = self._queue(url), clock.now()
+        hidden = queue.visibility_seconds if visibility_seconds is None else visibility_seconds
         for message in queue.messages:
             if message.receipt is not None and self._visible(message, now):
                 message.receipt = None  # its visibility timeout ran out
@@ -145,7 +150,7 @@ class MemoryQueues:
                 continue
             message.receives += 1
             message.receipt = uuid.uuid4().hex
-            message.visible_at = now + timedelta(seconds=queue.visibility_seconds)
+            message.visible_at = now + timedelta(seconds=hidden)
             taken.append(message)
         return [m.as_sqs() for m in taken]
 
@@ -193,3 +198,269 @@ class MemoryQueues:
             return any(m.receipt is None or self._visible(m, now) for m in queue.messages)
         busy = {m.group for m in queue.messages if m.receipt is not None and not self._visible(m, now)}
         return any(m.group not in busy for m in queue.messages)
+
+
+class _Raw(io.BytesIO):
+    """The raw body of an :class:`~botocore.awsrequest.AWSResponse`: read whole (``stream``) or
+    as a streaming body (``read``), as urllib3's response is."""
+
+    def stream(self, **_: object):
+        yield self.getvalue()
+
+
+def _read_body(request: Any) -> bytes:
+    """The bytes of a prepared botocore request, an ``aws-chunked`` upload decoded."""
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+        if hasattr(request.body, "seek"):
+            request.body.seek(0)
+    body = (body or b"") if isinstance(body, bytes | bytearray) else (body or "").encode()
+    if "aws-chunked" not in str(request.headers.get("Content-Encoding", "")):
+        return bytes(body)
+    out, rest = bytearray(), bytes(body)
+    while rest:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line.split(b";", 1)[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        rest = rest[size + 2:]
+    return bytes(out)
+
+
+class Wire:
+    """SQS, SNS ``Publish`` and the objects of chosen S3 buckets answered in memory at
+    botocore's wire: a ``before-send`` event handler returns the HTTP response the service
+    would, so that the callers' boto3 clients still validate, serialise and sign each request
+    and parse each response (botocore "Event reference": ``before-send``), with no network and
+    no moto behind them. SQS is :class:`MemoryQueues` (FIFO groups, deduplication, visibility
+    timeouts, receive counts, redrive), spoken in the AWS JSON 1.0 protocol botocore uses for
+    SQS; an SNS publish to a topic with SQS subscribers is delivered to them as SNS's JSON
+    envelope (Type, MessageId, TopicArn, Subject, Message, Timestamp); S3 GetObject, PutObject
+    and DeleteObject keep bytes per (bucket, key). Every other call returns None from the
+    handler and goes on to the next one (moto, when it is active).
+
+    ``install(events)`` registers on a botocore event emitter, e.g. the boto3 default
+    session's, so every client created afterwards is answered; ``uninstall(events)`` undoes it.
+    botocore calls every ``before-send`` handler and keeps the first response, so a handler
+    registered after this one (moto's) should skip the requests :meth:`answered`.
+    """
+
+    def __init__(self, region: str, account_id: str, queues: MemoryQueues | None = None) -> None:
+        self.region, self.account_id = region, account_id
+        self.queues = queues or MemoryQueues()
+        self.subscriptions: dict[str, list[str]] = {}
+        self.buckets: set[str] = set()
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.calls: dict[str, int] = {}
+        self._answered: Any = None
+
+    def answered(self, request: Any) -> bool:
+        """Whether this wire answered ``request`` (the one being sent now)."""
+        return request is self._answered
+
+    # --- registration ---------------------------------------------------------------------
+
+    def install(self, events: Any) -> None:
+        events.register_first("before-send.sqs", self._sqs, unique_id="tradeflow-wire-sqs")
+        events.register_first("before-send.sns", self._sns, unique_id="tradeflow-wire-sns")
+        events.register_first("before-send.s3", self._s3, unique_id="tradeflow-wire-s3")
+
+    def uninstall(self, events: Any) -> None:
+        for service in ("sqs", "sns", "s3"):
+            events.unregister(f"before-send.{service}", unique_id=f"tradeflow-wire-{service}")
+
+    def queue_url(self, name: str) -> str:
+        return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
+
+    def queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+
+    def subscribe(self, topic_arn: str, queue_name: str) -> None:
+        """Deliver what is published to ``topic_arn`` to the queue ``queue_name`` (raw delivery off)."""
+        self.subscriptions.setdefault(topic_arn, []).append(queue_name)
+
+    # --- SQS --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(request: Any, status: int, payload: dict, headers: dict | None = None) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0", **(headers or {})},
+                           _Raw(json.dumps(payload).encode()))
+
+    def _sqs_error(self, request: Any, code: str, query_code: str, message: str) -> Any:
+        return self._json(request, 400, {"__type": f"com.amazonaws.sqs#{code}", "message": message},
+                          {"x-amzn-query-error": f"{query_code};Sender"})
+
+    def _sqs(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_sqs(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_sqs(self, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target") or b""
+        operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")[2]
+        params = json.loads(_read_body(request) or b"{}")
+        handler = getattr(self, f"_sqs_{operation}", None)
+        if handler is None:
+            return None
+        self.calls[f"sqs.{operation}"] = self.calls.get(f"sqs.{operation}", 0) + 1
+        name = (params.get("QueueUrl") or "").rsplit("/", 1)[-1] or params.get("QueueName", "")
+        if operation not in ("CreateQueue", "ListQueues") and name not in self.queues.queues:
+            return self._sqs_error(request, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
+                                   "The specified queue does not exist.")
+        return self._json(request, 200, handler(name, params))
+
+    def _sqs_CreateQueue(self, name: str, params: dict) -> dict:
+        attributes = params.get("Attributes", {})
+        dead_letter, max_receives = None, 5
+        if "RedrivePolicy" in attributes:
+            policy = json.loads(attributes["RedrivePolicy"])
+            dead_letter = policy["deadLetterTargetArn"].rsplit(":", 1)[-1]
+            max_receives = int(policy["maxReceiveCount"])
+            self.queues.create(dead_letter)
+        self.queues.create(name, int(attributes.get("VisibilityTimeout", 30)), dead_letter, max_receives)
+        return {"QueueUrl": self.queue_url(name)}
+
+    def _sqs_GetQueueUrl(self, name: str, params: dict) -> dict:
+        return {"QueueUrl": self.queue_url(name)}
+
+    def _sqs_ListQueues(self, name: str, params: dict) -> dict:
+        prefix = params.get("QueueNamePrefix", "")
+        return {"QueueUrls": [self.queue_url(q) for q in self.queues.queues if q.startswith(prefix)]}
+
+    def _sqs_DeleteQueue(self, name: str, params: dict) -> dict:
+        del self.queues.queues[name]
+        return {}
+
+    def _sqs_PurgeQueue(self, name: str, params: dict) -> dict:
+        self.queues.queues[name].messages.clear()
+        return {}
+
+    def _sqs_GetQueueAttributes(self, name: str, params: dict) -> dict:
+        queue, now = self.queues.queues[name], clock.now()
+        flying = sum(1 for m in queue.messages if m.receipt is not None and not self.queues._visible(m, now))
+        attributes = {"QueueArn": self.queue_arn(name), "VisibilityTimeout": str(queue.visibility_seconds),
+                      "ApproximateNumberOfMessages": str(len(queue.messages) - flying),
+                      "ApproximateNumberOfMessagesNotVisible": str(flying),
+                      "ApproximateNumberOfMessagesDelayed": "0"}
+        if queue.fifo:
+            attributes["FifoQueue"] = "true"
+        if queue.dead_letter:
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.queue_arn(queue.dead_letter),
+                                                      "maxReceiveCount": queue.max_receive_count})
+        wanted = params.get("AttributeNames") or ["All"]
+        return {"Attributes": attributes if "All" in wanted else {k: v for k, v in attributes.items() if k in wanted}}
+
+    def _send_one(self, name: str, entry: dict) -> dict:
+        body = entry["MessageBody"]
+        message_id = self.queues.send(name, body, entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
+        # A duplicate within the deduplication interval is accepted and not delivered, as SQS does.
+        return {"MessageId": message_id or str(uuid.uuid4()), "MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest()}
+
+    def _sqs_SendMessage(self, name: str, params: dict) -> dict:
+        return self._send_one(name, params)
+
+    def _sqs_SendMessageBatch(self, name: str, params: dict) -> dict:
+        return {"Successful": [{"Id": e["Id"], **self._send_one(name, e)} for e in params["Entries"]], "Failed": []}
+
+    def _sqs_ReceiveMessage(self, name: str, params: dict) -> dict:
+        messages = self.queues.receive(name, int(params.get("MaxNumberOfMessages", 1)), params.get("VisibilityTimeout"))
+        return {"Messages": messages} if messages else {}
+
+    def _sqs_DeleteMessage(self, name: str, params: dict) -> dict:
+        self.queues.delete(name, params["ReceiptHandle"])
+        return {}
+
+    def _sqs_DeleteMessageBatch(self, name: str, params: dict) -> dict:
+        for entry in params["Entries"]:
+            self.queues.delete(name, entry["ReceiptHandle"])
+        return {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
+
+    def _sqs_ChangeMessageVisibility(self, name: str, params: dict) -> dict:
+        self.queues.change_visibility(name, params["ReceiptHandle"], int(params["VisibilityTimeout"]))
+        return {}
+
+    def _sqs_ChangeMessageVisibilityBatch(self, name: str, params: dict) -> dict:
+        for entry in params["Entries"]:
+            self.queues.change_visibility(name, entry["ReceiptHandle"], int(entry["VisibilityTimeout"]))
+        return {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
+
+    # --- SNS (Publish only) -------------------------------------------------------------------
+
+    def _sns(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_sns(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_sns(self, request: Any) -> Any:
+        from urllib.parse import parse_qs
+
+        from botocore.awsrequest import AWSResponse
+
+        form = {k: v[0] for k, v in parse_qs(_read_body(request).decode(), keep_blank_values=True).items()}
+        if form.get("Action") != "Publish" or not form.get("TopicArn"):
+            return None
+        self.calls["sns.Publish"] = self.calls.get("sns.Publish", 0) + 1
+        message_id = str(uuid.uuid4())
+        envelope = {"Type": "Notification", "MessageId": message_id, "TopicArn": form["TopicArn"],
+                    "Message": form.get("Message", ""),
+                    "Timestamp": clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+        if "Subject" in form:
+            envelope["Subject"] = form["Subject"]
+        for queue in self.subscriptions.get(form["TopicArn"], []):
+            self.queues.send(queue, json.dumps(envelope), None, None)
+        body = (f'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
+                f"<MessageId>{message_id}</MessageId></PublishResult><ResponseMetadata>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></PublishResponse>").encode()
+        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
+
+    # --- S3 objects ---------------------------------------------------------------------------
+
+    def _s3(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_s3(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_s3(self, request: Any) -> Any:
+        from email.utils import formatdate
+        from urllib.parse import unquote, urlsplit
+
+        from botocore.awsrequest import AWSResponse
+
+        url = urlsplit(request.url)
+        bucket = next((b for b in self.buckets if url.netloc.startswith(f"{b}.")), None)
+        path = unquote(url.path)
+        if bucket is None:
+            bucket, _, path = path.lstrip("/").partition("/")
+            path = "/" + path
+        key = path[1:]
+        if bucket not in self.buckets or not key or url.query:
+            return None
+        self.calls[f"s3.{request.method}"] = self.calls.get(f"s3.{request.method}", 0) + 1
+        if request.method == "PUT":
+            body = _read_body(request)
+            self.objects[(bucket, key)] = body
+            return AWSResponse(request.url, 200, {"ETag": f'"{hashlib.md5(body).hexdigest()}"'}, _Raw(b""))
+        if request.method == "DELETE":
+            self.objects.pop((bucket, key), None)
+            return AWSResponse(request.url, 204, {}, _Raw(b""))
+        if request.method in ("GET", "HEAD"):
+            body = self.objects.get((bucket, key))
+            if body is None:
+                error = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code><Message>The "
+                         f"specified key does not exist.</Message><Key>{key}</Key></Error>").encode()
+                return AWSResponse(request.url, 404, {"Content-Type": "application/xml"},
+                                   _Raw(b"" if request.method == "HEAD" else error))
+            headers = {"ETag": f'"{hashlib.md5(body).hexdigest()}"', "Content-Length": str(len(body)),
+                       "Content-Type": "binary/octet-stream", "Last-Modified": formatdate(usegmt=True)}
+            return AWSResponse(request.url, 200, headers, _Raw(b"" if request.method == "HEAD" else body))
+        return None

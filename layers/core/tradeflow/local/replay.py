@@ -219,7 +219,9 @@ class ReplayResult:
 
     def to_json(self) -> dict[str, Any]:
         """OUT.json: trades, final_cash, final_equity, equity_curve and counts; money and
-        prices as decimal strings (exact), times ISO-8601 UTC."""
+        prices as decimal strings (exact), times ISO-8601 UTC; ``metrics`` as the cockpit shows them."""
+        from tradeflow.pipeline.cockpit import plain
+
         def iso(t: datetime | None) -> str | None:
             return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else None
 
@@ -244,6 +246,7 @@ class ReplayResult:
             "alerts_refused": dict(self.refusals),
             "alerts_after_last_bar": self.alerts_after_last_bar,
             "signals_refused": dict(s["signals_refused"]),
+            "metrics": plain(s["metrics"]),
         }
 
 

@@ -10,35 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradeflow.adapters import db
-from tradeflow.domain.ledger import LotClose, fifo_fill
+from tradeflow.adapters.read_models import fifo_lots
+from tradeflow.domain import metrics
 
 if TYPE_CHECKING:
     from tradeflow.local.demo import DemoResult
-
-
-def _fifo_lots(fills: list[tuple[str, Decimal, Decimal]]) -> list[LotClose]:
-    """The lot closes of one position's fills (side, quantity, price), first-in, first-out."""
-    lots, closed = (), []
-    for side, quantity, price in fills:
-        lots, closes = fifo_fill(lots, side, quantity, price)
-        closed += closes
-    return closed
-
-
-def max_drawdown(equity: list[Decimal]) -> Decimal:
-    """Largest peak-to-trough fall of ``equity``, as a fraction of the peak (0.12 = 12 %)."""
-    peak, worst = None, Decimal(0)
-    for value in equity:
-        peak = value if peak is None or value > peak else peak
-        worst = max(worst, (peak - value) / peak)
-    return worst
 
 
 def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[dict], Counter]:
     """(summary, equity curve [(time, equity)], closed trades, notifications sent by kind).
 
     Each closed trade carries, besides its average-cost figures, ``lots``: its fills matched
-    first-in, first-out (:func:`tradeflow.domain.ledger.fifo_fill`), each with the quantity,
+    first-in, first-out (:func:`tradeflow.adapters.read_models.fifo_lots`), each with the quantity,
     open and close price and gross P&L of one lot closed; they add up to the trade's P&L."""
     with db.connect(database_url) as conn:
         account = conn.execute("SELECT * FROM accounts WHERE strategy_id = %s", (strategy_id,)).fetchone()
@@ -58,7 +41,7 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
             "WHERE o.strategy_id = %s AND o.position_id IS NOT NULL ORDER BY f.fill_id", (strategy_id,)
         ):
             position_fills[r["position_id"]].append((r["side"], r["quantity"], r["price"]))
-        trades = [{**t, "lots": _fifo_lots(position_fills[t["position_id"]])} for t in trades]
+        trades = [{**t, "lots": fifo_lots(position_fills[t["position_id"]])} for t in trades]
         decisions = conn.execute(
             "SELECT approved, reasons FROM decisions d JOIN signals s USING (signal_id) WHERE s.strategy_id = %s",
             (strategy_id,),
@@ -99,7 +82,11 @@ def read_results(database_url: str, strategy_id: str) -> tuple[dict, list, list[
         "realised_pnl": account["realised_pnl"],
         "fees": account["fees"],
         "total_return": equity / account["starting_cash"] - 1,
-        "max_drawdown": max_drawdown([e for _, e in curve]),
+        "max_drawdown": max(metrics.drawdowns([e for _, e in curve]), default=0.0),
+        # the cockpit's figures (tradeflow.domain.metrics, backtesting.py's conventions)
+        "metrics": metrics.compute(curve, [metrics.TradeResult(
+            t["entry_time"], t["exit_time"], t["pnl"] - t["fees"],
+            float((t["pnl"] - t["fees"]) / (t["entry_price"] * t["quantity"]))) for t in trades]) if curve else None,
         "last_messages": messages,
         "trips": trips,
     }
@@ -142,6 +129,16 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     t.add_row("total return", f"{s['total_return']:.2%} (realised P&L ${s['realised_pnl']:,.2f}, "
                               f"fees ${s['fees']:,.2f})")
     t.add_row("max drawdown", f"{s['max_drawdown']:.2%}")
+    if s["metrics"] is not None:
+        m = s["metrics"]
+
+        def ratio(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.2f}"
+
+        t.add_row("CAGR, Sharpe, Sortino, Calmar", f"{ratio(m.cagr and m.cagr * 100)} %, {ratio(m.sharpe)}, "
+                  f"{ratio(m.sortino)}, {ratio(m.calmar)} (backtesting.py's conventions)")
+        t.add_row("profit factor, expectancy, exposure", f"{ratio(m.profit_factor)}, "
+                  f"{ratio(m.expectancy and m.expectancy * 100)} % a trade, {m.exposure_time:.1%} of the time")
     t.add_row("notifications sent", f"{sum(result.notifications.values())} ("
               + ", ".join(f"{n} {k}" for k, n in sorted(result.notifications.items())) + ")")
     t.add_row("powertools metrics", ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items())))
@@ -152,6 +149,8 @@ def print_summary(result: DemoResult, report: Path, console) -> None:
     console.print("[bold]Last messages to the trader's email and phone:[/bold]")
     for message in s["last_messages"]:
         console.print(f"  {message}", markup=False)
+    console.print("Open these results in the cockpit (positions, orders, trades, equity, metrics, audit trail): "
+                  "[bold]tradeflow serve[/bold], then the URL it prints")
 
 
 def _svg_curve(curve: list[tuple[datetime, Decimal]], width: int = 900, height: int = 300) -> str:

