@@ -49,7 +49,7 @@ HITS_SQL = (
 def seed(conn, positions: int) -> None:
     """``positions`` open positions with accepted brackets over SYMBOLS symbols, a quote each."""
     strategies = max(1, positions // SYMBOLS)
-    config = StrategyConfig()
+    config = StrategyConfig(max_price_age_seconds=86_400)  # the seeded quotes are hours old: not stale here
     for n in range(strategies):
         store.add_strategy(conn, f"s{n}", config, START - timedelta(days=1))
     p = {"n": positions, "syms": SYMBOLS, "at": START - timedelta(hours=1)}

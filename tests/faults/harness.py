@@ -92,7 +92,10 @@ def scenario(seed: int) -> Scenario:
     commission, slippage, short = rng.choice([0, 1, 5]), rng.choice([0, 5]), rng.random() < 0.4
     config = StrategyConfig(commission_bps=Decimal(commission), slippage_bps=Decimal(slippage), allow_short=short,
                             max_open_positions=5, order_deadline_seconds=6 * 3600,
-                            notifications=NOTIFY_EVERYTHING)
+                            notifications=NOTIFY_EVERYTHING,
+                            # the suite's feed has one price per 6-hour step, and a retried message
+                            # may run an hour later: a limit that lets such a price still fill
+                            max_price_age_seconds=12 * 3600)
     steps, killed = [], False
     for _ in range(rng.randint(3, 4)):
         for s in symbols:

@@ -39,7 +39,10 @@ def test_tradeflow_dlq_redrive_replays_a_dead_lettered_message_once(local_home, 
 
     clock = ReplayClock(TEST_START)
     with LocalStack(local_home, database_url, clock) as stack:
-        stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0)), TEST_SECRET)
+        # the redrive below runs on the wall clock, years after the replayed alert's price:
+        # a price-age limit that still lets that price fill
+        stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                                  max_price_age_seconds=10**10), TEST_SECRET)
         real = paper_executor.process
 
         def database_away(*args, **kwargs):

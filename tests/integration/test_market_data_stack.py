@@ -19,10 +19,11 @@ from tradeflow.pipeline.market_data import MarketData
 from tests.conftest import SECRET, START
 
 BARS = Path(__file__).resolve().parents[1] / "fixtures" / "market_data" / "aapl_1min_bars.csv"
+TRAIL_BARS = BARS.with_name("aapl_1min_trail.csv")
 
 
-def recorded_bars() -> list[Bar]:
-    with BARS.open() as f:
+def recorded_bars(path: Path = BARS) -> list[Bar]:
+    with path.open() as f:
         rows = list(csv.DictReader(f))
     out = []
     for r in rows:
@@ -40,13 +41,13 @@ def replay_source(bars: list[Bar]):
     return fetch
 
 
-def fetcher(stack) -> MarketData:
+def fetcher(stack, bars: list[Bar] | None = None) -> MarketData:
     """The market_data step as its handler wires it, with the replay source standing in for
     Alpaca and the stop monitor invoked in process with the same JSON payload."""
     def hand_over(bars):
         stack.invoke("stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]})))
     return MarketData(watchlist=lambda: watchlist.read(stack.state_bucket), settings_of=MarketDataSettings,
-                      fetchers={"alpaca": replay_source(recorded_bars())}, hand_over=hand_over)
+                      fetchers={"alpaca": replay_source(bars or recorded_bars())}, hand_over=hand_over)
 
 
 def test_a_limit_entry_and_its_stop_loss_fire_at_the_bars_an_independent_walk_says(stack, conn, replay_clock):
@@ -275,3 +276,139 @@ def test_the_quotes_table_serves_the_price_feed_port_with_source_and_as_of(conn)
     assert feed.latest_bar("AAPL", bars[0].opened_at) is None
     assert feed.latest_quote("AAPL", later) == Quote("AAPL", Decimal("98.1"), later, "alert")
     assert feed.latest_quote("MSFT", later) is None
+
+
+def test_a_trailing_stop_fires_at_the_bar_an_independent_walk_says(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0)),
+                       SECRET)
+    bars = recorded_bars(TRAIL_BARS)
+    quantity, pct, limit = Decimal(10), Decimal(1), Decimal("100.50")
+    alert_at = START + timedelta(seconds=30)
+    replay_clock.set(alert_at)
+    md = fetcher(stack, bars)
+    body = json.dumps({"ticker": "NASDAQ:AAPL", "action": "buy", "quantity": str(quantity), "order_type": "limit",
+                       "limit_price": str(limit), "trailing_stop_pct": str(pct), "time": alert_at.isoformat()})
+    assert stack.post_webhook(body, token=f"test.{SECRET}")["statusCode"] == 202
+    stack.drain()
+
+    # independently: the buy limit fills in the first bar closing after the alert whose low
+    # reaches it, at the better of its open and the limit; the stop starts 1 % under the fill
+    # (rounded up to the cent); each later bar first fills the stop if its low reaches it (at
+    # the worse of its open and the stop), else raises the high-water mark to its high and the
+    # stop to 1 % under the mark (never down)
+    cent = Decimal("0.01")
+    entry_bar = next(b for b in bars if b.closes_at > alert_at and b.low <= limit)
+    entry_price = min(entry_bar.open, limit)
+    mark, stop = entry_price, (entry_price * (1 - pct / 100)).quantize(cent, "ROUND_CEILING")
+    exit_bar = exit_price = None
+    for b in bars[bars.index(entry_bar) + 1:]:
+        if b.low <= stop:
+            exit_bar, exit_price = b, min(b.open, stop)
+            break
+        mark = max(mark, b.high)
+        stop = max(stop, (mark * (1 - pct / 100)).quantize(cent, "ROUND_CEILING"))
+    assert exit_bar is not None and exit_bar is not bars[-1]  # the bars make the stop fire before the end
+
+    for b in bars:
+        replay_clock.set(b.closes_at + timedelta(seconds=2))
+        md.tick(b.closes_at + timedelta(seconds=2))
+        stack.drain()
+
+    fills = conn.execute("SELECT o.purpose, o.order_type, f.price, f.filled_at, f.price_source FROM fills f "
+                         "JOIN orders o USING (order_id) ORDER BY f.fill_id").fetchall()
+    assert [(f["purpose"], f["order_type"], f["price"], f["filled_at"], f["price_source"]) for f in fills] == [
+        ("entry", "limit", entry_price, entry_bar.opened_at, "alpaca"),
+        ("stop_loss", "trailing_stop", exit_price, exit_bar.opened_at, "alpaca")]
+    assert conn.execute("SELECT count(*) AS n FROM quotes WHERE source <> 'alpaca'").fetchone()["n"] == 0
+
+
+# --- staleness ------------------------------------------------------------------------------
+
+def hand_over(stack, *bars: Bar) -> None:
+    stack.invoke("stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]})))
+
+
+def stale_notes(stack) -> list[str]:
+    return [n["message"] for n in stack.inbox() if "stale price" in n["subject"]]
+
+
+def test_a_market_order_is_not_filled_at_a_price_older_than_the_limit(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              max_price_age_seconds=120), SECRET)
+    bar = recorded_bars()[0]
+    replay_clock.set(bar.closes_at)
+    hand_over(stack, bar)
+    for age, status in ((120, "filled"), (121, "rejected")):
+        at = bar.closes_at + timedelta(seconds=age)
+        replay_clock.set(at)
+        body = json.dumps({"ticker": "AAPL", "action": "buy" if status == "filled" else "sell", "quantity": "1",
+                           "time": at.isoformat()})  # no price: only the feed can price it
+        assert stack.post_webhook(body, token=f"test.{SECRET}")["statusCode"] == 202
+        stack.drain()
+        order = conn.execute("SELECT status, reason FROM orders WHERE purpose IN ('entry', 'exit') "
+                             "ORDER BY order_id DESC LIMIT 1").fetchone()
+        assert order["status"] == status, (age, order)
+    assert "121 s old (from replay" in order["reason"] and "max_price_age_seconds 120" in order["reason"]
+    fill = conn.execute("SELECT price, price_age_seconds, price_source FROM fills").fetchone()
+    assert (fill["price"], fill["price_age_seconds"], fill["price_source"]) == (bar.close, 120, "replay")
+
+
+def test_an_open_position_without_a_fresh_price_is_told_once_per_gap(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              max_price_age_seconds=120), SECRET)
+    bars = recorded_bars()
+    replay_clock.set(bars[0].closes_at)
+    hand_over(stack, bars[0])
+    buy = json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "5", "time": bars[0].closes_at.isoformat()})
+    stack.post_webhook(buy, token=f"test.{SECRET}")
+    stack.drain()
+    stack.inbox()
+    told = []
+    later = replace(bars[1], opened_at=bars[0].closes_at + timedelta(seconds=900),
+                    closes_at=bars[0].closes_at + timedelta(seconds=960))
+    for last, seconds in ((bars[0], 60), (bars[0], 121), (bars[0], 300), (bars[0], 900), (later, 10),
+                          (later, 200), (later, 400)):
+        replay_clock.set(last.closes_at + timedelta(seconds=seconds))
+        if last is later and seconds == 10:
+            hand_over(stack, later)  # a fresh price ends the gap
+        stack.run_schedule("stop_monitor")
+        stack.drain()
+        told.append(len(stale_notes(stack)))
+    # independently: a note when a price first gets older than 120 s, none while it stays so
+    assert told == [0, 1, 0, 0, 0, 1, 0]
+    assert conn.execute("SELECT status FROM positions").fetchone()["status"] == "open"  # not asked to close
+
+
+def test_close_on_stale_price_closes_the_position_at_the_last_price(stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              stop_loss_pct=Decimal(5), max_price_age_seconds=120,
+                                              close_on_stale_price=True), SECRET)
+    bars = recorded_bars()
+    replay_clock.set(bars[0].closes_at)
+    hand_over(stack, bars[0])
+    alert_at = bars[0].closes_at + timedelta(seconds=5)
+    replay_clock.set(alert_at)
+    buy = json.dumps({"ticker": "AAPL", "action": "buy", "quantity": "5", "time": alert_at.isoformat()})
+    stack.post_webhook(buy, token=f"test.{SECRET}")
+    stack.drain()
+    replay_clock.set(bars[1].closes_at + timedelta(seconds=1))
+    hand_over(stack, bars[1])  # the entry fills at this bar's open
+    stack.drain()
+    stack.inbox()
+    gone = bars[1].closes_at + timedelta(seconds=121)
+    replay_clock.set(gone)
+    stack.run_schedule("stop_monitor")
+    stack.drain()
+    notes = stale_notes(stack)
+    assert len(notes) == 1 and "121 s old" in notes[0] and "closing it at the last price" in notes[0]
+    exit_ = conn.execute("SELECT o.client_order_id, f.price, f.price_source, f.price_age_seconds FROM fills f "
+                         "JOIN orders o USING (order_id) WHERE o.purpose = 'exit'").fetchone()
+    position = conn.execute("SELECT position_id, status, realised_pnl FROM positions").fetchone()
+    assert exit_["client_order_id"] == f"stale:{position['position_id']}"
+    assert (exit_["price"], exit_["price_source"], exit_["price_age_seconds"]) == (bars[1].close, "replay", 121)
+    assert (position["status"], position["realised_pnl"]) == ("closed", (bars[1].close - bars[1].open) * 5)
+    legs = conn.execute("SELECT status FROM orders WHERE purpose = 'stop_loss'").fetchall()
+    assert [leg["status"] for leg in legs] == ["cancelled"]
+    stack.run_schedule("stop_monitor")
+    stack.drain()
+    assert stale_notes(stack) == [] and conn.execute("SELECT count(*) AS n FROM fills").fetchone()["n"] == 2

@@ -11,6 +11,7 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tradeflow import names
 from tradeflow.adapters import db, roles
+from tradeflow.domain.ports import Bar
 
 from tests.conftest import START
 
@@ -135,8 +136,9 @@ def test_the_whole_pipeline_runs_with_each_function_on_its_own_role(stack, strat
         stack.post_webhook(alert(action="cancel", ticker="MSFT"), token=strategy)
         stack.drain()
         replay_clock.set(replay_clock() + timedelta(minutes=1))
-        stack.record_quote("AAPL", replay_clock(), Decimal("111"))
-        stack.run_schedule("stop_monitor")
+        price = Decimal("111")  # a 1-minute bar handed over as the market_data function does: recorded, one tick
+        bar = Bar("AAPL", replay_clock() - timedelta(minutes=1), replay_clock(), price, price, price, price, "alpaca")
+        stack.invoke("stop_monitor", {"bars": [bar.to_json()]})
         stack.drain()
         stack.run_schedule("notifier")
         stack.drain()

@@ -88,3 +88,16 @@ def test_a_session_lasts_six_and_a_half_hours_or_three_and_a_half_on_a_half_day(
         return
     assert hours[1] - hours[0] == (timedelta(hours=3, minutes=30) if calendar.is_half_day(day)
                                    else timedelta(hours=6, minutes=30))
+
+
+@given(st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)))
+def test_extended_hours_run_4_to_20_new_york_on_trading_days_and_contain_the_session(at):
+    local = at.astimezone(NEW_YORK)
+    close = time(17) if calendar.is_half_day(local.date()) else time(20)
+    expected = calendar.is_trading_day(local.date()) and time(4) <= local.time() <= close
+    assert calendar.is_open(at, extended=True) == expected
+    assert not calendar.is_open(at) or calendar.is_open(at, extended=True)
+    opened = calendar.session_open(at, extended=True)
+    assert (opened is not None) == expected
+    if opened:
+        assert opened.astimezone(NEW_YORK).time() == time(4) and opened.date() <= at.date()

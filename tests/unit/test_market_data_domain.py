@@ -109,3 +109,52 @@ def test_a_bad_bar_alert_is_refused_naming_the_field(change, field):
     with pytest.raises(AlertError) as caught:
         bar_alerts.parse_bar_alert(read_body(BAR_MESSAGE) | change)
     assert caught.value.field == field
+
+
+# --- staleness at fill time and of open exposure ----------------------------------------------
+
+@given(st.integers(min_value=0, max_value=7200), st.integers(min_value=1, max_value=3600))
+def test_a_stale_refusal_names_age_source_and_limit_exactly_when_the_price_is_too_old(age, limit):
+    from tradeflow.domain.ports import stale_refusal
+
+    reason = stale_refusal("AAPL", T0, "alpaca", T0 + timedelta(seconds=age), limit)
+    assert (reason is None) == (age <= limit)
+    if reason:
+        assert f"{age} s old" in reason and "alpaca" in reason and f"max_price_age_seconds {limit}" in reason
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["AAPL", "MSFT", "IBM"]),
+                          st.none() | st.integers(min_value=0, max_value=5000)), max_size=8, unique_by=lambda t: t[:2]),
+       st.none() | st.integers(min_value=0, max_value=5000))
+def test_stale_exposures_are_those_without_a_price_fresher_than_their_strategy_limit(rows, opened_ago):
+    from tradeflow.domain.ports import Exposure, stale_exposures
+
+    now = T0 + timedelta(hours=2)
+    limits, closes = {"a": 300, "b": 900}, {"a": True, "b": False}
+    exposures = [Exposure(s, sym, n, "long", Decimal(3), None if ago is None else Decimal(10),
+                          None if ago is None else now - timedelta(seconds=ago), None if ago is None else "alpaca")
+                 for n, (s, sym, ago) in enumerate(rows)]
+    session_open = None if opened_ago is None else now - timedelta(seconds=opened_ago)
+    found = stale_exposures(exposures, limits.__getitem__, closes.__getitem__, now, session_open)
+    # independently: age counts from the later of the price and the session open
+    expected = []
+    for (s, sym, ago) in rows:
+        ages = [a for a in (ago, opened_ago) if a is not None]
+        if not ages or min(ages) > limits[s]:
+            expected.append((s, sym, closes[s] and ago is not None))
+    assert [(f.exposure.strategy_id, f.exposure.symbol, f.close) for f in found] == expected
+    assert len({f.key for f in found}) == len(found)  # one notice per strategy, symbol and episode
+
+
+def test_a_stale_price_notice_is_urgent_reading():
+    from tradeflow.domain.messages import NotificationEvent
+    from tradeflow.domain.notifications import render
+
+    facts = {"symbol": "AAPL", "side": "long", "quantity": "5", "price": "100.5", "source": "alpaca",
+             "age_seconds": "1200", "max_age_seconds": 900, "closing": False}
+    subject, text = render(NotificationEvent(key="k", kind="stale_price", strategy_id="s", facts=facts))
+    assert subject == "tradeflow: stale price for AAPL"
+    assert "100.5 (alpaca) is 1200 s old" in text and "limit 900 s" in text and len(text) <= 160
+    _, none = render(NotificationEvent(key="k", kind="stale_price", strategy_id="s",
+                                       facts=facts | {"price": None, "closing": True}))
+    assert "has no price at all" in none and "closing it" in none

@@ -53,11 +53,12 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "decisions": {SP: SIU, OC: SU, CT: S},
     # a message that can never succeed is recorded by the consumer that received it
     "rejected_messages": {SP: SI, OC: SI, PE: SI, NT: SI},
-    # bar alerts carry prices: the signal processor records them (an upsert)
-    "quotes": {SP: SIU, OC: S, PE: S, SM: S, NT: S, CT: S},
+    # alerts carry prices: the signal processor records them (an upsert); so does the stop
+    # monitor, for the bars handed to it by the market_data function and TradingView bar alerts
+    "quotes": {SP: SIU, OC: S, PE: S, SM: SIU, NT: S, CT: S},
     # the signal processor cancels entries that never reached the executor (through order_events);
-    # the stop monitor creates the market exits of a position past its maximum loss and of the
-    # end-of-day flatten (filled by the executor)
+    # the stop monitor creates the market exits of a position past its maximum loss, of the
+    # end-of-day flatten and of a position left without a fresh price (filled by the executor)
     "orders": {SP: SU, OC: SIU, PE: SU, SM: SIU, NT: S, CT: SIU},
     "order_statuses": {SP: S, OC: S, PE: S, SM: S, CT: S},
     "order_transitions": {SP: S, OC: S, PE: S, SM: S, CT: S},
@@ -68,7 +69,8 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: S},
     # the executor reads the start-of-day equity and the peak for the breakers
     "equity_snapshots": {PE: S, SM: SI, NT: SI, CT: S},
-    "notifications": {NT: SIU, CT: S},
+    # the stop monitor reads which stale-price notices were claimed, to tell the trader once
+    "notifications": {SM: S, NT: SIU, CT: S},
     # one row per notification and channel (sms, email, digest), kept by the notifier
     "notification_deliveries": {NT: SIU, CT: S},
     "schema_migrations": {},

@@ -18,8 +18,8 @@ from tradeflow.domain.ledger import Position
 from tradeflow.domain.monitor import TickPlan, WorkingOrder
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.ports import Bar as PriceBar
+from tradeflow.domain.ports import Exposure, age_seconds
 from tradeflow.domain.ports import Quote as PriceQuote
-from tradeflow.domain.ports import age_seconds
 from tradeflow.domain.risk import Decision, RiskSnapshot, TradingState
 from tradeflow.domain.risk.breakers import Trip
 from tradeflow.domain.signals import Intent, Signal
@@ -752,6 +752,33 @@ def record_equity_marks(conn: psycopg.Connection, at: datetime) -> None:
         "FROM accounts a LEFT JOIN value v USING (strategy_id) ON CONFLICT DO NOTHING",
         {"at": at},
     )
+
+
+def stale_exposures(conn: psycopg.Connection, at: datetime, older_than: datetime) -> list[Exposure]:
+    """The open positions whose symbol's latest price at ``at`` is older than ``older_than``
+    (or that have none), with that price, in one statement: the positions through the
+    open-position index, the price looked up once per symbol."""
+    rows = conn.execute(
+        "WITH open AS MATERIALIZED (SELECT strategy_id, symbol, position_id, side, quantity FROM positions "
+        "  WHERE status = 'open'), "
+        "last AS (SELECT s.symbol, q.price, q.ts, q.source FROM (SELECT DISTINCT symbol FROM open) s "
+        "  LEFT JOIN LATERAL (SELECT price, ts, source FROM quotes WHERE quotes.symbol = s.symbol AND ts <= %(at)s "
+        "  ORDER BY ts DESC LIMIT 1) q ON true) "
+        "SELECT o.*, l.price, l.ts, l.source FROM open o JOIN last l USING (symbol) "
+        "WHERE l.ts IS NULL OR l.ts < %(older)s ORDER BY o.strategy_id, o.symbol",
+        {"at": at, "older": older_than},
+    ).fetchall()
+    return [Exposure(r["strategy_id"], r["symbol"], r["position_id"], r["side"], r["quantity"], r["price"], r["ts"],
+                     r["source"]) for r in rows]
+
+
+def notified(conn: psycopg.Connection, keys: list[str]) -> set[str]:
+    """Which of the notification ``keys`` were claimed already (sent, sending or failed)."""
+    if not keys:
+        return set()
+    rows = conn.execute("SELECT notification_key FROM notifications WHERE notification_key = ANY(%s)",
+                        (keys,)).fetchall()
+    return {r["notification_key"] for r in rows}
 
 
 # --- notifications -----------------------------------------------------------------------

@@ -41,6 +41,8 @@ URGENCY: dict[str, Urgency] = {
     "breaker_tripped": "urgent",
     "breaker_reset": "urgent",
     "trading_state": "urgent",
+    # an open position left without a fresh price: its stops cannot fire
+    "stale_price": "urgent",
     "fill": "routine",  # a stop-loss fill is urgent: see urgency()
     "signal_refused": "info",
     "alert_refused": "info",

@@ -5,6 +5,9 @@
   package's NYSE calendar (``holidays.financial_holidays("NYSE")``, which follows the NYSE's
   published holiday list and the one-off closures, such as national days of mourning).
 - Regular session: 9:30 to 16:00 New York time (NYSE Rule 7.34, "Trading Sessions").
+- Extended hours (``extended=True``): 4:00 to 20:00 New York time, the early (pre-market) and
+  late (post-market) sessions around the regular one (NYSE Arca Rule 7.34-E, "Trading
+  Sessions"); on a half day the late session ends at 17:00.
 - Early closes: 13:00 New York time on the NYSE half days, which ``holidays`` does not list:
   the day before Independence Day (3 July) when it is a weekday, the day after Thanksgiving,
   and Christmas Eve (24 December) when it is a weekday, each only if it is a trading day
@@ -23,6 +26,9 @@ MARKET_ZONE = ZoneInfo("America/New_York")
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 EARLY_CLOSE = time(13, 0)
+EXTENDED_OPEN = time(4, 0)
+EXTENDED_CLOSE = time(20, 0)
+EXTENDED_EARLY_CLOSE = time(17, 0)
 THANKSGIVING_MONTH = 11
 
 
@@ -61,14 +67,20 @@ def is_half_day(day: date) -> bool:
     )
 
 
-def session(day: date) -> tuple[datetime, datetime] | None:
+def session(day: date, extended: bool = False) -> tuple[datetime, datetime] | None:
     """The regular session of ``day`` as (open, close) in UTC, or None when the NYSE is shut.
-    Close is 16:00 New York time, 13:00 on a half day."""
+    Close is 16:00 New York time, 13:00 on a half day. ``extended``: the extended-hours day
+    instead, 4:00 to 20:00 (17:00 on a half day)."""
     if not is_trading_day(day):
         return None
-    close = EARLY_CLOSE if is_half_day(day) else REGULAR_CLOSE
+    if extended:
+        close = EXTENDED_EARLY_CLOSE if is_half_day(day) else EXTENDED_CLOSE
+        opening = EXTENDED_OPEN
+    else:
+        close = EARLY_CLOSE if is_half_day(day) else REGULAR_CLOSE
+        opening = REGULAR_OPEN
     return (
-        datetime.combine(day, REGULAR_OPEN, MARKET_ZONE).astimezone(UTC),
+        datetime.combine(day, opening, MARKET_ZONE).astimezone(UTC),
         datetime.combine(day, close, MARKET_ZONE).astimezone(UTC),
     )
 
@@ -79,11 +91,17 @@ def _local(at: datetime) -> datetime:
     return at.astimezone(MARKET_ZONE)
 
 
-def is_open(at: datetime) -> bool:
-    """Whether ``at`` falls in a regular session, open and close included (a run at the close
-    still sees the session's last prices)."""
-    hours = session(_local(at).date())
+def is_open(at: datetime, extended: bool = False) -> bool:
+    """Whether ``at`` falls in a regular session (``extended``: in the extended-hours day),
+    open and close included (a run at the close still sees the session's last prices)."""
+    hours = session(_local(at).date(), extended)
     return hours is not None and hours[0] <= at <= hours[1]
+
+
+def session_open(at: datetime, extended: bool = False) -> datetime | None:
+    """The open (UTC) of the session ``at`` falls in, or None when the market is shut at ``at``."""
+    hours = session(_local(at).date(), extended)
+    return hours[0] if hours is not None and hours[0] <= at <= hours[1] else None
 
 
 def next_close(at: datetime) -> datetime:

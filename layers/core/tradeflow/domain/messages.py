@@ -31,16 +31,14 @@ class ExecutionRequest(BaseModel):
     client_order_id: str
     strategy_id: str
     symbol: str
-    trigger: Literal["signal", "stop_loss", "take_profit", "working"] = "signal"
+    trigger: Literal["signal", "stop_loss", "take_profit", "working", "stale_price"] = "signal"
     trigger_price: Decimal | None = None
     bar_ts: datetime | None = None
 
 
 NotificationKind = Literal["fill", "signal_refused", "order_rejected", "daily_summary", "alert_refused",
                            "message_rejected", "breaker_tripped", "breaker_reset", "trading_state",
-                           "weekly_digest", "notify_test"]
-#: The kinds the notifier sends as urgent: every breaker trip and reset and trading-state change.
-URGENT_KINDS = frozenset({"breaker_tripped", "breaker_reset", "trading_state"})
+                           "weekly_digest", "notify_test", "stale_price"]
 
 
 class NotificationEvent(BaseModel):

@@ -44,6 +44,19 @@ def render(event: NotificationEvent) -> tuple[str, str]:
             f"tradeflow: {step} message rejected{what}",
             f"[{s}] set aside a message on the {step} queue{what} that cannot be processed: {f['reason']}",
         )
+    if event.kind == "stale_price":
+        # facts: symbol, side, quantity, price / source / age_seconds (None without any price),
+        # max_age_seconds, closing
+        if f.get("price") is None:
+            why = "has no price at all"
+        else:
+            why = f"last price {f['price']} ({f['source']}) is {f['age_seconds']} s old"
+        then = "closing it at the last price" if f.get("closing") else "stops and targets cannot fire"
+        return (
+            f"tradeflow: stale price for {f['symbol']}",
+            f"[{s}] {f['side']} {f['quantity']} {f['symbol']} open but its {why} "
+            f"(limit {f['max_age_seconds']} s): {then}",
+        )
     if event.kind == "daily_summary":
         # facts: date, fills, realised_pnl (the day's, net of fees), unrealised_pnl, total_realised_pnl,
         # equity, trades (closed today), wins, open_positions, positions (lines), refusals {kind: n}, held (messages)

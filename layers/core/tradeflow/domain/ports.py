@@ -148,3 +148,68 @@ def fresh_enough(as_of: datetime, now: datetime, max_age_seconds: int = DEFAULT_
     if max_age_seconds < 0:
         raise ValueError("max_age_seconds must be zero or more (seconds)")
     return age_seconds(as_of, now) <= max_age_seconds
+
+
+def stale_refusal(symbol: str, as_of: datetime, source: str, now: datetime, max_age_seconds: int) -> str | None:
+    """Why the price of ``symbol`` observed at ``as_of`` from ``source`` may not fill an order
+    at ``now`` (UTC), or None when it is fresh enough (:func:`fresh_enough`). The reason names
+    the price's age and source, the limit, and the setting that sets it."""
+    if fresh_enough(as_of, now, max_age_seconds):
+        return None
+    return (f"the last price of {symbol} is {age_seconds(as_of, now):f} s old (from {source}, as of "
+            f"{as_of:%Y-%m-%d %H:%M:%S}Z), older than max_price_age_seconds {max_age_seconds}: "
+            f"no order fills at a stale price")
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """An open position of ``strategy_id`` in ``symbol`` (``position_id``; ``side`` long or
+    short; ``quantity`` in shares or units) with the latest price of its symbol: ``price``
+    (currency per share), ``as_of`` and ``source``, all None when the feed has none."""
+
+    strategy_id: str
+    symbol: str
+    position_id: int
+    side: str
+    quantity: Decimal
+    price: Decimal | None
+    as_of: datetime | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class StalePrice:
+    """An open exposure without a fresh price: ``key`` is the notification's natural key (one
+    per strategy, symbol and episode, an episode being the last price the feed had: a fresh
+    price ends it, the next gap is a new one); ``close`` says whether to close the position at
+    the last price (``close_on_stale_price``); ``facts`` are the notification's values."""
+
+    exposure: Exposure
+    key: str
+    close: bool
+    facts: dict[str, Any]
+
+
+def stale_exposures(exposures: list[Exposure], max_age_of: Any, close_of: Any, now: datetime,
+                    session_open: datetime | None = None) -> list[StalePrice]:
+    """The exposures whose symbol has no price at most ``max_age_of(strategy_id)`` seconds old
+    at ``now`` (UTC); ``close_of(strategy_id)`` says whether that strategy closes such a
+    position at its last price. With ``session_open`` (the open of the exchange session ``now``
+    is in) age counts from the open at the earliest: the first bars of a session get the same
+    time to arrive as any later one, so overnight is not a gap. A position without any price
+    is reported but never closed (there is no price to close it at)."""
+    found = []
+    for e in exposures:
+        limit = max_age_of(e.strategy_id)
+        since = max(e.as_of, session_open) if e.as_of and session_open else (e.as_of or session_open)
+        if since is not None and fresh_enough(since, now, limit):
+            continue
+        episode = e.as_of.isoformat() if e.as_of else "none"
+        age = None if e.as_of is None else f"{age_seconds(e.as_of, now):f}"
+        close = bool(close_of(e.strategy_id)) and e.price is not None
+        found.append(StalePrice(e, f"stale_price:{e.strategy_id}:{e.symbol}:{episode}", close, {
+            "symbol": e.symbol, "side": e.side, "quantity": f"{e.quantity.normalize():f}",
+            "price": None if e.price is None else str(e.price), "source": e.source, "age_seconds": age,
+            "max_age_seconds": limit, "closing": close,
+        }))
+    return found

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tradeflow.domain.alerting import NotificationSettings
+from tradeflow.domain.ports import DEFAULT_MAX_PRICE_AGE_SECONDS
 from tradeflow.names import STRATEGY_ID
 
 #: Default of :attr:`StrategyConfig.max_alert_age_seconds` (seconds); the webhook reads the
@@ -135,6 +136,12 @@ class StrategyConfig(BaseModel):
     #: Who hears about what, where and when: urgency routing, rate limits, quiet hours,
     #: digests (docs/notifications.md).
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    #: A price older than this many seconds fills no order under the quote model (a market
+    #: order arriving is rejected naming the price's age and source, a working one waits); an
+    #: open position whose symbol has no price this fresh is reported once (``stale_price``).
+    max_price_age_seconds: int = Field(default=DEFAULT_MAX_PRICE_AGE_SECONDS, ge=1)
+    #: Close such a position at its last price (an exit market order) instead of only telling.
+    close_on_stale_price: bool = False
 
     # --- limits and breakers (domain/risk): each off (None or 0) by default ---------------
     #: Daily loss: realised plus unrealised P&L since the session opened (equity now minus the

@@ -43,6 +43,8 @@ UNITS: dict[str, tuple[str, object]] = {
     "dedupe_window_seconds": ("seconds", 60),
     "max_alert_age_seconds": ("seconds (0 = no limit)", 120),
     "order_deadline_seconds": ("seconds", 600),
+    "max_price_age_seconds": ("seconds", 600),
+    "close_on_stale_price": ("true/false", True),
     "fixed_quantity": ("shares per entry", "10"),
     "alert_quantity_multiplier": ("times the alert's quantity", "2"),
     "risk_pct": ("percent of equity risked to the stop", "1"),

@@ -27,6 +27,7 @@ from tradeflow.adapters.store import as_bar, as_resting
 from tradeflow.domain import calendar, fills, ledger, sizing, stops
 from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
+from tradeflow.domain.ports import stale_refusal
 from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.pipeline import guardian
@@ -86,9 +87,9 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
             store.transition(conn, order["order_id"], "pending", "accepted", "held until the market opens", now)
         return
     match = _match(conn, order, request, config, now)
-    if match is None:
+    if match is None or isinstance(match, str):
         if status == "pending":
-            _to(conn, order, "rejected", f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
+            _to(conn, order, "rejected", match or f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
         return
     price, reference, bar = match
     if status == "pending":
@@ -121,9 +122,24 @@ def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> 
 def _match(conn, order, request, config: StrategyConfig, now):
     """(price or None, the pre-slippage reference price, the bar's quote row) for ``order``
     now; the bar is None under the quote model and False when the bar model has no bar for
-    it yet. None when there is no price at all (the quote model with an empty feed)."""
+    it yet. None when there is no price at all (the quote model with an empty feed); the
+    reason, when a pending market order would fill at a stale price (it is rejected; any
+    other order waits for a fresh one).
+
+    The quote model reads the latest quote through the price feed
+    (:class:`tradeflow.adapters.store.QuotesFeed`) and fills nothing at a price older than
+    ``max_price_age_seconds`` (:func:`tradeflow.domain.ports.stale_refusal`), except the exit
+    of a position closed for a stale price (trigger ``stale_price``: at the last price, under
+    either model). The bar model fills at a bar that closed after the order began to work,
+    never at an older price."""
     terms = as_resting(order)
     tick = config.instrument(order["symbol"]).tick_size
+    if request.trigger == "stale_price":
+        quote = store.QuotesFeed(conn).latest_quote(order["symbol"], now)
+        if quote is None:
+            return (None, None, False)
+        reference = fills.quote_price(order["side"], quote.price, quote.bid, quote.ask)
+        return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None
     if config.fill_model == "bar":
         if request.bar_ts is not None:
             quote = store.bar_at(conn, order["symbol"], request.bar_ts)
@@ -135,10 +151,13 @@ def _match(conn, order, request, config: StrategyConfig, now):
                 return (None, None, False)
         bar = as_bar(quote)
         return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, quote
-    quote = store.latest_quote(conn, order["symbol"], now)
+    quote = store.QuotesFeed(conn).latest_quote(order["symbol"], now)
     if quote is None:
         return None if order["status"] == "pending" else (None, None, False)
-    reference = fills.quote_price(order["side"], quote["price"], quote["bid"], quote["ask"])
+    refusal = stale_refusal(order["symbol"], quote.as_of, quote.source, now, config.max_price_age_seconds)
+    if refusal is not None:
+        return refusal if order["status"] == "pending" and order["order_type"] == "market" else (None, None, False)
+    reference = fills.quote_price(order["side"], quote.price, quote.bid, quote.ask)
     if request.trigger in LEG_PURPOSES and order["purpose"] in LEG_PURPOSES:
         # triggered by the stop monitor: a stop is now a market order, a take-profit fills at
         # its limit or better even if the price moved back since the tick
@@ -191,7 +210,7 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
             return
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
-    priced_by = bar or store.latest_quote(conn, order["symbol"], now)  # the quote the match used
+    priced_by = bar or _priced_by(conn, order["symbol"], now)  # the quote the match used
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
                       effect.realised_pnl, filled_at, priced_by, booked_at=now)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
@@ -241,6 +260,12 @@ def _activate_legs(conn, entry: dict, config: StrategyConfig, price: Decimal, po
         store.transition(conn, leg["order_id"], "pending", "accepted", "entry filled", now)
         active.append(store.order(conn, leg["client_order_id"]))
     return active
+
+
+def _priced_by(conn: psycopg.Connection, symbol: str, now: datetime) -> dict | None:
+    """The source and as-of time (``source``, ``ts``) of the latest quote, read through the feed."""
+    quote = store.QuotesFeed(conn).latest_quote(symbol, now)
+    return None if quote is None else {"source": quote.source, "ts": quote.as_of}
 
 
 def _to(conn: psycopg.Connection, order: dict, status: str, reason: str, now) -> None:
