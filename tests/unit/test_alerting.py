@@ -132,6 +132,8 @@ def events(draw):
         "client_order_id": draw(t), "queue": "tradeflow-" + draw(t) + ".fifo", "sent_at": draw(t),
         "breaker": draw(t), "state": draw(t), "until": draw(st.one_of(st.none(), t)), "who": draw(t),
         "why": draw(t), "scope": draw(t), "previous": draw(t),
+        "source": draw(t), "age_seconds": draw(st.integers(0, 10**9)), "max_age_seconds": draw(st.integers(1, 10**6)),
+        "closing": draw(st.booleans()),
     }
     strategy_id = draw(st.from_regex(r"[a-z0-9-]{1,63}", fullmatch=True))
     return NotificationEvent(key="k", kind=kind, strategy_id=strategy_id, facts=facts)

@@ -104,3 +104,16 @@ def test_exposure_caps_shrink_or_refuse_with_the_numbers():
     with pytest.raises(SizingError, match="max_gross_exposure_pct 100 %.*at most 20 fits"):
         cap_exposure(refuse, Decimal(300), Decimal(50), None, Decimal(10**5), Decimal(99_000), Decimal(0),
                      Decimal(1), "AAPL")
+
+
+def test_the_config_hash_survives_a_round_trip_through_reordered_json():
+    # Given settings with nested mappings, written and read back with their keys in another order
+    import json
+
+    from tradeflow.domain.strategy import StrategyConfig
+
+    config = StrategyConfig(instruments={"MSFT": {"tick_size": "0.01"}, "AAPL": {"lot_size": "1"}})
+    reordered = json.dumps(json.loads(config.model_dump_json()), sort_keys=True)  # as jsonb may return it
+    shuffled = dict(reversed(list(json.loads(reordered).items())))
+    # Then the hash recorded with every decision is the same
+    assert StrategyConfig.model_validate(shuffled).config_hash() == config.config_hash()

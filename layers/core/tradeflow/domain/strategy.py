@@ -4,6 +4,7 @@ decision records so it can be replayed and explained."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from decimal import Decimal
 from typing import Literal
@@ -202,8 +203,11 @@ class StrategyConfig(BaseModel):
         return Instrument(tick_size=own.tick_size or self.tick_size, lot_size=lot, fractional=fractional)
 
     def config_hash(self) -> str:
-        """SHA-256 (hex, first 16 chars) of the canonical JSON of these settings."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """SHA-256 (hex, first 16 chars) of the canonical JSON of these settings: keys sorted at
+        every level, so settings read back from PostgreSQL's jsonb (which reorders keys) hash
+        the same as the ones written."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def check_strategy_id(strategy_id: str) -> str:

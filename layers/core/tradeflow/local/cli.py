@@ -368,6 +368,8 @@ PREVIEW_FACTS: dict[str, dict] = {
                       "best": "GOOG 1117.94", "worst": "MSFT -373.79", "equity": "105705.06",
                       "sparkline": "▁▂▄▃█", "refusals": {}, "held": []},
     "notify_test": {"sent_at": "2024-03-01T21:30:00+00:00"},
+    "stale_price": {"symbol": "AAPL", "side": "long", "quantity": "40", "price": "179.98", "source": "alpaca",
+                    "age_seconds": 1260, "max_age_seconds": 900, "closing": False},
     "breaker_tripped": {"breaker": "daily loss limit", "symbol": None, "state": "REDUCING",
                         "until": "2024-03-02T14:30:00+00:00", "reason": "lost 1.2 % of the start-of-day equity (limit 1 %)"},
     "breaker_reset": {"breaker": "daily loss limit", "who": "cockpit", "why": "checked the fills"},

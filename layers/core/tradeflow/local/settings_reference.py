@@ -45,6 +45,8 @@ UNITS: dict[str, tuple[str, object]] = {
     "order_deadline_seconds": ("seconds", 600),
     "max_price_age_seconds": ("seconds", 600),
     "close_on_stale_price": ("true/false", True),
+    "notifications": ("urgency routing, rate limits, quiet hours, digests (docs/notifications.md)",
+                      {"routes": {"urgent": ["sms"], "routine": ["digest"], "info": ["digest"]}, "rate_limits": {"sms": 5}}),
     "fixed_quantity": ("shares per entry", "10"),
     "alert_quantity_multiplier": ("times the alert's quantity", "2"),
     "risk_pct": ("percent of equity risked to the stop", "1"),
