@@ -543,12 +543,13 @@ def amend(conn: psycopg.Connection, order_id: int, field: str, value: Decimal, r
     )
 
 
-def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str) -> list[Row]:
-    """The strategy's entries in ``symbol`` not yet filled (pending or accepted), locked."""
+def working_entries(conn: psycopg.Connection, strategy_id: str, symbol: str | None = None) -> list[Row]:
+    """The strategy's entries (in ``symbol``, or in every symbol) not yet filled (pending or
+    accepted), locked, oldest first."""
     return conn.execute(
-        "SELECT * FROM orders WHERE strategy_id = %s AND symbol = %s AND purpose = 'entry' "
-        "AND status IN ('pending', 'accepted') ORDER BY order_id FOR UPDATE",
-        (strategy_id, symbol),
+        "SELECT * FROM orders WHERE strategy_id = %(s)s AND (%(sym)s::text IS NULL OR symbol = %(sym)s) "
+        "AND purpose = 'entry' AND status IN ('pending', 'accepted') ORDER BY order_id FOR UPDATE",
+        {"s": strategy_id, "sym": symbol},
     ).fetchall()
 
 
@@ -646,6 +647,32 @@ def insert_fill(conn: psycopg.Connection, order_id: int, quantity: Decimal, pric
         (order_id, quantity, price, quote_price, slippage_bps, fee, realised, now,
          priced_by["source"] if priced_by else None, as_of, age),
     )
+
+
+def open_positions(conn: psycopg.Connection, strategy_id: str, at: datetime | None = None) -> list[Row]:
+    """The strategy's open positions by symbol; with ``at``, each with ``unrealised`` (currency:
+    side x (latest price at or before ``at`` x quantity - cost basis); positions without a
+    price are left out then)."""
+    if at is None:
+        return conn.execute("SELECT * FROM positions WHERE strategy_id = %s AND status = 'open' ORDER BY symbol",
+                            (strategy_id,)).fetchall()
+    return conn.execute(
+        "SELECT p.*, CASE p.side WHEN 'long' THEN 1 ELSE -1 END * (q.price * p.quantity - p.cost_basis) "
+        "  AS unrealised FROM positions p JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol "
+        "  AND ts <= %s ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open' "
+        "ORDER BY p.symbol",
+        (at, strategy_id),
+    ).fetchall()
+
+
+def position(conn: psycopg.Connection, position_id: int) -> Row | None:
+    """One position by id, open or closed."""
+    return conn.execute("SELECT * FROM positions WHERE position_id = %s", (position_id,)).fetchone()
+
+
+def fill_of(conn: psycopg.Connection, order_id: int) -> Row | None:
+    """The order's fill (tradeflow books one fill per order), or None."""
+    return conn.execute("SELECT * FROM fills WHERE order_id = %s", (order_id,)).fetchone()
 
 
 def open_position(conn: psycopg.Connection, strategy_id: str, symbol: str, lock: bool = False) -> Row | None:

@@ -150,8 +150,7 @@ def close_positions(conn: psycopg.Connection, strategy_id: str, config: Strategy
     from tradeflow.pipeline import paper_executor
 
     closed, unpriced = 0, []
-    for position in conn.execute("SELECT * FROM positions WHERE strategy_id = %s AND status = 'open' "
-                                 "ORDER BY symbol", (strategy_id,)).fetchall():
+    for position in store.open_positions(conn, strategy_id):
         symbol = position["symbol"]
         if symbols is not None and symbol not in symbols:
             continue
@@ -181,9 +180,7 @@ def _wind_down(conn, strategy_id: str, reason: str, now: datetime, flatten: bool
     with conn.transaction():
         store.account(conn, strategy_id, lock=True)
         cancelled = 0
-        for entry in conn.execute(
-                "SELECT * FROM orders WHERE strategy_id = %s AND purpose = 'entry' AND status IN ('pending', 'accepted') "
-                "ORDER BY order_id FOR UPDATE", (strategy_id,)).fetchall():
+        for entry in store.working_entries(conn, strategy_id):
             store.transition(conn, entry["order_id"], entry["status"], "cancelled", reason, now)
             cancelled += 1
             for leg in store.bracket_legs(conn, entry["client_order_id"]):

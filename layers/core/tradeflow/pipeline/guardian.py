@@ -76,11 +76,7 @@ def watch_positions(conn: psycopg.Connection, strategy_id: str, config: Strategy
     events: list[NotificationEvent] = []
     closing: dict[str, dict] = {}
     if config.max_position_loss is not None:
-        for r in conn.execute(
-                "SELECT p.*, CASE p.side WHEN 'long' THEN 1 ELSE -1 END * (q.price * p.quantity - p.cost_basis) "
-                "  AS unrealised FROM positions p JOIN LATERAL (SELECT price FROM quotes WHERE symbol = p.symbol "
-                "  AND ts <= %s ORDER BY ts DESC LIMIT 1) q ON true WHERE p.strategy_id = %s AND p.status = 'open'",
-                (now, strategy_id)):
+        for r in store.open_positions(conn, strategy_id, now):
             if breakers.position_loss(config, r["unrealised"]):
                 closing[r["symbol"]] = r
                 until = now + timedelta(minutes=config.cooldown_after_loss_minutes)
@@ -90,7 +86,7 @@ def watch_positions(conn: psycopg.Connection, strategy_id: str, config: Strategy
                     f"closed; no entry in it until {until:%Y-%m-%d %H:%M}Z", r["symbol"])], now)
     when = breakers.flatten_time(config, breakers.trading_day(now))
     if when is not None and now >= when:
-        for r in conn.execute("SELECT * FROM positions WHERE strategy_id = %s AND status = 'open'", (strategy_id,)):
+        for r in store.open_positions(conn, strategy_id):
             closing.setdefault(r["symbol"], r)
     requests = []
     for symbol, position in sorted(closing.items()):

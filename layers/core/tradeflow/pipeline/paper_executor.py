@@ -56,7 +56,7 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
             config, _ = store.strategy(conn, order["strategy_id"])
             trips = guardian.watch(conn, order["strategy_id"], config, now)  # a fill may trip a breaker
         order = store.order(conn, request.client_order_id)
-        fill = conn.execute("SELECT * FROM fills WHERE order_id = %s", (order["order_id"],)).fetchone()
+        fill = store.fill_of(conn, order["order_id"])
         realised = None
         if fill is not None and order["purpose"] != "entry" and order["position_id"] is not None:
             realised = store.position_pnl_at_fill(conn, order["position_id"], fill["fill_id"])
@@ -228,7 +228,7 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
                 if leg["status"] == "accepted":
                     fill(conn, leg, config, leg_price, prices.open, leg["purpose"], bar, now)
         return
-    position = conn.execute("SELECT * FROM positions WHERE position_id = %s", (position_id,)).fetchone()
+    position = store.position(conn, position_id)
     for other in store.open_exit_orders(conn, position_id):
         if order["oco_group"] and other["oco_group"] == order["oco_group"]:
             _to(conn, other, "cancelled", "OCO: other leg filled", now)
