@@ -95,9 +95,9 @@ def test_daily_loss_trips_at_the_limit_not_before(limit, pct, loss, trips):
 
 def test_sessions_come_from_the_calendar():
     friday_evening = datetime(2024, 3, 8, 23, 0, tzinfo=UTC)
-    assert breakers.session_open(friday_evening) == datetime(2024, 3, 8, 14, 30, tzinfo=UTC)
-    assert breakers.next_session_open(friday_evening) == datetime(2024, 3, 11, 13, 30, tzinfo=UTC)  # DST began
-    assert breakers.next_session_open(datetime(2024, 3, 28, 21, 0, tzinfo=UTC)) == \
+    assert calendar.last_session_open(friday_evening) == datetime(2024, 3, 8, 14, 30, tzinfo=UTC)
+    assert calendar.next_session_open(friday_evening) == datetime(2024, 3, 11, 13, 30, tzinfo=UTC)  # DST began
+    assert calendar.next_session_open(datetime(2024, 3, 28, 21, 0, tzinfo=UTC)) == \
         datetime(2024, 4, 1, 13, 30, tzinfo=UTC)  # Good Friday
     config = StrategyConfig(flatten_at="15:45")
     assert breakers.flatten_time(config, date(2024, 3, 5)) == datetime(2024, 3, 5, 20, 45, tzinfo=UTC)
@@ -183,7 +183,7 @@ class Guardian(RuleBasedStateMachine):
             self.mark(symbol, price - self.prices[symbol])
 
     def start_of_day(self):
-        opened = breakers.session_open(self.now)
+        opened = calendar.last_session_open(self.now)
         return next(e for t, e in reversed(self.marks) if t < opened)
 
     @rule(symbol=st.sampled_from(SYMBOLS), move=st.decimals("-8", "8", places=2))

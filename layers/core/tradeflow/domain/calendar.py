@@ -104,6 +104,33 @@ def session_open(at: datetime, extended: bool = False) -> datetime | None:
     return hours[0] if hours is not None and hours[0] <= at <= hours[1] else None
 
 
+def trading_day(at: datetime) -> date:
+    """The exchange's calendar date of ``at`` (New York), trading day or not."""
+    return _local(at).date()
+
+
+def last_session_open(at: datetime) -> datetime:
+    """When the session that ``at`` belongs to opened (UTC): today's open if today is a trading
+    day and ``at`` is at or after it, else the open of the last trading day before (a daily loss
+    counts from there until the next open)."""
+    day = trading_day(at)
+    while True:
+        hours = session(day)
+        if hours is not None and hours[0] <= at:
+            return hours[0]
+        day -= timedelta(days=1)
+
+
+def next_session_open(at: datetime) -> datetime:
+    """The open (UTC) of the first session that opens after ``at``."""
+    day = trading_day(at)
+    while True:
+        hours = session(day)
+        if hours is not None and hours[0] > at:
+            return hours[0]
+        day += timedelta(days=1)
+
+
 def next_close(at: datetime) -> datetime:
     """The close (UTC) of the first session that has not closed at ``at``: today's when ``at`` is
     before or at today's close, else the next trading day's. A half day closes at 13:00."""

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from tradeflow.adapters import aws, store
-from tradeflow.domain import fills
+from tradeflow.domain import calendar, fills
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.risk import breakers
@@ -114,7 +114,7 @@ def risk_status(conn: psycopg.Connection, now: datetime) -> dict[str, Any]:
         return {"state": row["state"] if row else "ACTIVE", "reason": row["reason"] if row else None,
                 "changed_by": row["changed_by"] if row else None, "changed_at": row["changed_at"] if row else None}
 
-    opened = breakers.session_open(now)
+    opened = calendar.last_session_open(now)
     out: dict[str, Any] = {"at": now, "session_open": opened, "account": state_of(ACCOUNT), "strategies": {}}
     for strategy_id in store.strategy_ids(conn):
         config, state = store.strategy(conn, strategy_id)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from tradeflow.adapters import store
+from tradeflow.domain import calendar
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.orders import OrderRequest
 from tradeflow.domain.risk import breakers
@@ -38,7 +39,7 @@ def watch(conn: psycopg.Connection, strategy_id: str, config: StrategyConfig, no
     cash, value = store.mark_to_market(conn, strategy_id, now)
     equity = cash + value
     tripped = [breakers.daily_loss(config, strategy_id, start_of_day_equity(conn, strategy_id,
-                                                                            breakers.session_open(now)), equity, now)]
+                                                                            calendar.last_session_open(now)), equity, now)]
     if config.max_drawdown_pct is not None:
         peak = max(store.peak_equity(conn, strategy_id) or equity, equity,
                    store.account(conn, strategy_id)["starting_cash"])
@@ -84,7 +85,7 @@ def watch_positions(conn: psycopg.Connection, strategy_id: str, config: Strategy
                     "position_loss", strategy_id, f"position_loss:{r['position_id']}", TradingState.REDUCING, until,
                     f"{r['symbol']} lost {-r['unrealised']:.2f} (max_position_loss {config.max_position_loss}): "
                     f"closed; no entry in it until {until:%Y-%m-%d %H:%M}Z", r["symbol"])], now)
-    when = breakers.flatten_time(config, breakers.trading_day(now))
+    when = breakers.flatten_time(config, calendar.trading_day(now))
     if when is not None and now >= when:
         for r in store.open_positions(conn, strategy_id):
             closing.setdefault(r["symbol"], r)

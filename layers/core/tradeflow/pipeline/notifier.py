@@ -6,18 +6,16 @@ summary and the weekly digest, which carry everything held back."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 from aws_lambda_powertools import Logger
 
 from tradeflow import clock
 from tradeflow.adapters import aws, store
-from tradeflow.domain import alerting
+from tradeflow.domain import alerting, calendar
 from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.notifications import render
-from tradeflow.names import MARKET_TIME_ZONE
 from tradeflow.settings import NotifierEnv
 
 logger = Logger()
@@ -116,8 +114,8 @@ def daily_summary(conn: psycopg.Connection, env: NotifierEnv) -> int:
     with ``skip_quiet_days`` none on a day with no fill, no refusal and nothing held back.
     Returns how many were sent; run twice, it sends each once."""
     now = clock.now()
-    zone = ZoneInfo(MARKET_TIME_ZONE)
-    day = now.astimezone(zone).date()
+    zone = calendar.MARKET_ZONE
+    day = calendar.trading_day(now)
     start = datetime.combine(day, time(0), zone)
     sent = 0
     for strategy_id in store.strategy_ids(conn):
@@ -157,8 +155,8 @@ def weekly_digest(conn: psycopg.Connection, env: NotifierEnv) -> int:
     nothing held back; when_held_back: only when something is held back; always).
     Returns how many were sent; run twice, it sends each once."""
     now = clock.now()
-    zone = ZoneInfo(MARKET_TIME_ZONE)
-    day = now.astimezone(zone).date()
+    zone = calendar.MARKET_ZONE
+    day = calendar.trading_day(now)
     monday = day - timedelta(days=day.weekday())
     start = datetime.combine(monday, time(0), zone)
     sent = 0

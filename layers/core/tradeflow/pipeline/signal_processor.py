@@ -10,10 +10,9 @@ import psycopg
 
 from tradeflow import clock
 from tradeflow.adapters import aws, store
-from tradeflow.domain import risk
+from tradeflow.domain import calendar, risk
 from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import NotificationEvent, OrderInstruction
-from tradeflow.domain.risk import breakers
 from tradeflow.domain.signals import Signal, intent_of
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.settings import SignalProcessorEnv
@@ -51,7 +50,7 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         if row is None:
             intent = intent_of(alert, config.allow_short)
             state = store.risk_snapshot(conn, signal.strategy_id, config, strategy_state, alert.ticker, intent,
-                                        signal.received_at, deadline, breakers.session_open(signal.received_at))
+                                        signal.received_at, deadline, calendar.last_session_open(signal.received_at))
             decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
             store.insert_decision(
                 conn, signal.signal_id, intent, decided, {"risk_state": asdict(state), "gate": decided.gate},

@@ -37,32 +37,6 @@ class Trip:
     symbol: str | None = None
 
 
-def trading_day(at: datetime) -> date:
-    """The exchange's calendar date of ``at`` (New York)."""
-    return at.astimezone(calendar.MARKET_ZONE).date()
-
-
-def session_open(at: datetime) -> datetime:
-    """When the session that ``at`` belongs to opened (UTC): today's open if today is a trading
-    day and ``at`` is at or after it, else the open of the last trading day before."""
-    day = trading_day(at)
-    while True:
-        hours = calendar.session(day)
-        if hours is not None and hours[0] <= at:
-            return hours[0]
-        day -= timedelta(days=1)
-
-
-def next_session_open(at: datetime) -> datetime:
-    """The open (UTC) of the first session that opens after ``at``."""
-    day = trading_day(at)
-    while True:
-        hours = calendar.session(day)
-        if hours is not None and hours[0] > at:
-            return hours[0]
-        day += timedelta(days=1)
-
-
 def daily_loss_limit(config: StrategyConfig, start_equity: Decimal) -> Decimal | None:
     """The day's loss limit in currency: ``daily_loss_limit``, or ``daily_loss_limit_pct`` of
     the start-of-day equity, the smaller when both are set; None when off."""
@@ -80,8 +54,8 @@ def daily_loss(config: StrategyConfig, scope: str, start_equity: Decimal, equity
     loss = start_equity - equity
     if limit is None or loss < limit:
         return None
-    day = trading_day(session_open(at))
-    return Trip("daily_loss", scope, f"daily_loss:{day.isoformat()}", TradingState.REDUCING, next_session_open(at),
+    day = calendar.trading_day(calendar.last_session_open(at))
+    return Trip("daily_loss", scope, f"daily_loss:{day.isoformat()}", TradingState.REDUCING, calendar.next_session_open(at),
                 f"daily loss limit: lost {loss:.2f} since the open of {day.isoformat()}, limit {limit:.2f}; "
                 "exits only until the next session (or tradeflow risk reset daily_loss --reason ...)")
 
