@@ -43,8 +43,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture(scope="module")
 def fault_stack(pg_server_url, template_db):
-    """One FaultyStack per module, on a replay clock, with the crash and outage hooks in (it
-    replaces aws.send and friends while it runs, so no moto stack may run beside it)."""
+    """One FaultyStack per module, on a replay clock, with the crash and outage hooks in (its
+    wire answers every boto3 client's SQS and SNS calls while it runs, so no other local stack
+    may run beside it)."""
     name = f"tf_fault_base_{os.getpid()}_{next(_numbers)}"
     with db.connect(pg_server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,5 +1,6 @@
 """Seeded fault schedules over the local stack (FastLocalStack: the real handlers, PostgreSQL
-and SSM; SQS and SNS in memory on the replay clock).
+and SSM; SQS and SNS answered in memory at botocore's wire, on the replay clock, with the
+faults injected by the wire's hooks).
 
 A *scenario* (from a seed) is a short trading session: 2 symbols, a few steps 6 hours apart,
 each step a quote per symbol, a stop-monitor tick and one or two alerts (market and limit

@@ -1,4 +1,4 @@
-"""SQS in memory, on the replay clock: the fast transport of :class:`~tradeflow.local.stack.FastLocalStack`.
+"""SQS in memory, on the replay clock, spoken at botocore's wire (:class:`Wire`) by the local stacks.
 
 moto answers each SQS call in about 7 ms, which dominates a run of a few alerts; this model
 answers in microseconds and keeps the semantics the pipeline relies on (Amazon SQS Developer
@@ -229,6 +229,34 @@ def _read_body(request: Any) -> bytes:
     return bytes(out)
 
 
+class WireHooks:
+    """What :class:`Wire` asks before it answers, so that a test can inject faults where SQS
+    and SNS would fail (the defaults change nothing):
+
+    - ``on_send(queue, body)``: how many copies of a message to enqueue (0 drops it, 2 or more
+      are duplicates with their own deduplication ids); an exception raised here is raised to
+      the sender by its boto3 client, as a failed request would be;
+    - ``on_receive(queue)``: False makes a receive come back empty (as a short poll can);
+    - ``on_delete(queue)``: False makes a delete of one message not happen while SQS still
+      answers success (as for an expired receipt handle): the message comes back after its
+      visibility timeout;
+    - ``on_publish(subject, message)``: called after a publish was accepted; an exception
+      raised here reaches the publisher.
+    """
+
+    def on_send(self, queue: str, body: str) -> int:
+        return 1
+
+    def on_receive(self, queue: str) -> bool:
+        return True
+
+    def on_delete(self, queue: str) -> bool:
+        return True
+
+    def on_publish(self, subject: str, message: str) -> None:
+        return None
+
+
 class Wire:
     """SQS, SNS ``Publish`` and the objects of chosen S3 buckets answered in memory at
     botocore's wire: a ``before-send`` event handler returns the HTTP response the service
@@ -245,6 +273,9 @@ class Wire:
     session's, so every client created afterwards is answered; ``uninstall(events)`` undoes it.
     botocore calls every ``before-send`` handler and keeps the first response, so a handler
     registered after this one (moto's) should skip the requests :meth:`answered`.
+
+    :attr:`hooks` (a :class:`WireHooks`) is asked at every send, receive, delete and publish;
+    :attr:`published` keeps every accepted publish (topic, subject, message), SMS included.
     """
 
     def __init__(self, region: str, account_id: str, queues: MemoryQueues | None = None) -> None:
@@ -254,6 +285,8 @@ class Wire:
         self.buckets: set[str] = set()
         self.objects: dict[tuple[str, str], bytes] = {}
         self.calls: dict[str, int] = {}
+        self.hooks: Any = WireHooks()
+        self.published: list[dict[str, str]] = []
         self._answered: Any = None
 
     def answered(self, request: Any) -> bool:
@@ -357,8 +390,11 @@ class Wire:
         return {"Attributes": attributes if "All" in wanted else {k: v for k, v in attributes.items() if k in wanted}}
 
     def _send_one(self, name: str, entry: dict) -> dict:
-        body = entry["MessageBody"]
-        message_id = self.queues.send(name, body, entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
+        body, dedupe_id = entry["MessageBody"], entry.get("MessageDeduplicationId")
+        ids = [self.queues.send(name, body, entry.get("MessageGroupId"),
+                                dedupe_id if n == 0 or dedupe_id is None else f"{dedupe_id}:copy{n}"[-128:])
+               for n in range(self.hooks.on_send(name, body))]
+        message_id = ids[0] if ids else None
         # A duplicate within the deduplication interval is accepted and not delivered, as SQS does.
         return {"MessageId": message_id or str(uuid.uuid4()), "MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest()}
 
@@ -369,16 +405,20 @@ class Wire:
         return {"Successful": [{"Id": e["Id"], **self._send_one(name, e)} for e in params["Entries"]], "Failed": []}
 
     def _sqs_ReceiveMessage(self, name: str, params: dict) -> dict:
+        if not self.hooks.on_receive(name):
+            return {}
         messages = self.queues.receive(name, int(params.get("MaxNumberOfMessages", 1)), params.get("VisibilityTimeout"))
         return {"Messages": messages} if messages else {}
 
     def _sqs_DeleteMessage(self, name: str, params: dict) -> dict:
-        self.queues.delete(name, params["ReceiptHandle"])
+        if self.hooks.on_delete(name):
+            self.queues.delete(name, params["ReceiptHandle"])
         return {}
 
     def _sqs_DeleteMessageBatch(self, name: str, params: dict) -> dict:
         for entry in params["Entries"]:
-            self.queues.delete(name, entry["ReceiptHandle"])
+            if self.hooks.on_delete(name):
+                self.queues.delete(name, entry["ReceiptHandle"])
         return {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
 
     def _sqs_ChangeMessageVisibility(self, name: str, params: dict) -> dict:
@@ -416,6 +456,9 @@ class Wire:
             envelope["Subject"] = form["Subject"]
         for queue in self.subscriptions.get(form["TopicArn"], []):
             self.queues.send(queue, json.dumps(envelope), None, None)
+        self.published.append({"topic": form["TopicArn"], "subject": form.get("Subject", ""),
+                               "message": form.get("Message", "")})
+        self.hooks.on_publish(form.get("Subject", ""), form.get("Message", ""))
         body = (f'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
                 f"<MessageId>{message_id}</MessageId></PublishResult><ResponseMetadata>"
                 f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></PublishResponse>").encode()

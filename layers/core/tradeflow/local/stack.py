@@ -441,32 +441,37 @@ CONSUMER_VISIBILITY_SECONDS = 360
 
 
 class FastLocalStack(LocalStack):
-    """The local stack with SQS and SNS in memory (:class:`~tradeflow.local.queues.MemoryQueues`)
-    instead of moto, on the replay clock: the same handlers, PostgreSQL and SSM (moto), in a
-    fraction of the time, with visibility timeouts and the retry delays the handlers set
-    honoured on the replay clock. What the trader-alerts topic and SMS receive is kept in
-    :attr:`published` (subject, message). No state bucket: the stop monitor always runs.
+    """The local stack delivered as time passes on the replay clock, for fault schedules: the
+    same handlers, PostgreSQL, SSM and wire (:class:`~tradeflow.local.queues.Wire`) as
+    :class:`LocalStack`, but a failed record is not made visible again at once: it stays in
+    flight until its visibility timeout (the queue's, or the retry delay its handler set), and
+    :meth:`drain` moves the replay clock to it. A crash of a whole invocation leaves its batch
+    in flight. What the topics receive (SMS included) is in :attr:`published` (subject,
+    message). No state bucket: the stop monitor always runs.
 
-    Hooks for fault schedules (the defaults change nothing): :meth:`on_send` (how many copies
-    of a message to enqueue; may raise DeliveryError, as an SQS 503), :meth:`on_receive`
-    (False: the receive fails), :meth:`on_delete` (False: the delete fails, so the message
-    comes back), and :meth:`on_publish` (after a publish succeeded)."""
+    Hooks for fault schedules, called from the wire (:class:`~tradeflow.local.queues.WireHooks`
+    says what each may do; the defaults change nothing): :meth:`on_send`, :meth:`on_receive`,
+    :meth:`on_delete` and :meth:`on_publish`."""
 
     def __init__(self, state_dir: Path | None = None, database_url: str | None = None,
                  replay_clock: Callable[[], datetime] | None = None, queues: Any = None) -> None:
-        from tradeflow.local.queues import MemoryQueues
-
         super().__init__(state_dir, database_url, replay_clock)
-        self.queues = queues or MemoryQueues()
-        self.published: list[dict[str, str]] = []
-        self._read = 0
-        self._saved: dict[str, Any] = {}
+        self._first_queues = queues
+
+    @property
+    def queues(self) -> Any:
+        """The wire's :class:`~tradeflow.local.queues.MemoryQueues`."""
+        return self.wire.queues
+
+    @property
+    def published(self) -> list[dict[str, str]]:
+        """Every publish since the last :meth:`reset`, in order (subject, message)."""
+        return [{"subject": p["subject"], "message": p["message"]} for p in self.wire.published]
 
     def reset(self, database_url: str, queues: Any = None) -> None:
         """Start over on another database with empty queues (``queues``: a MemoryQueues, e.g.
         one that reorders groups), keeping the SSM parameters and the loaded handlers: what a
         fault schedule needs between runs."""
-        from tradeflow.local.queues import MemoryQueues
         from tradeflow.settings import env
 
         db.close_connection()
@@ -476,13 +481,19 @@ class FastLocalStack(LocalStack):
         self.database_url = database_url
         os.environ["DATABASE_URL"] = database_url
         env.cache_clear()
-        self.queues = queues or MemoryQueues()
-        for queue in PIPELINE:
-            dlq = names.dead_letter_queue(queue)
-            self.queues.create(dlq, CONSUMER_VISIBILITY_SECONDS)
-            self.queues.create(queue, CONSUMER_VISIBILITY_SECONDS, dlq, names.MAX_RECEIVE_COUNT)
-        aws.change_visibility = self.queues.change_visibility
-        self.published, self._read, self.deliveries = [], 0, []
+        self._use_queues(queues)
+        self.wire.published.clear()
+        self.wire.objects.clear()
+        self.deliveries = []
+
+    def _use_queues(self, queues: Any) -> None:
+        """Give the wire ``queues`` (or empty MemoryQueues) holding the same queues, empty."""
+        from tradeflow.local.queues import MemoryQueues
+
+        fresh = queues or MemoryQueues()
+        for q in self.wire.queues.queues.values():
+            fresh.create(q.name, q.visibility_seconds, q.dead_letter, q.max_receive_count)
+        self.wire.queues = fresh
 
     def _save_dead_letters(self) -> None:
         return None  # in memory only: a fault schedule inspects them itself
@@ -490,7 +501,7 @@ class FastLocalStack(LocalStack):
     def _load_dead_letters(self) -> None:
         return None
 
-    # --- hooks ---------------------------------------------------------------------------
+    # --- hooks (called from the wire) ------------------------------------------------------
 
     def on_send(self, queue: str, body: str) -> int:
         return 1
@@ -507,38 +518,10 @@ class FastLocalStack(LocalStack):
     # --- wiring --------------------------------------------------------------------------
 
     def _create_resources(self) -> None:
-        for queue in PIPELINE:
-            dlq = names.dead_letter_queue(queue)
-            self.queue_urls[dlq] = self.queues.create(dlq, CONSUMER_VISIBILITY_SECONDS)
-            url = self.queues.create(queue, CONSUMER_VISIBILITY_SECONDS, dlq, names.MAX_RECEIVE_COUNT)
-            self.queue_urls[queue] = url
-            os.environ[names.QUEUE_URL_ENV[queue]] = url
-        self.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{names.TRADER_ALERTS_TOPIC}"
-        os.environ["TRADER_ALERTS_TOPIC_ARN"] = self.topic_arn
+        super()._create_resources()
+        self._use_queues(self._first_queues)
+        self.wire.hooks = self
         os.environ.pop(names.STATE_BUCKET_ENV, None)
-        os.environ["DATABASE_URL"] = self.database_url
-        self._saved = {name: getattr(aws, name) for name in ("send", "publish", "send_sms", "change_visibility")}
-        aws.send, aws.publish, aws.send_sms = self._send, self._publish, self._send_sms
-        aws.change_visibility = self.queues.change_visibility
-
-    def __exit__(self, *exc: object) -> None:
-        for name, function in self._saved.items():
-            setattr(aws, name, function)
-        super().__exit__(*exc)
-
-    def _send(self, queue_url: str, message: Any, group: str | None = None, dedupe_id: str | None = None) -> None:
-        queue = queue_url.rsplit("/", 1)[-1]
-        body = message.model_dump_json()
-        for n in range(self.on_send(queue, body)):
-            copy = dedupe_id if n == 0 or dedupe_id is None else f"{dedupe_id}:copy{n}"[-128:]
-            self.queues.send(queue_url, body, group, copy)
-
-    def _publish(self, topic_arn: str, subject: str, message: str) -> None:
-        self.published.append({"subject": subject[:100], "message": message})
-        self.on_publish(subject, message)
-
-    def _send_sms(self, phone_number: str, message: str) -> None:
-        self.published.append({"subject": f"SMS {phone_number}", "message": message})
 
     # --- delivering ----------------------------------------------------------------------
 
@@ -547,10 +530,10 @@ class FastLocalStack(LocalStack):
         A failed record stays in flight until its visibility timeout (the queue's, or the
         retry delay its handler set); a crash of the whole invocation (an exception the
         batch processor does not catch) leaves the whole batch in flight."""
-        if not self.on_receive(queue):
-            return 0
+        sqs = aws.client("sqs")
         url = self.queue_urls[queue]
-        messages = self.queues.receive(url)
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                       MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
         if not messages:
             return 0
         function = names.QUEUE_CONSUMERS[queue]
@@ -562,9 +545,10 @@ class FastLocalStack(LocalStack):
                 raise
             db.close_connection()  # a dead process takes its connection with it
             failed = {m["MessageId"] for m in messages}
-        for m in messages:
-            if m["MessageId"] not in failed and self.on_delete(queue):
-                self.queues.delete(url, m["ReceiptHandle"])
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
         self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
         return len(messages)
 
@@ -585,10 +569,3 @@ class FastLocalStack(LocalStack):
                 raise RuntimeError("messages are in flight and the stack has no replay clock to wait on")
             self.clock.set(max(min(waits), clock.now()))
         raise RuntimeError(f"queues still busy after {max_deliveries} deliveries")
-
-    def dead_letters(self) -> dict[str, int]:
-        return {names.dead_letter_queue(q): self.queues.depth(names.dead_letter_queue(q)) for q in PIPELINE}
-
-    def inbox(self) -> list[dict[str, str]]:
-        out, self._read = self.published[self._read:], len(self.published)
-        return out
