@@ -1,12 +1,16 @@
 """The alert pipeline driven by direct step calls (signal_processor -> order_creator ->
-paper_executor -> notifier) on one connection, with SQS, SNS and S3 replaced by in-process
-stand-ins: what is left is tradeflow's own code and PostgreSQL. Used by history.py and
-throughput.py; counts statements, commits and rows read per step when asked."""
+paper_executor -> notifier), with SQS, SNS and S3 replaced by in-process stand-ins: what is
+left is tradeflow's own code and PostgreSQL. :class:`Pipeline` runs every step on one
+connection, one message at a time (used by history.py and throughput.py; counts statements,
+commits and rows read per step when asked); :class:`ConcurrentPipeline` runs each step on its
+own thread and connection, as Lambda runs each function in its own containers (throughput.py)."""
 
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
 import time
 from collections import Counter, deque
 from datetime import datetime, timedelta
@@ -57,39 +61,28 @@ class Pipeline:
                 return super().execute(*args, **kwargs)
 
         self.conn.cursor_factory = Cursor
-        self.envs = {
-            "signal_processor": SignalProcessorEnv(database_url=url, orders_queue_url="order_creator",
-                                                   notifications_queue_url="notifier"),
-            "order_creator": OrderCreatorEnv(database_url=url, executions_queue_url="paper_executor",
-                                             notifications_queue_url="notifier"),
-            "paper_executor": PaperExecutorEnv(database_url=url, notifications_queue_url="notifier",
-                                               state_bucket="bench"),
-            "notifier": NotifierEnv(database_url=url, trader_alerts_topic_arn="topic"),
-        }
-        self.process = {"signal_processor": signal_processor.process, "order_creator": order_creator.process,
-                        "paper_executor": paper_executor.process, "notifier": notifier.deliver}
-        aws.send = lambda url, message, *rest: Pipeline.active.queues[url].append(message)
-        aws.publish = lambda *args, **kwargs: None
-        aws.client = lambda name: _FakeS3()
+        self.envs = _envs(url)
+        self.process = PROCESS
+        _install(self)
 
     #: The pipeline whose alert is being processed (several can share a process).
-    active: Pipeline
+    active: Pipeline | ConcurrentPipeline
+
+    def send(self, queue_url: str, message: object) -> None:
+        self.queues[queue_url].append(message)
 
     def close(self) -> None:
         self.conn.close()
 
     def alert(self, action: str, symbol: str, price: str, at: datetime, count: bool = False) -> None:
         """One alert received at ``at`` (UTC), carried through every step."""
-        Pipeline.active = self
+        _install(self)
         self.clock.set(at)
         with clock.use_clock(self.clock):
             self._alert(action, symbol, price, at, count)
 
     def _alert(self, action: str, symbol: str, price: str, at: datetime, count: bool) -> None:
-        body = json.dumps({"ticker": symbol, "action": action, "price": price, "quantity": "10",
-                           "time": at.isoformat()})
-        signal = new_signal(self.strategy_id, normalise(read_body(body)), at)
-        self.queues["signal_processor"].append(signal)
+        self.queues["signal_processor"].append(_signal(self.strategy_id, action, symbol, price, at))
         while step := next((s for s in STEPS if self.queues[s]), None):
             message = self.queues[step].popleft()
             if count:
@@ -119,3 +112,123 @@ class Pipeline:
                  f"{self.counts[f'{step} statements'] / max(1, self.counts[f'{step} runs']):.1f} statements per run "
                  f"({self.counts[f'{step} runs'] / alerts:.1f} runs per alert)" for step in STEPS]
         return "; ".join(parts)
+
+
+def _signal(strategy_id: str, action: str, symbol: str, price: str, at: datetime):
+    body = json.dumps({"ticker": symbol, "action": action, "price": price, "quantity": "10", "time": at.isoformat()})
+    return new_signal(strategy_id, normalise(read_body(body)), at)
+
+
+def _envs(url: str) -> dict[str, object]:
+    return {
+        "signal_processor": SignalProcessorEnv(database_url=url, orders_queue_url="order_creator",
+                                               notifications_queue_url="notifier"),
+        "order_creator": OrderCreatorEnv(database_url=url, executions_queue_url="paper_executor",
+                                         notifications_queue_url="notifier"),
+        "paper_executor": PaperExecutorEnv(database_url=url, notifications_queue_url="notifier", state_bucket="bench"),
+        "notifier": NotifierEnv(database_url=url, trader_alerts_topic_arn="topic"),
+    }
+
+
+PROCESS = {"signal_processor": signal_processor.process, "order_creator": order_creator.process,
+           "paper_executor": paper_executor.process, "notifier": notifier.deliver}
+
+
+def _install(pipeline: Pipeline | ConcurrentPipeline) -> None:
+    """Route the adapters' SQS sends to ``pipeline``; SNS publishes go nowhere, S3 is a fake."""
+    Pipeline.active = pipeline
+    aws.send = lambda url, message, *rest: Pipeline.active.send(url, message)
+    aws.publish = lambda *args, **kwargs: None
+    aws.client = lambda name: _FakeS3()
+
+
+class ConcurrentPipeline:
+    """Alerts of strategy ``strategy_id`` through the steps, each step a thread with its own
+    connection taking messages from its own queue, so that steps of different alerts overlap
+    and PostgreSQL can flush several steps' commits at once, as with Lambda's concurrent
+    functions. An alert is let in only when the previous alert of its symbol has finished
+    every step (its messages, and the messages they caused), so each alert meets the same
+    books as in :class:`Pipeline` and does the same work. "now" for a step is its alert's time.
+    Raises RuntimeError after a run in which a step raised."""
+
+    def __init__(self, url: str, strategy_id: str) -> None:
+        self.strategy_id = strategy_id
+        self.envs = _envs(url)
+        self.inboxes: dict[str, queue.Queue] = {step: queue.Queue() for step in STEPS}
+        self.conns = {step: db.connect(url) for step in STEPS}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._outstanding: Counter[object] = Counter()
+        self._finished: queue.Queue = queue.Queue()
+        self.errors: list[BaseException] = []
+        self._threads = [threading.Thread(target=self._work, args=(step,), daemon=True) for step in STEPS]
+        for thread in self._threads:
+            thread.start()
+
+    def now(self) -> datetime:
+        return self._local.at
+
+    def send(self, queue_url: str, message: object) -> None:
+        token, at = self._local.token, self._local.at
+        with self._lock:
+            self._outstanding[token] += 1
+        self.inboxes[queue_url].put((token, at, message))
+
+    def _work(self, step: str) -> None:
+        inbox, conn, env, process = self.inboxes[step], self.conns[step], self.envs[step], PROCESS[step]
+        while (item := inbox.get()) is not None:
+            self._local.token, self._local.at, message = item
+            try:
+                process(message, conn, env)
+            except BaseException as exc:  # noqa: BLE001 - reported by round_trips
+                self.errors.append(exc)
+            finally:
+                with self._lock:
+                    self._outstanding[self._local.token] -= 1
+                    done = self._outstanding[self._local.token] == 0
+                if done:
+                    self._finished.put(self._local.token)
+
+    def round_trips(self, n: int, symbols: list[str], start: datetime) -> int:
+        """``n`` buy-then-sell round trips over ``symbols`` in turn, one alert a second from
+        ``start`` as in :meth:`Pipeline.round_trips`, each symbol's alerts in order; returns
+        the alerts sent once all have finished."""
+        _install(self)
+        waiting: dict[str, deque] = {s: deque() for s in symbols}
+        for i in range(n):
+            at = start + timedelta(seconds=2 * i)
+            waiting[symbols[i % len(symbols)]].extend(
+                [("buy", "100", at), ("sell", "101", at + timedelta(seconds=1))])
+        sent = 0
+
+        def submit(symbol: str) -> None:
+            action, price, at = waiting[symbol].popleft()
+            token, self._local.at = (symbol, sent), at
+            with self._lock:
+                self._outstanding[token] += 1
+            self.inboxes["signal_processor"].put((token, at, _signal(self.strategy_id, action, symbol, price, at)))
+
+        with clock.use_clock(self.now):
+            for symbol in symbols:
+                if waiting[symbol]:
+                    submit(symbol)
+                    sent += 1
+            in_flight = sent
+            while in_flight:
+                symbol, _ = self._finished.get()
+                in_flight -= 1
+                if waiting[symbol]:
+                    submit(symbol)
+                    sent += 1
+                    in_flight += 1
+        if self.errors:
+            raise RuntimeError(f"a step failed in the concurrent pipeline: {self.errors[0]!r}") from self.errors[0]
+        return sent
+
+    def close(self) -> None:
+        for step in STEPS:
+            self.inboxes[step].put(None)
+        for thread in self._threads:
+            thread.join()
+        for conn in self.conns.values():
+            conn.close()

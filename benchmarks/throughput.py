@@ -3,16 +3,27 @@ Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/throughput.py [--alerts 400] [--seconds 10] [--runs 3]
 
-On one embedded PostgreSQL: (a) ``--alerts`` alerts (buy/sell round trips over 10 symbols,
-after 20 to warm up) through the local stack: each alert POSTed to the webhook handler, then
-every queue drained through the real handlers (SQS, SNS and the state bucket answered at
-botocore's wire), on a fresh database each run; (a') the same alerts through every step by
-direct calls, SQS, SNS and S3 in-process (benchmarks/pipeline.py); (b) pgbench (the one shipped with
-the embedded server, so the versions match), one client, ``--seconds`` per run, a custom
-transaction of 4 statements on pgbench's tables (scale 1): BEGIN; UPDATE an account; SELECT
-it; INSERT a history row; UPDATE a teller; END. Interleaved, median of ``--runs``; prints the
-ratios alerts per second / pgbench TPS. Both are single-client and synchronous_commit is the
-server's default (on), so each commit waits for its WAL flush in both.
+On one embedded PostgreSQL, on a fresh database each run, ``--alerts`` alerts (buy/sell round
+trips over 10 symbols, after 20 to warm up):
+
+(a) through the local stack: each alert POSTed to the webhook handler, then every queue
+    drained through the real handlers (SQS, SNS and the state bucket answered at botocore's
+    wire), one alert at a time, one connection;
+(b) through every step by direct calls, SQS, SNS and S3 in-process (benchmarks/pipeline.py),
+    sequentially on one connection;
+(c) the same, concurrently: each step on its own thread and connection (4 in all), as Lambda
+    runs each function in its own containers; an alert enters once the previous alert of its
+    symbol has left every step, so up to 10 alerts are in flight and each does the work it
+    does in (b) (fills and orders per alert are printed for both);
+(d) pgbench (the one shipped with the embedded server, so the versions match), ``--seconds``
+    per run, a custom transaction of 4 statements on pgbench's tables (scale 1): BEGIN; UPDATE
+    an account; SELECT it; INSERT a history row; UPDATE a teller; END; once with 1 client (like
+    (a) and (b)) and once with 4 clients (like (c)).
+
+Interleaved, median of ``--runs``; prints the ratios alerts per second / pgbench TPS with the
+same number of connections (and (c) against 1 client too). synchronous_commit is the server's
+default (on) for both sides, so each commit waits for its WAL flush; with several connections
+PostgreSQL may flush several commits at once, on both sides.
 """
 
 from __future__ import annotations
@@ -40,10 +51,14 @@ from tradeflow.domain.strategy import StrategyConfig  # noqa: E402
 from tradeflow.local.stack import LocalStack, embedded_database  # noqa: E402
 
 from benchmarks.history import SYMBOLS, WARM_UP, fresh  # noqa: E402
-from benchmarks.pipeline import Pipeline  # noqa: E402
+from benchmarks.pipeline import ConcurrentPipeline, Pipeline  # noqa: E402
 
 START = datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
 SECRET = "bench-secret-0123456789"
+#: Every benchmark strategy: no costs, cash enough for any size, and a position per symbol
+#: allowed (the concurrent run holds up to one per symbol at once; the others one at a time).
+CONFIG = StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0), starting_cash=Decimal(10) ** 9,
+                        max_open_positions=len(SYMBOLS))
 #: The adapters' own functions, put back after benchmarks/pipeline.py replaced them.
 _AWS = {name: getattr(aws, name) for name in ("send", "publish", "client")}
 FOUR_STATEMENTS = """\\set aid random(1, 100000)
@@ -66,21 +81,27 @@ def pgbench_binary() -> str:
     return str(found[-1])
 
 
-def pipeline_rate(server: str, alerts: int, run: int) -> float:
-    url = fresh(server, f"bench_throughput_{run}")
+def pipeline_rate(server: str, alerts: int, run: int, concurrent: bool = False) -> tuple[float, float, float]:
+    """Alerts per second by direct step calls, and the fills and orders per alert booked."""
+    name = f"bench_{'concurrent' if concurrent else 'throughput'}_{run}"
+    url = fresh(server, name)
     with db.connect(url) as conn:
-        store.add_strategy(conn, "bench", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
-                                                         starting_cash=Decimal(10) ** 9), START)
-    pipeline = Pipeline(url, "bench", START)
+        store.add_strategy(conn, "bench", CONFIG, START)
+    pipeline = ConcurrentPipeline(url, "bench") if concurrent else Pipeline(url, "bench", START)
     try:
         pipeline.round_trips(WARM_UP // 2, SYMBOLS, START)
         t = time.perf_counter()
         sent = pipeline.round_trips(alerts // 2, SYMBOLS, START + timedelta(minutes=1))
-        return sent / (time.perf_counter() - t)
+        rate = sent / (time.perf_counter() - t)
+        with db.connect(url) as conn:
+            work = conn.execute("SELECT (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders) AS orders"
+                                ).fetchone()
+        total = sent + WARM_UP
+        return rate, work["fills"] / total, work["orders"] / total
     finally:
         pipeline.close()
         with db.connect(server) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "bench_throughput_{run}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def stack_rate(server: str, alerts: int, run: int) -> float:
@@ -90,7 +111,6 @@ def stack_rate(server: str, alerts: int, run: int) -> float:
     os.environ["ALERT_BURST"] = "0"  # one strategy sends them all: no rate limit
     url = fresh(server, f"bench_stack_{run}")
     replay = ReplayClock(START)
-    config = StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0), starting_cash=Decimal(10) ** 9)
 
     def round_trips(n: int, start: datetime) -> int:
         for i in range(n):
@@ -107,7 +127,7 @@ def stack_rate(server: str, alerts: int, run: int) -> float:
 
     try:
         with tempfile.TemporaryDirectory() as home, LocalStack(Path(home), url, replay) as stack:
-            stack.add_strategy("bench", config, SECRET)
+            stack.add_strategy("bench", CONFIG, SECRET)
             round_trips(WARM_UP // 2, START)
             t = time.perf_counter()
             sent = round_trips(alerts // 2, START + timedelta(minutes=1))
@@ -118,9 +138,9 @@ def stack_rate(server: str, alerts: int, run: int) -> float:
             admin.execute(f'DROP DATABASE IF EXISTS "bench_stack_{run}" WITH (FORCE)')
 
 
-def pgbench_tps(binary: str, url: str, script: Path, seconds: int) -> float:
-    out = subprocess.run([binary, "-n", "-c", "1", "-j", "1", "-T", str(seconds), "-f", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+def pgbench_tps(binary: str, url: str, script: Path, seconds: int, clients: int) -> float:
+    out = subprocess.run([binary, "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds), "-f", str(script),
+                          url], capture_output=True, text=True, check=True).stdout
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))
 
 
@@ -132,6 +152,8 @@ def main() -> None:
     args = p.parse_args()
     binary = pgbench_binary()
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    figures: dict[str, list[float]] = {k: [] for k in ("stack", "direct", "concurrent", "tps1", "tps4")}
+    work: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         server = embedded_database(Path(tmp) / "pgdata", "postgres")
         url = make_conninfo(server, dbname="pgbench")
@@ -140,18 +162,29 @@ def main() -> None:
         subprocess.run([binary, "-i", "-s", "1", "-q", url], capture_output=True, check=True)
         script = Path(tmp) / "four.sql"
         script.write_text(FOUR_STATEMENTS)
-        stacked, rates, tps = [], [], []
         for run in range(args.runs):
-            stacked.append(stack_rate(server, args.alerts, run))
-            rates.append(pipeline_rate(server, args.alerts, run))
-            tps.append(pgbench_tps(binary, url, script, args.seconds))
-            print(f"run {run + 1}: local stack {stacked[-1]:6.1f} alerts/s | direct calls {rates[-1]:6.1f} alerts/s "
-                  f"| pgbench {tps[-1]:7.1f} TPS", flush=True)
-    stack, rate, base = statistics.median(stacked), statistics.median(rates), statistics.median(tps)
-    print(f"{version}, 1 client, 4-statement transaction: median {base:.1f} TPS over {args.runs} runs of "
-          f"{args.seconds} s. Local stack (webhook + drain, SQS/SNS/S3 at the wire): median {stack:.1f} alerts/s, "
-          f"ratio {stack / base:.3f}. Direct step calls (SQS/SNS/S3 in-process): median {rate:.1f} alerts/s, "
-          f"ratio {rate / base:.3f}. ({args.alerts} alerts per run.)")
+            figures["stack"].append(stack_rate(server, args.alerts, run))
+            rate, *work["direct"] = pipeline_rate(server, args.alerts, run)
+            figures["direct"].append(rate)
+            rate, *work["concurrent"] = pipeline_rate(server, args.alerts, run, concurrent=True)
+            figures["concurrent"].append(rate)
+            figures["tps1"].append(pgbench_tps(binary, url, script, args.seconds, 1))
+            figures["tps4"].append(pgbench_tps(binary, url, script, args.seconds, 4))
+            print(f"run {run + 1}: local stack {figures['stack'][-1]:6.1f} alerts/s | direct calls "
+                  f"{figures['direct'][-1]:6.1f} | concurrent steps {figures['concurrent'][-1]:6.1f} alerts/s | "
+                  f"pgbench 1 client {figures['tps1'][-1]:7.1f} TPS, 4 clients {figures['tps4'][-1]:7.1f} TPS", flush=True)
+    m = {k: statistics.median(v) for k, v in figures.items()}
+    print(f"{version}, 4-statement transaction, median over {args.runs} runs of {args.seconds} s: "
+          f"{m['tps1']:.1f} TPS with 1 client, {m['tps4']:.1f} TPS with 4 clients. {args.alerts} alerts per run:")
+    print(f"  local stack (webhook + drain, SQS/SNS/S3 at the wire, 1 connection): median {m['stack']:.1f} alerts/s, "
+          f"{m['stack'] / m['tps1']:.3f}x pgbench with 1 client")
+    print(f"  direct step calls (SQS/SNS/S3 in-process, 1 connection): median {m['direct']:.1f} alerts/s, "
+          f"{m['direct'] / m['tps1']:.3f}x pgbench with 1 client")
+    print(f"  concurrent steps (a thread and a connection per step, 4 connections): median {m['concurrent']:.1f} "
+          f"alerts/s, {m['concurrent'] / m['tps4']:.3f}x pgbench with 4 clients ({m['concurrent'] / m['tps1']:.3f}x "
+          f"with 1 client)")
+    print("  work per alert (last run): " + "; ".join(
+        f"{mode} {fills:.2f} fills, {orders:.2f} orders" for mode, (fills, orders) in work.items()))
 
 
 if __name__ == "__main__":

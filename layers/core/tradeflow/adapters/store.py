@@ -78,6 +78,16 @@ def trading_state(conn: psycopg.Connection, scope: str) -> tuple[TradingState, s
     return (TradingState.ACTIVE, None) if row is None else (TradingState(row["state"]), row["reason"])
 
 
+def account_and_strategy_states(conn: psycopg.Connection, strategy_id: str
+                                ) -> tuple[tuple[TradingState, str | None], tuple[TradingState, str | None]]:
+    """((state, reason) of the account, (state, reason) of ``strategy_id``), as
+    :func:`trading_state` gives each, in one statement."""
+    rows = {r["scope"]: r for r in conn.execute(
+        "SELECT scope, state, reason FROM trading_states WHERE scope IN ('account', %s)", (strategy_id,))}
+    return tuple((TradingState.ACTIVE, None) if (row := rows.get(scope)) is None
+                 else (TradingState(row["state"]), row["reason"]) for scope in ("account", strategy_id))
+
+
 def set_trading_state(conn: psycopg.Connection, scope: str, state: TradingState, who: str, why: str,
                       now: datetime) -> TradingState:
     """Set ``scope``'s state and append the change (who, why, when) to trading_state_changes;
@@ -357,8 +367,7 @@ def risk_snapshot(conn: psycopg.Connection, strategy_id: str, config: StrategyCo
     breaker trips in force, and, only when ``config`` sets the limit that needs them, the
     symbol's last exit and last losing exit, the entries approved since ``session_open`` and
     the orders created in the last minute."""
-    account_state, account_reason = trading_state(conn, "account")
-    _, strategy_reason = trading_state(conn, strategy_id)
+    (account_state, account_reason), (_, strategy_reason) = account_and_strategy_states(conn, strategy_id)
     held = {r["symbol"]: r["side"] for r in conn.execute(_HELD, {"s": strategy_id, "deadline": deadline})}
     last = conn.execute(
         "SELECT s.received_at AS at FROM signals s JOIN decisions d USING (signal_id) "
@@ -438,13 +447,15 @@ def expire_stale_entries(conn: psycopg.Connection, strategy_id: str, deadline: d
 
 
 def insert_decision(conn: psycopg.Connection, signal_id: uuid.UUID, intent: Intent, d: Decision,
-                    inputs: dict[str, Any], config_hash: str, now: datetime) -> None:
-    conn.execute(
+                    inputs: dict[str, Any], config_hash: str, now: datetime) -> Row | None:
+    """Record the decision on a signal once; returns the row inserted (as :func:`decision`
+    reads it), or None when the signal already had a decision."""
+    return conn.execute(
         "INSERT INTO decisions (signal_id, approved, intent, legs, reasons, inputs, config_hash, decided_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
         (signal_id, d.approved, intent, list(d.legs), json.dumps(list(d.reasons)), json.dumps(inputs, default=str),
          config_hash, now),
-    )
+    ).fetchone()
 
 
 def note_decision(conn: psycopg.Connection, signal_id: uuid.UUID, note: str) -> None:

@@ -334,12 +334,16 @@ class LocalStack:
                                        MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
         if not messages:
             return 0
+        if len(messages) < 10:  # it took every visible message: no poll until a send (or a failure) adds one
+            self._pending.discard(queue)
         function = names.QUEUE_CONSUMERS[queue]
         try:
             response = self.invoke(function, sqs_event(queue, messages)) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception:  # as Lambda does: a failed invocation returns the whole batch to the queue
             failed = {m["MessageId"] for m in messages}
+        if failed:
+            self._pending.add(queue)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -354,7 +358,9 @@ class LocalStack:
     def drain(self, max_deliveries: int = 100_000) -> int:
         """Deliver the queues, earliest pipeline step first, until all are empty (or moved to
         their dead-letter queues). Only queues sent to since they were last found empty are
-        polled. Returns the number of records delivered."""
+        polled; a receive of fewer than 10 messages counts as finding the queue empty (unless
+        one of them failed), so a drained queue is not polled once more. Returns the number of
+        records delivered."""
         total = 0
         for _ in range(max_deliveries):
             queue = next((q for q in PIPELINE if q in self._pending), None)

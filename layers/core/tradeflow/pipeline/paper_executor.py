@@ -52,8 +52,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
         store.account(conn, peek["strategy_id"], lock=True)  # one fill at a time per strategy
         order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
-            _execute(conn, order, request, now)
             config, _ = store.strategy(conn, order["strategy_id"])
+            _execute(conn, order, request, config, now)
             trips = guardian.watch(conn, order["strategy_id"], config, now)  # a fill may trip a breaker
         order = store.order(conn, request.client_order_id)
         fill = store.fill_of(conn, order["order_id"])
@@ -74,11 +74,11 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     return order["status"]
 
 
-def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, now: datetime) -> None:
+def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, config: StrategyConfig,
+             now: datetime) -> None:
     status = order["status"]
     if order["purpose"] in LEG_PURPOSES and (status != "accepted" or request.trigger == "signal"):
         return  # an exit leg works only once its entry filled, and fills only when matched
-    config, _ = store.strategy(conn, order["strategy_id"])
     if order["purpose"] == "entry" and (refusal := _entry_refused(conn, order, config, now)):
         _to(conn, order, "cancelled", refusal, now)  # its legs end with it (database trigger)
         return
@@ -105,14 +105,13 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, n
 def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> str | None:
     """Why an entry may no longer fill: its strategy or the account left ACTIVE, or a breaker
     covering it tripped, after it was approved (it never fills afterwards); else None."""
-    account, why = store.trading_state(conn, "account")
+    (account, why), (own, own_why) = store.account_and_strategy_states(conn, order["strategy_id"])
     if account is TradingState.HALTED:
         return KILLED
     if account != TradingState.ACTIVE:
         return f"account is {account.value}: {why}"
-    own, why = store.trading_state(conn, order["strategy_id"])
     if own != TradingState.ACTIVE:
-        return f"strategy is {own.value}: {why}"
+        return f"strategy is {own.value}: {own_why}"
     for trip in store.trips_in_force(conn, order["strategy_id"], now):
         if trip.symbol in (None, order["symbol"]):
             return trip.reason

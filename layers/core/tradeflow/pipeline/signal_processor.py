@@ -52,11 +52,10 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
             state = store.risk_snapshot(conn, signal.strategy_id, config, strategy_state, alert.ticker, intent,
                                         signal.received_at, deadline, calendar.last_session_open(signal.received_at))
             decided = risk.decide(intent, alert.ticker, config, state, signal.received_at)
-            store.insert_decision(
+            row = store.insert_decision(
                 conn, signal.signal_id, intent, decided, {"risk_state": asdict(state), "gate": decided.gate},
                 config.config_hash(), now
-            )
-            row = store.decision(conn, signal.signal_id)
+            ) or store.decision(conn, signal.signal_id)
     for item in expired:
         aws.send(env.notifications_queue_url, NotificationEvent(
             key=f"expired:{item['client_order_id'] or item['signal_id']}", kind="order_rejected",
