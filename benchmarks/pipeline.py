@@ -95,6 +95,7 @@ class Pipeline:
                 self.counts[f"{step} runs"] += 1
                 self.counts[f"{step} statements"] += statements
                 self.counts[f"{step} commits"] += after["commits"] - before["commits"] - PROBE_COMMITS
+                self.counts[f"{step} writes"] += after["xids"] - before["xids"]
                 self.counts["rows"] += after["rows"] - before["rows"]
 
     def round_trips(self, n: int, symbols: list[str], start: datetime, count: bool = False) -> int:
@@ -108,7 +109,8 @@ class Pipeline:
         return 2 * n
 
     def report_counts(self, alerts: int) -> str:
-        parts = [f"{step}: {self.counts[f'{step} commits'] / max(1, self.counts[f'{step} runs']):.2f} commits and "
+        parts = [f"{step}: {self.counts[f'{step} commits'] / max(1, self.counts[f'{step} runs']):.2f} commits "
+                 f"({self.counts[f'{step} writes'] / max(1, self.counts[f'{step} runs']):.2f} writing) and "
                  f"{self.counts[f'{step} statements'] / max(1, self.counts[f'{step} runs']):.1f} statements per run "
                  f"({self.counts[f'{step} runs'] / alerts:.1f} runs per alert)" for step in STEPS]
         return "; ".join(parts)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the handlers' loggers exist
 
 from psycopg.conninfo import make_conninfo  # noqa: E402
 from tradeflow.adapters import aws, db, store  # noqa: E402
