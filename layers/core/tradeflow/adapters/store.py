@@ -213,6 +213,15 @@ def account(conn: psycopg.Connection, strategy_id: str, lock: bool = False) -> R
     ).fetchone()
 
 
+def lock_account_of_order(conn: psycopg.Connection, client_order_id: str) -> bool:
+    """Lock (FOR UPDATE) the paper account of the strategy that owns order ``client_order_id``,
+    in one statement; False when there is no such order."""
+    return conn.execute(
+        "SELECT 1 FROM accounts WHERE strategy_id = (SELECT strategy_id FROM orders WHERE client_order_id = %s) "
+        "FOR UPDATE", (client_order_id,)
+    ).fetchone() is not None
+
+
 def update_account(conn: psycopg.Connection, strategy_id: str, cash_delta: Decimal, realised: Decimal,
                    fee: Decimal, now: datetime) -> None:
     conn.execute(

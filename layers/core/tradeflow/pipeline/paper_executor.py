@@ -46,10 +46,8 @@ def process(request: ExecutionRequest, conn: psycopg.Connection, env: PaperExecu
     now = clock.now()
     trips = []
     with conn.transaction():
-        peek = store.order(conn, request.client_order_id)
-        if peek is None:
+        if not store.lock_account_of_order(conn, request.client_order_id):  # one fill at a time per strategy
             raise Permanent(f"no order {request.client_order_id}: the execution names an order that does not exist")
-        store.account(conn, peek["strategy_id"], lock=True)  # one fill at a time per strategy
         order = store.order(conn, request.client_order_id, lock=True)
         if order["status"] in ("pending", "accepted"):
             config, _ = store.strategy(conn, order["strategy_id"])
@@ -91,7 +89,7 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, c
         if status == "pending":
             _to(conn, order, "rejected", match or f"no price for {order['symbol']} at {now:%Y-%m-%d %H:%M:%S}Z", now)
         return
-    price, reference, bar = match
+    price, reference, bar, priced_by = match
     if status == "pending":
         store.transition(conn, order["order_id"], "pending", "accepted", None, now)
         order = {**order, "status": "accepted"}
@@ -99,7 +97,7 @@ def _execute(conn: psycopg.Connection, order: dict, request: ExecutionRequest, c
         if order["time_in_force"] == "ioc" and bar is not False:
             _to(conn, order, "cancelled", "ioc: not filled at once", now)
         return  # works on: the stop monitor matches it later
-    fill(conn, order, config, price, reference, request.trigger, bar, now)
+    fill(conn, order, config, price, reference, request.trigger, bar, now, priced_by=priced_by)
 
 
 def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> str | None:
@@ -119,11 +117,12 @@ def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> 
 
 
 def _match(conn, order, request, config: StrategyConfig, now):
-    """(price or None, the pre-slippage reference price, the bar's quote row) for ``order``
-    now; the bar is None under the quote model and False when the bar model has no bar for
-    it yet. None when there is no price at all (the quote model with an empty feed); the
-    reason, when a pending market order would fill at a stale price (it is rejected; any
-    other order waits for a fresh one).
+    """(price or None, the pre-slippage reference price, the bar's quote row, the source and
+    as-of time of the quote it read, if it read one from the feed) for ``order`` now; the bar
+    is None under the quote model and False when the bar model has no bar for it yet. None
+    when there is no price at all (the quote model with an empty feed); the reason, when a
+    pending market order would fill at a stale price (it is rejected; any other order waits
+    for a fresh one).
 
     The quote model reads the latest quote through the price feed
     (:class:`tradeflow.adapters.store.QuotesFeed`) and fills nothing at a price older than
@@ -136,26 +135,26 @@ def _match(conn, order, request, config: StrategyConfig, now):
     if request.trigger == "stale_price":
         quote = store.QuotesFeed(conn).latest_quote(order["symbol"], now)
         if quote is None:
-            return (None, None, False)
+            return (None, None, False, None)
         reference = fills.quote_price(order["side"], quote.price, quote.bid, quote.ask)
-        return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None
+        return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None, _source(quote)
     if config.fill_model == "bar":
         if request.bar_ts is not None:
             quote = store.bar_at(conn, order["symbol"], request.bar_ts)
             if quote is None or (order["working_since"] and quote["ts"] <= order["working_since"]):
-                return None if order["status"] == "pending" else (None, None, False)
+                return None if order["status"] == "pending" else (None, None, False, None)
         else:
             quote = store.first_bar_after(conn, order["symbol"], order["working_since"] or order["created_at"], now)
             if quote is None:  # wait for the next bar
-                return (None, None, False)
+                return (None, None, False, None)
         bar = as_bar(quote)
-        return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, quote
+        return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, quote, None
     quote = store.QuotesFeed(conn).latest_quote(order["symbol"], now)
     if quote is None:
-        return None if order["status"] == "pending" else (None, None, False)
+        return None if order["status"] == "pending" else (None, None, False, None)
     refusal = stale_refusal(order["symbol"], quote.as_of, quote.source, now, config.max_price_age_seconds)
     if refusal is not None:
-        return refusal if order["status"] == "pending" and order["order_type"] == "market" else (None, None, False)
+        return refusal if order["status"] == "pending" and order["order_type"] == "market" else (None, None, False, None)
     reference = fills.quote_price(order["side"], quote.price, quote.bid, quote.ask)
     if request.trigger in LEG_PURPOSES and order["purpose"] in LEG_PURPOSES:
         # triggered by the stop monitor: a stop is now a market order, a take-profit fills at
@@ -163,16 +162,17 @@ def _match(conn, order, request, config: StrategyConfig, now):
         if order["order_type"] == "limit":
             better = min if order["side"] == "buy" else max
             price = better(reference, order["limit_price"])
-            return fills.on_tick(price, order["side"], tick, order["limit_price"]), reference, None
-        return fills.slipped(reference, order["side"], config.slippage_bps, tick), reference, None
-    return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None
+            return fills.on_tick(price, order["side"], tick, order["limit_price"]), reference, None, _source(quote)
+        return fills.slipped(reference, order["side"], config.slippage_bps, tick), reference, None, _source(quote)
+    return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None, _source(quote)
 
 
 def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
-         trigger: str, bar: dict | None, now: datetime) -> None:
+         trigger: str, bar: dict | None, now: datetime, priced_by: dict | None = None) -> None:
     """Book the fill of accepted ``order`` at ``price`` (currency per share): the fill, the
     position, cash and P&L, then activate or cancel the related legs. ``bar`` is the quote row
-    of the bar it filled in (bar model), else None.
+    of the bar it filled in (bar model), else None; ``priced_by`` the source and as-of time
+    (``source``, ``ts``) of the quote the caller priced it at, if it read one (else it is read).
 
     A fill is stamped with the time it happened in the market: under the bar model the open
     time of the bar it filled in (the bar's label, as TradingView's List of Trades and
@@ -209,7 +209,7 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
             return
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
-    priced_by = bar or _priced_by(conn, order["symbol"], now)  # the quote the match used
+    priced_by = bar or priced_by or _priced_by(conn, order["symbol"], now)  # the quote the match used
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
                       effect.realised_pnl, filled_at, priced_by, booked_at=now)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
@@ -264,7 +264,12 @@ def _activate_legs(conn, entry: dict, config: StrategyConfig, price: Decimal, po
 def _priced_by(conn: psycopg.Connection, symbol: str, now: datetime) -> dict | None:
     """The source and as-of time (``source``, ``ts``) of the latest quote, read through the feed."""
     quote = store.QuotesFeed(conn).latest_quote(symbol, now)
-    return None if quote is None else {"source": quote.source, "ts": quote.as_of}
+    return None if quote is None else _source(quote)
+
+
+def _source(quote) -> dict:
+    """A price-feed quote's source and as-of time (``source``, ``ts``), as a fill records them."""
+    return {"source": quote.source, "ts": quote.as_of}
 
 
 def _to(conn: psycopg.Connection, order: dict, status: str, reason: str, now) -> None:
