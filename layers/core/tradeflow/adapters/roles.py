@@ -47,6 +47,9 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "breaker_trips": {SP: S, PE: SI, SM: SI, CT: S},
     "breaker_resets": {SP: S, PE: S, SM: S, CT: SI},
     "signals": {SP: SI, OC: S, CT: S},
+    # the raw body of each signal (secrets redacted): kept by the signal processor, exported by
+    # the control API
+    "alert_bodies": {SP: SI, CT: S},
     # an approved entry whose orders never materialised expires (signal processor); the order
     # creator locks the decision it turns into orders, so the two never race, and notes in it
     # how an exposure cap shrank the entry
