@@ -23,7 +23,7 @@ from tests.integration.test_cli_aws import one_line
 from tests.integration.test_cli_aws import run as run_cli
 
 EXAMPLE = repo() / "examples" / "replay"
-CUTOFF = "2010-03-13"
+CUTOFF = "2010-02-13"
 LIVE_SECRET = "the-live-run-secret-0123456789abcdef"
 #: The local control server published as the stack's ControlApiUrl (moto's CloudFormation).
 deployed = test_cli_aws.deployed
@@ -45,7 +45,7 @@ def another_database(pg_server_url, template_db):
 
 
 def live_files(tmp_path: Path) -> tuple[Path, Path]:
-    """The first ten weeks of the example replay, its alerts authenticated three ways: by the
+    """The first six weeks of the example replay, its alerts authenticated three ways: by the
     path credential, by the body's passphrase posted to /webhook, and with the credential also
     quoted in a comment."""
     bars, alerts = tmp_path / "live-bars.csv", tmp_path / "live-alerts.jsonl"
@@ -79,7 +79,7 @@ def test_a_run_exported_and_replayed_gives_the_same_trades(tmp_path, database_ur
     bars, alerts = live_files(tmp_path)
     config = replay_config("bar", Decimal(1))
     live = run_replay(bars, alerts, tmp_path / "home", config, "live", progress=False, database_url=database_url)
-    assert live.responses == {202: live.alerts_posted} and len(live.trades) >= 4
+    assert live.responses == {202: live.alerts_posted} and len(live.trades) >= 2
 
     code, out, err = run_cli(capsys, "export", "--strategy", "live", "--from", "2010-01-01", "--to", CUTOFF,
                              "--out", str(tmp_path / "week"))
@@ -160,4 +160,18 @@ def test_bad_dates_or_strategy_are_one_line_and_exit_2(deployed, tmp_path, capsy
     code, out, err = run_cli(capsys, "export", "--aws", "--strategy", "nope", "--from", "2024-03-01", "--to",
                              "2024-03-01", "--out", out_dir)
     assert code == 2 and out == "" and "answered 404: no strategy 'nope'" in one_line(err)
-    assert not (tmp_path / "out" / "alerts.jsonl").exists()
+
+
+def test_a_failure_on_any_page_leaves_no_file(deployed, tmp_path, capsys, monkeypatch):
+    real = remote.request
+
+    def bars_down(method, path, body=None):
+        if path.startswith("/export/bars"):
+            raise RuntimeError("the control API answered 503: waking the database, retry in 15 s")
+        return real(method, path)
+
+    monkeypatch.setattr(remote, "request", bars_down)
+    code, out, err = run_cli(capsys, "export", "--aws", "--strategy", "test", "--from", "2024-03-01", "--to",
+                             "2024-03-01", "--out", str(tmp_path / "out"))
+    assert code == 2 and out == "" and "answered 503" in one_line(err)
+    assert list((tmp_path / "out").iterdir()) == []

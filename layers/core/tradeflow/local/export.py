@@ -87,40 +87,36 @@ def _pages(get: Callable[[str], dict], route: str, query: dict[str, str]) -> Ite
 
 def export(aws: bool, strategy: str, since: datetime, until: datetime, out: Path) -> Exported:
     """Write ``out``/alerts.jsonl and ``out``/bars.csv for ``strategy``'s [since, until).
-    Each file is written beside itself and renamed into place once complete, so a failure
-    (RuntimeError, one line) leaves no half file under the final name."""
+    Both are written beside themselves and renamed into place once every page of both has
+    arrived, so a failure (RuntimeError, one line) leaves no file under either name."""
     out.mkdir(parents=True, exist_ok=True)
     query = {"strategy": strategy, "since": since.isoformat(), "until": until.isoformat()} | (
         {"limit": str(PAGE_SIZE)} if PAGE_SIZE else {})
     alerts_file, bars_file = out / ALERTS_FILE, out / BARS_FILE
-    alerts = bars = 0
-    without_body, symbols = 0, []
-    with _api(aws) as get:
-        with _partial(alerts_file) as f:
-            for page in _pages(get, "/export/alerts", query):
-                without_body = page["without_body"]
-                for a in page["alerts"]:
-                    record = {"time": a["time"], "body": a["body"]} | ({"path": a["path"]} if a["path"] is not None
-                                                                         else {})
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    alerts += 1
-        with _partial(bars_file) as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(BAR_COLUMNS)
-            for page in _pages(get, "/export/bars", query):
-                symbols = page["symbols"]
-                for b in page["bars"]:
-                    writer.writerow([b[c] if b[c] is not None else "" for c in BAR_COLUMNS])
-                    bars += 1
-    return Exported(alerts, bars, symbols, without_body, alerts_file, bars_file)
-
-
-@contextmanager
-def _partial(path: Path):
-    partial = path.with_name(path.name + ".partial")
+    partial = {path: path.with_name(path.name + ".partial") for path in (alerts_file, bars_file)}
+    alerts = bars = without_body = 0
+    symbols: list[str] = []
     try:
-        with partial.open("w", encoding="utf-8", newline="") as f:
-            yield f
-        os.replace(partial, path)
+        with _api(aws) as get:
+            with partial[alerts_file].open("w", encoding="utf-8", newline="") as f:
+                for page in _pages(get, "/export/alerts", query):
+                    without_body = page["without_body"]
+                    for a in page["alerts"]:
+                        record = {"time": a["time"], "body": a["body"]} | (
+                            {"path": a["path"]} if a["path"] is not None else {})
+                        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                        alerts += 1
+            with partial[bars_file].open("w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(BAR_COLUMNS)
+                for page in _pages(get, "/export/bars", query):
+                    symbols = page["symbols"]
+                    for b in page["bars"]:
+                        writer.writerow([b[c] if b[c] is not None else "" for c in BAR_COLUMNS])
+                        bars += 1
+        for path, written in partial.items():
+            os.replace(written, path)
     finally:
-        partial.unlink(missing_ok=True)
+        for written in partial.values():
+            written.unlink(missing_ok=True)
+    return Exported(alerts, bars, symbols, without_body, alerts_file, bars_file)

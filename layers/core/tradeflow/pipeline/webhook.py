@@ -156,16 +156,17 @@ def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str:
     decoded value with those replaced; numbers with a fraction then become strings, which
     tradeflow reads the same."""
     secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+    original = _json_value(text) if text.lstrip()[:1] == "{" else None
     for secret in secrets:
         text = text.replace(secret, REPLAY_PLACEHOLDER)
-    decoded = _json_value(text) if text.lstrip()[:1] == "{" else None
-    if decoded is None:
+    if original is None:
         return _CREDENTIAL_FIELD.sub(lambda m: m.group(1) + (
             f'"{REPLAY_PLACEHOLDER}"' if m.group(2)[:1] == '"' else REPLAY_PLACEHOLDER), text)
     text = _JSON_CREDENTIAL.sub(lambda m: f'{m.group(1)}"{REPLAY_PLACEHOLDER}"', text)
-    decoded = _json_value(text)
-    scrubbed = _scrub(decoded, secrets)
-    return text if scrubbed == decoded else json.dumps(scrubbed, ensure_ascii=False, default=str)
+    decoded = _json_value(text)  # None when a secret's text was part of an escape such as \u0030
+    if decoded is not None and _scrub(decoded, secrets) == decoded:
+        return text
+    return json.dumps(_scrub(original, secrets), ensure_ascii=False, default=str)
 
 
 _CREDENTIAL_NAME = re.compile(r"passphrase|password|secret|token|signature", re.IGNORECASE)
