@@ -110,6 +110,11 @@ def test_a_body_without_a_secret_is_kept_byte_for_byte_and_a_passphrase_only_los
     assert redact_for_replay("strat.abcdefgh", ("strat.abcdefgh", "abcdefgh")) == REPLAY_PLACEHOLDER
 
 
+def test_a_body_nested_too_deeply_to_check_is_not_kept():
+    deep = '{"ticker": "AAPL", "action": "buy", "x": ' + "[" * 600 + "]" * 600 + "}"
+    assert redact_for_replay(deep, ("strat.abcdefgh", "abcdefgh")) is None
+
+
 def test_the_largest_body_accepted_fits_an_sqs_message_with_its_raw_body():
     sent = []
     env = WebhookEnv(signals_queue_url="fake://signals.fifo", notifications_queue_url="fake://n", alert_burst=0)

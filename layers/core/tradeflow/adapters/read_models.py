@@ -376,7 +376,7 @@ def alerts_received(conn: psycopg.Connection, strategy: str, since: datetime, un
 
 def alerts_without_body(conn: psycopg.Connection, strategy: str, since: datetime, until: datetime) -> int:
     """How many of the strategy's alerts received in [since, until) have no raw body (received
-    before tradeflow kept them)."""
+    before tradeflow kept them, or too deeply nested to be checked for secrets)."""
     return conn.execute(
         "SELECT count(*) AS n FROM signals s WHERE s.strategy_id = %s AND s.received_at >= %s AND s.received_at < %s "
         "AND NOT EXISTS (SELECT 1 FROM alert_bodies b WHERE b.signal_id = s.signal_id)",

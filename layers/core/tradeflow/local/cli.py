@@ -557,7 +557,8 @@ def cmd_export(args: argparse.Namespace) -> int:
           f"{until.isoformat()}) to {done.alerts_file}, {done.bars} bar(s) of {', '.join(done.symbols) or 'no symbol'} "
           f"to {done.bars_file}")
     if done.without_body:
-        print(f"{done.without_body} alert(s) of the window were received before tradeflow kept raw bodies: not exported")
+        print(f"{done.without_body} alert(s) of the window have no kept body (received before tradeflow kept them, "
+              "or nested too deeply to check for secrets): not exported")
     if not done.bars:
         print("no bars were recorded for these symbols then: tradeflow replay needs a bars file with at least two "
               "bars per symbol (export a wider window, or bring your own BARS.csv)")

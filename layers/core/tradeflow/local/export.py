@@ -56,7 +56,7 @@ def _moment(text: str, flag: str, end_of_day: bool) -> datetime:
 @dataclass(frozen=True)
 class Exported:
     """What an export wrote: counts, the symbols of the bars, and the alerts left out because
-    they were received before tradeflow kept raw bodies."""
+    no body was kept for them."""
 
     alerts: int
     bars: int

@@ -184,8 +184,8 @@ def export_alerts(conn: psycopg.Connection, strategy_id: str, since: datetime, u
     --alerts`` reads them: ``{"alerts": [{"time", "body", "path"}], "next": cursor or None,
     "without_body": count}``. ``time`` is the receive time (ISO-8601 UTC), ``body`` and ``path``
     are as received with every secret replaced by ``{{passphrase}}`` (``path`` None: post to
-    the replay's own credential); ``without_body`` counts the window's alerts received before
-    bodies were kept (not exported). Raises LookupError (strategy) or ValueError (window, cursor)."""
+    the replay's own credential); ``without_body`` counts the window's alerts with no kept body
+    (received before bodies were kept, or nested too deeply to be checked; not exported). Raises LookupError (strategy) or ValueError (window, cursor)."""
     _strategy(conn, strategy_id)
     _window(since, until)
     page = read_models.alerts_received(conn, strategy_id, since, until,

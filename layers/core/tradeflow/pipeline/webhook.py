@@ -143,7 +143,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 REPLAY_PLACEHOLDER = "{{passphrase}}"
 
 
-def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str:
+def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str | None:
     """``text`` (an alert body or a URL path token) as tradeflow keeps it: each of ``secrets``
     (the credential ``<strategy>.<secret>`` and the bare secret) and the value of every
     passphrase-like field (``passphrase``, ``password``, ``secret``, ``token``, ``signature``,
@@ -154,7 +154,8 @@ def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str:
     A JSON body that still decodes to a secret or a passphrase-like value (a secret written with
     escapes such as ``\\u0065``, or inside JSON text in a field) is written out again from its
     decoded value with those replaced; numbers with a fraction then become strings, which
-    tradeflow reads the same."""
+    tradeflow reads the same. None for a JSON body nested too deeply to be checked (hundreds of
+    levels): such a body is not kept."""
     secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
     original = _json_value(text) if text.lstrip()[:1] == "{" else None
     for secret in secrets:
@@ -164,9 +165,12 @@ def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str:
             f'"{REPLAY_PLACEHOLDER}"' if m.group(2)[:1] == '"' else REPLAY_PLACEHOLDER), text)
     text = _JSON_CREDENTIAL.sub(lambda m: f'{m.group(1)}"{REPLAY_PLACEHOLDER}"', text)
     decoded = _json_value(text)  # None when a secret's text was part of an escape such as \u0030
-    if decoded is not None and _scrub(decoded, secrets) == decoded:
-        return text
-    return json.dumps(_scrub(original, secrets), ensure_ascii=False, default=str)
+    try:
+        if decoded is not None and _scrub(decoded, secrets) == decoded:
+            return text
+        return json.dumps(_scrub(original, secrets), ensure_ascii=False, default=str)
+    except RecursionError:  # nested too deeply to be checked: not kept rather than kept unchecked
+        return None
 
 
 _CREDENTIAL_NAME = re.compile(r"passphrase|password|secret|token|signature", re.IGNORECASE)
