@@ -110,16 +110,39 @@ def test_a_body_without_a_secret_is_kept_byte_for_byte_and_a_passphrase_only_los
     assert redact_for_replay("strat.abcdefgh", ("strat.abcdefgh", "abcdefgh")) == REPLAY_PLACEHOLDER
 
 
+def webhook_with(sent: list, secret: str = "a-secret-of-24-characters") -> Webhook:
+    env = WebhookEnv(signals_queue_url="fake://signals.fifo", notifications_queue_url="fake://n", alert_burst=0)
+    return Webhook(env, lambda s: secret if s == "strat" else None, lambda s: None,
+                   lambda url, message, group, dedupe: sent.append(message))
+
+
+def test_the_path_token_is_kept_redacted_and_a_signed_alert_keeps_no_path():
+    import hashlib
+    import hmac
+
+    sent: list = []
+    webhook = webhook_with(sent)
+    body = '{"ticker": "AAPL", "action": "buy", "comment": "a-secret-of-24-characters"}'
+    by_path = webhook.accept(Request(body=body, source_ip="52.89.214.238",
+                                     path_token="strat.a-secret-of-24-characters"), NOW)
+    assert (by_path.raw_path, by_path.raw_body) == (REPLAY_PLACEHOLDER, body.replace(
+        "a-secret-of-24-characters", REPLAY_PLACEHOLDER))
+    signed_body = '{"ticker": "MSFT", "action": "buy"}'
+    signature = hmac.new(b"a-secret-of-24-characters", signed_body.encode(), hashlib.sha256).hexdigest()
+    signed = webhook.accept(Request(body=signed_body, source_ip="52.89.214.238", path_token="strat",
+                                    signature=f"sha256={signature}"), NOW)
+    assert (signed.raw_path, signed.raw_body) == (None, signed_body)
+    assert not [m for m in sent if "a-secret-of-24-characters" in f"{m.raw_body} {m.raw_path}"]
+
+
 def test_a_body_nested_too_deeply_to_check_is_not_kept():
     deep = '{"ticker": "AAPL", "action": "buy", "x": ' + "[" * 600 + "]" * 600 + "}"
     assert redact_for_replay(deep, ("strat.abcdefgh", "abcdefgh")) is None
 
 
 def test_the_largest_body_accepted_fits_an_sqs_message_with_its_raw_body():
-    sent = []
-    env = WebhookEnv(signals_queue_url="fake://signals.fifo", notifications_queue_url="fake://n", alert_burst=0)
-    webhook = Webhook(env, lambda s: "a-secret-of-24-characters" if s == "strat" else None, lambda s: None,
-                      lambda url, message, group, dedupe: sent.append(message))
+    sent: list = []
+    webhook = webhook_with(sent)
     head = '{"ticker": "AAPL", "action": "buy", "passphrase": "strat.a-secret-of-24-characters", "notes": "'
     filler = '\\"' * ((MAX_BODY_BYTES - len(head) - 2) // 2)  # each escapes again in the message: twice the bytes
     body = head + filler + '"}'
