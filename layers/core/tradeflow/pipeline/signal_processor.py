@@ -1,5 +1,6 @@
-"""The signal_processor step: persist a signal (idempotent), apply the risk gates, record the
-decision with its inputs and config hash, and forward an approved signal to orders.fifo."""
+"""The signal_processor step: persist a signal (idempotent) with its raw body, apply the risk
+gates, record the decision with its inputs and config hash, and forward an approved signal to
+orders.fifo."""
 
 from __future__ import annotations
 

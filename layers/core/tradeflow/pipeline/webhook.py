@@ -20,8 +20,9 @@ database is down. Checks, in order, each with its HTTP status:
 7. more than the burst of alerts for one strategy and symbol (:class:`BurstLimiter`) -> 429
    (TradingView's own cap is per alert, i.e. per chart: many symbols firing at one close is
    normal, one symbol firing 16 times in 3 minutes is not);
-8. the Signal sent to signals.fifo -> 202 {signal_id}; an SQS (or SSM) failure propagates and
-   is answered 503, so that TradingView retries.
+8. the Signal sent to signals.fifo, carrying the raw body and path token with every secret
+   replaced (:func:`redact_for_replay`) for the signal processor to keep -> 202 {signal_id}; an
+   SQS (or SSM) failure propagates and is answered 503, so that TradingView retries.
 
 Every secret comparison is constant-time, and a missing secret is compared with a dummy, so a
 missing and a wrong secret get the same 401 in about the same time. Refusals after the alert
