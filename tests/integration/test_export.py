@@ -148,6 +148,9 @@ def test_the_aws_export_pages_through_the_api_and_writes_what_was_posted(deploye
     assert rows[0] == list(export.BAR_COLUMNS) and sorted(map(tuple, rows[1:])) == bars
     assert sum("/export/alerts" in p for p in pages) == 2 and sum("/export/bars" in p for p in pages) == 3
     assert not list((tmp_path / "out").glob("*.partial"))
+    # the audit trail of an alert shows the body it came as
+    [signal] = remote.request("GET", "/signals?symbol=MSFT&limit=1")["signals"]
+    assert remote.request("GET", f"/signals/{signal['signal_id']}/audit")["signal"]["raw_body"] == expected[3]["body"]
 
 
 def test_bad_dates_or_strategy_are_one_line_and_exit_2(deployed, tmp_path, capsys):

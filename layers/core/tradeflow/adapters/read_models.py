@@ -279,10 +279,12 @@ def notifications(conn: psycopg.Connection, strategy: str | None = None, limit: 
 
 
 def audit(conn: psycopg.Connection, signal_id: uuid.UUID) -> Audit | None:
-    """The trail of one alert: signal -> decision -> orders -> fills (and each order's status
-    events), or None for an unknown signal."""
-    signal = conn.execute("SELECT signal_id, strategy_id, symbol, action, alert, alert_time, received_at "
-                          "FROM signals WHERE signal_id = %s", (signal_id,)).fetchone()
+    """The trail of one alert: signal (with the raw body it came as, secrets replaced, when
+    kept) -> decision -> orders -> fills (and each order's status events), or None for an
+    unknown signal."""
+    signal = conn.execute("SELECT s.signal_id, s.strategy_id, s.symbol, s.action, s.alert, s.alert_time, "
+                          "s.received_at, b.body AS raw_body FROM signals s LEFT JOIN alert_bodies b USING (signal_id) "
+                          "WHERE s.signal_id = %s", (signal_id,)).fetchone()
     if signal is None:
         return None
     decision = conn.execute("SELECT approved, intent, legs, reasons, config_hash, decided_at FROM decisions "
