@@ -178,3 +178,16 @@ def test_a_failure_on_any_page_leaves_no_file(deployed, tmp_path, capsys, monkey
                              "2024-03-01", "--out", str(tmp_path / "out"))
     assert code == 2 and out == "" and "answered 503" in one_line(err)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_unreachable_local_database_is_one_line(tmp_path, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("TRADEFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u@127.0.0.1:{port}/x")
+    code, out, err = run_cli(capsys, "export", "--strategy", "test", "--from", "2024-03-01", "--to", "2024-03-01",
+                             "--out", str(tmp_path / "out"))
+    assert code == 2 and out == "" and "could not reach the local database" in one_line(err)

@@ -15,7 +15,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -108,10 +108,16 @@ def local_api(database_url: str | None = None) -> Iterator[Callable[..., dict]]:
     database (``database_url``, else DATABASE_URL or the embedded one), token and all, so local
     and AWS print the same thing; several calls share one local stack. A non-2xx answer raises
     RuntimeError with the API's message."""
+    import psycopg
+
     from tradeflow.local.serve import ControlServer
     from tradeflow.local.stack import LocalStack, home
 
-    with LocalStack(home(), database_url) as stack:
+    with ExitStack() as scope:
+        try:
+            stack = scope.enter_context(LocalStack(home(), database_url))
+        except psycopg.OperationalError as exc:
+            raise RuntimeError(f"could not reach the local database: {str(exc).splitlines()[0]}") from None
         server = ControlServer(stack, port=0)
         headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json",
                    "X-Tradeflow-User": getpass.getuser()}
