@@ -360,10 +360,17 @@ PREVIEW_FACTS: dict[str, dict] = {
                       "excerpt": '{"ticker": "AAPL", "action": "{{strategy.order.action}}"}'},
     "order_rejected": {"client_order_id": "tf-1f2e3d-entry", "symbol": "ZZZ", "reason": "no price for ZZZ"},
     "message_rejected": {"queue": "tradeflow-orders.fifo", "reason": "no signal 61f50022", "symbol": "AAPL"},
-    "daily_summary": {"date": "2024-03-01", "fills": 2, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
-                      "total_realised_pnl": "5708.91", "equity": "105705.06", "trades": 1, "wins": 1,
-                      "open_positions": 1, "positions": ["MSFT long 361 from 27.65, stop 26.27"],
-                      "refusals": {"signal_refused": 1}, "held": ["[ma-cross] buy AAPL refused: max open positions"]},
+    "daily_summary": {"date": "2024-03-01", "fills": 3, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
+                      "total_realised_pnl": "5708.91", "equity": "205705.06", "trades": 1, "wins": 1,
+                      "open_positions": 1, "refusals": {"signal_refused": 1},
+                      "held": ["[ma-cross] buy AAPL refused: max open positions"],
+                      "strategies": [
+                          {"strategy": "ma-cross", "fills": 2, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
+                           "total_realised_pnl": "5708.91", "equity": "105705.06", "trades": 1, "wins": 1,
+                           "open_positions": 1, "positions": ["MSFT long 361 from 27.65, stop 26.27"]},
+                          {"strategy": "breakout", "fills": 1, "realised_pnl": "0.00", "unrealised_pnl": "0.00",
+                           "total_realised_pnl": "0.00", "equity": "100000.00", "trades": 0, "wins": 0,
+                           "open_positions": 0, "positions": []}]},
     "weekly_digest": {"week": "2024-02-26", "fills": 4, "trades": 2, "wins": 1, "realised_pnl": "744.15",
                       "best": "GOOG 1117.94", "worst": "MSFT -373.79", "equity": "105705.06",
                       "sparkline": "▁▂▄▃█", "refusals": {}, "held": []},
@@ -389,7 +396,8 @@ def cmd_notify(args: argparse.Namespace) -> int:
     if args.action == "preview":
         if args.kind not in PREVIEW_FACTS:
             raise ValueError(f"notify preview needs a KIND, one of {', '.join(PREVIEW_FACTS)} (got {args.kind!r})")
-        event = NotificationEvent(key="preview", kind=args.kind, strategy_id="ma-cross", facts=PREVIEW_FACTS[args.kind])
+        owner = "account" if args.kind == "daily_summary" else "ma-cross"
+        event = NotificationEvent(key="preview", kind=args.kind, strategy_id=owner, facts=PREVIEW_FACTS[args.kind])
         subject, message = render(event)
         level = alerting.urgency(event.kind, event.facts)
         print(f"{args.kind}: {level}")
