@@ -74,6 +74,8 @@ class NotifierEnv(DatabaseEnv):
     urgent_topic_arn: str | None = None
     #: The chat topic the chat sender (outside the VPC) posts from; unset = no chat channels.
     chat_topic_arn: str | None = None
+    #: Its own queue, where a burst's timer waits (a delayed message); unset = no timer.
+    notifications_queue_url: str | None = None
 
 
 class ControlApiEnv(DatabaseEnv):

@@ -62,9 +62,13 @@ def prefer_ipv6() -> None:
     urllib3.util.connection.allowed_gai_family = lambda: socket.AF_INET6
 
 
-def send(queue_url: str, message: BaseModel, group: str | None = None, dedupe_id: str | None = None) -> None:
-    """Send ``message`` (as JSON) to an SQS queue; FIFO queues need ``group`` and ``dedupe_id``."""
+def send(queue_url: str, message: BaseModel, group: str | None = None, dedupe_id: str | None = None,
+         delay_seconds: int = 0) -> None:
+    """Send ``message`` (as JSON) to an SQS queue; FIFO queues need ``group`` and ``dedupe_id``;
+    ``delay_seconds`` (0-900, standard queues) keeps it invisible that long (SQS DelaySeconds)."""
     kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": message.model_dump_json()}
+    if delay_seconds:
+        kwargs["DelaySeconds"] = delay_seconds
     if group is not None:
         kwargs |= {"MessageGroupId": group, "MessageDeduplicationId": dedupe_id or ""}
     try:

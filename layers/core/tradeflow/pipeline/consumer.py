@@ -12,8 +12,7 @@ sort a failure with :func:`tradeflow.domain.errors.classify`.
   ChangeMessageVisibility), and the error raised so the processor reports it as a batch item
   failure. Delays grow 30 s, 60 s, 120 s, 240 s, 480 s over the queue's receives, so a
   database that comes back within minutes loses nothing; the dead-letter queue is left for
-  what stays broken for longer. An error with a ``retry_in_seconds`` attribute (the notifier's
-  burst hold) sets that delay instead.
+  what stays broken for longer.
 """
 
 from __future__ import annotations
@@ -76,8 +75,7 @@ class Consumer:
 
     def _postpone(self, record: SQSRecord, exc: Exception) -> None:
         count = int(record.attributes.approximate_receive_count or 1)
-        # an error may name its own delay (the notifier's burst hold: the message is its timer)
-        delay = getattr(exc, "retry_in_seconds", None) or retry_delay(count)
+        delay = retry_delay(count)
         logger.warning("retryable failure; the message returns to its queue", queue=self.queue,
                        message_id=record.message_id, receive_count=count, retry_in_seconds=delay,
                        error=type(exc).__name__)

@@ -12,12 +12,12 @@ from datetime import datetime, time, timedelta
 
 import psycopg
 from aws_lambda_powertools import Logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from tradeflow import clock
 from tradeflow.adapters import aws, chat, store
 from tradeflow.domain import alerting, calendar
 from tradeflow.domain.alerting import NotificationSettings
-from tradeflow.domain.errors import Retryable
 from tradeflow.domain.messages import NotificationEvent
 from tradeflow.domain.notifications import render
 from tradeflow.settings import NotifierEnv
@@ -36,15 +36,14 @@ def settings_of(conn: psycopg.Connection, strategy_id: str) -> NotificationSetti
     return found[0].notifications if found else NotificationSettings()
 
 
-class Held(Retryable):
-    """Raised for a notification with a channel waiting in a burst: the consumer gives the
-    message back to its queue after ``retry_in_seconds`` (SQS ChangeMessageVisibility), and that
-    delivery sends the burst if no other has by then. The message is the burst's timer, so a
-    burst goes out even when nothing else arrives."""
+class FlushRequest(BaseModel):
+    """A message on the notifications queue asking the notifier to send the bursts due by
+    ``flush`` (aware): the timer of a burst, sent with an SQS delay when the burst opens, so it
+    goes out even when nothing else arrives."""
 
-    def __init__(self, seconds: int) -> None:
-        super().__init__(f"held in a burst; back in {seconds} s")
-        self.retry_in_seconds = seconds
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flush: AwareDatetime
 
 
 def _available(channel: str, env: NotifierEnv) -> bool:
@@ -99,9 +98,8 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
     alarms) after the other channels were tried; the retry sends only the channels not yet
     delivered. A channel attempted but never confirmed (the function died between the send and
     the mark) may have gone out, so it is sent again marked "[possible repeat]". A failure to
-    record a send that succeeded is not raised, so it cannot cause a second send. While one of
-    its channels still waits in a burst, :class:`Held` is raised so the message comes back when
-    the burst is due."""
+    record a send that succeeded is not raised, so it cannot cause a second send. The message
+    that opens a burst sends its timer (:class:`FlushRequest`, delayed until the burst is due)."""
     subject, message = render(event)
     now = clock.now()
     errors: list[str] = []
@@ -110,6 +108,7 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
     if claim is not None:
         settings = settings_of(conn, event.strategy_id)
         level = alerting.urgency(event.kind, event.facts)
+        joined: list[str] = []  # channels whose burst was already open (its timer is on its way)
 
         def decide(channel: str, sent_times: list[datetime], open_burst: datetime | None):
             if channel == "digest":
@@ -118,6 +117,7 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
                 return "suppressed", None
             hold = alerting.hold_until(level, channel, now, open_burst, settings)
             if hold is not None and hold == open_burst:  # joins a burst already admitted: one message
+                joined.append(channel)
                 status = alerting.admit(channel, level, hold, [], settings)
             else:
                 status = alerting.admit(channel, level, hold or now, sent_times, settings)
@@ -125,6 +125,13 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
 
         rows = store.route_notification(conn, event.key, event.strategy_id, decide, settings.channels(level),
                                         now - alerting.RATE_WINDOW, now)
+        opened = [r["hold_until"] for c, r in rows.items() if c not in joined and r["hold_until"] is not None
+                  and r["hold_until"] > now and r["status"] == "pending"]
+        if opened:  # a retry sends the timer again: a second flush finds nothing to send
+            try:
+                _start_timer(env, min(opened), now)
+            except aws.DeliveryError as exc:
+                errors.append(str(exc))
         for channel, row in rows.items():
             if channel == "digest" or row["hold_until"] is not None or row["status"] not in ("pending", "failed"):
                 continue
@@ -139,12 +146,32 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
     errors += failed
     if errors:
         raise aws.DeliveryError("; ".join(errors))
-    waiting = [r["hold_until"] for r in store.deliveries(conn, event.key).values()
-               if r["hold_until"] is not None and r["status"] in ("pending", "failed")]
-    if waiting:
-        raise Held(max(1, math.ceil((min(waiting) - now).total_seconds())))
     if flushed:
         logger.info("bursts sent", bursts=flushed)
+    return sent
+
+
+def _start_timer(env: NotifierEnv, due: datetime, now: datetime) -> None:
+    """Send the :class:`FlushRequest` of a burst due at ``due``, delayed until then (SQS
+    DelaySeconds, a second after it, at most 900 s: the hold's own limit). Without the queue's URL (a laptop
+    without the stack) there is no timer: the next notifier run sends the burst."""
+    if env.notifications_queue_url is None:
+        return
+    aws.send(env.notifications_queue_url, FlushRequest(flush=due),
+             delay_seconds=min(900, max(0, math.ceil((due - now).total_seconds()) + 1)))
+
+
+def flush_step(request: FlushRequest, conn: psycopg.Connection, env: NotifierEnv) -> int:
+    """A burst's timer: send the bursts due by now; returns how many went out. One that comes
+    early (a queue that does not delay) sends what is due and is acknowledged: the burst then
+    goes with the next notifier run. Raises DeliveryError when a burst failed (the timer is
+    retried by the queue)."""
+    now = clock.now()
+    if request.flush > now:
+        logger.warning("burst timer came early", due=request.flush.isoformat(), now=now.isoformat())
+    sent, errors = flush(conn, env, now)
+    if errors:
+        raise aws.DeliveryError("; ".join(errors))
     return sent
 
 
