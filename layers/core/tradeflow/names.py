@@ -74,6 +74,8 @@ URGENT_TOPIC = "tradeflow-urgent"
 CHAT_TOPIC = "tradeflow-chat"
 CHAT_SENDER_FUNCTION = "chat_sender"
 CHAT_SENDER_FUNCTION_NAME = f"{APP}-{CHAT_SENDER_FUNCTION}"
+#: Where a chat message goes after the chat sender's last asynchronous retry (it alarms).
+CHAT_DEAD_LETTER_QUEUE = f"{APP}-chat-dlq"
 #: SSM SecureString parameters holding each chat channel's token or webhook URL (JSON), set by
 #: ``tradeflow notify set-chat CHANNEL --aws``.
 CHAT_PARAMETERS = {
