@@ -58,7 +58,7 @@ def test_twenty_fills_in_a_minute_become_one_message_and_a_stop_loss_goes_on_its
     sid = f"b{next(_ids)}"
     store.add_strategy(conn, sid, StrategyConfig(), MONDAY)
     timers = []
-    monkeypatch.setattr(aws, "send", lambda url, message, **kw: timers.append((message, kw)))
+    monkeypatch.setattr(aws, "send_later", lambda url, message, delay: timers.append((message, delay)))
     env = ENV.model_copy(update={"notifications_queue_url": "https://sqs/notifications"})
     for n in range(20):
         at(MONDAY + timedelta(seconds=3 * n), notifier.deliver, fill(f"{sid}:{n}", sid, "entry", f"E{n:02d}"), conn, env)
@@ -66,7 +66,7 @@ def test_twenty_fills_in_a_minute_become_one_message_and_a_stop_loss_goes_on_its
             at(MONDAY + timedelta(seconds=31), notifier.deliver, fill(f"{sid}:stop", sid, "stop_loss", "STOP"), conn, env)
     assert sorted((c, t) for c, t, m in outbox) == [("email", MONDAY + timedelta(seconds=31)),
                                                     ("sms", MONDAY + timedelta(seconds=31))]
-    assert [(m.flush, kw["delay_seconds"]) for m, kw in timers] == [(MONDAY + timedelta(seconds=60), 61)]
+    assert [(m.flush, delay) for m, delay in timers] == [(MONDAY + timedelta(seconds=60), 61)]
     assert at(MONDAY + timedelta(seconds=59), notifier.flush_step, timers[0][0], conn, env) == 0  # early: nothing due
     assert at(MONDAY + timedelta(seconds=61), notifier.flush_step, timers[0][0], conn, env) == 1
     channel, sent_at, text = outbox[2]

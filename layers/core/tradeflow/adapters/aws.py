@@ -62,17 +62,23 @@ def prefer_ipv6() -> None:
     urllib3.util.connection.allowed_gai_family = lambda: socket.AF_INET6
 
 
-def send(queue_url: str, message: BaseModel, group: str | None = None, dedupe_id: str | None = None,
-         delay_seconds: int = 0) -> None:
-    """Send ``message`` (as JSON) to an SQS queue; FIFO queues need ``group`` and ``dedupe_id``;
-    ``delay_seconds`` (0-900, standard queues) keeps it invisible that long (SQS DelaySeconds)."""
+def send(queue_url: str, message: BaseModel, group: str | None = None, dedupe_id: str | None = None) -> None:
+    """Send ``message`` (as JSON) to an SQS queue; FIFO queues need ``group`` and ``dedupe_id``."""
     kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": message.model_dump_json()}
-    if delay_seconds:
-        kwargs["DelaySeconds"] = delay_seconds
     if group is not None:
         kwargs |= {"MessageGroupId": group, "MessageDeduplicationId": dedupe_id or ""}
     try:
         client("sqs").send_message(**kwargs)
+    except Exception as exc:  # botocore.exceptions.* — botocore is not imported here on purpose
+        raise DeliveryError(f"could not send to {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
+
+
+def send_later(queue_url: str, message: BaseModel, delay_seconds: int) -> None:
+    """Send ``message`` (as JSON) to a standard SQS queue, invisible for ``delay_seconds``
+    (0-900, SQS DelaySeconds). Raises :class:`DeliveryError`."""
+    try:
+        client("sqs").send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json(),
+                                   DelaySeconds=delay_seconds)
     except Exception as exc:  # botocore.exceptions.* — botocore is not imported here on purpose
         raise DeliveryError(f"could not send to {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
 

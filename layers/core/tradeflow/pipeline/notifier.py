@@ -157,8 +157,8 @@ def _start_timer(env: NotifierEnv, due: datetime, now: datetime) -> None:
     without the stack) there is no timer: the next notifier run sends the burst."""
     if env.notifications_queue_url is None:
         return
-    aws.send(env.notifications_queue_url, FlushRequest(flush=due),
-             delay_seconds=min(900, max(0, math.ceil((due - now).total_seconds()) + 1)))
+    aws.send_later(env.notifications_queue_url, FlushRequest(flush=due),
+                   min(900, max(0, math.ceil((due - now).total_seconds()) + 1)))
 
 
 def flush_step(request: FlushRequest, conn: psycopg.Connection, env: NotifierEnv) -> int:
