@@ -90,11 +90,14 @@ SECRET = "s3cret-passphrase-for-tests"
 def strategy(stack):
     """A registered strategy ``test`` with default settings, slippage 0, commission 0 and a
     default bracket (stop-loss 5 %, take-profit 10 % from the entry's price) unless a test
-    re-registers it. Returns its credential ``test.<secret>``."""
+    re-registers it; each notification sent on its own (no burst hold: tests of bursts set
+    their own). Returns its credential ``test.<secret>``."""
+    from tradeflow.domain.alerting import NotificationSettings
     from tradeflow.domain.strategy import StrategyConfig
 
     stack.add_strategy("test", StrategyConfig(slippage_bps=Decimal(0), commission_bps=Decimal(0),
-                                              stop_loss_pct=Decimal(5), take_profit_pct=Decimal(10)), SECRET)
+                                              stop_loss_pct=Decimal(5), take_profit_pct=Decimal(10),
+                                              notifications=NotificationSettings(burst_hold_seconds=0)), SECRET)
     return f"test.{SECRET}"
 
 

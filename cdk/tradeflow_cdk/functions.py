@@ -74,7 +74,8 @@ SPECS = (
     FunctionSpec("order_creator", "decision -> sized bracket order -> executions.fifo", Duration.seconds(60), 256, True, 2),
     FunctionSpec("paper_executor", "order -> simulated fill, position, P&L", Duration.seconds(60), 256, True, 2),
     FunctionSpec("stop_monitor", "stop-loss / take-profit ticks every minute", Duration.seconds(90), 256, True, 1),
-    FunctionSpec("notifier", "notifications -> email topic and SMS; daily summary", Duration.seconds(60), 256, True, 2),
+    FunctionSpec("notifier", "notifications -> email topic, SMS and chat topic; daily summary", Duration.seconds(60), 256,
+                 True, 2),
 )
 assert tuple(s.name for s in SPECS) == names.FUNCTIONS, "SPECS must follow tradeflow.names.FUNCTIONS"
 
@@ -87,7 +88,7 @@ SENDS_TO = {
     "order_creator": (names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE),
     "paper_executor": (names.NOTIFICATIONS_QUEUE,),
     "stop_monitor": (names.EXECUTIONS_QUEUE, names.NOTIFICATIONS_QUEUE),
-    "notifier": (),
+    "notifier": (names.NOTIFICATIONS_QUEUE,),  # a burst's timer: a delayed message to itself
 }
 
 

@@ -11,6 +11,7 @@ from tradeflow import names
 
 from tradeflow_cdk import nag, paths
 from tradeflow_cdk.api import WebhookApi
+from tradeflow_cdk.chat import Chat
 from tradeflow_cdk.config import StackConfig
 from tradeflow_cdk.control_api import ControlApi
 from tradeflow_cdk.database import Database
@@ -89,6 +90,8 @@ class TradeflowStack(Stack):
         )
         self.market_data = MarketData(self, "MarketData", layer=self.layer, state=self.state, network=self.network,
                                       functions=self.functions.by_name, around_the_clock=config.stop_monitor_24_7)
+        self.chat = Chat(self, "Chat", layer=self.layer, notifier=self.functions.by_name["notifier"],
+                         operations=self.notifications.operations)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -1,6 +1,7 @@
-"""notifier Lambda: the notifications queue -> SNS email topic and SMS, each channel on its own;
-on the 16:30 America/New_York schedule ({"summary": "daily"}) each strategy's daily summary, and
-on the Friday 16:45 schedule ({"summary": "weekly"}) its weekly digest."""
+"""notifier Lambda: the notifications queue -> SNS email topic, SMS and the chat topic, each
+channel on its own, bursts merged (a burst's timer, {"flush": time}, arrives on the same queue
+with a delay); on the 16:30 America/New_York schedule ({"summary": "daily"}) the account's daily
+summary, and on the Friday 16:45 schedule ({"summary": "weekly"}) each strategy's weekly digest."""
 
 from typing import Literal
 
@@ -25,6 +26,7 @@ class SummaryInvocation(BaseModel):
 
 processor = BatchProcessor(event_type=EventType.SQS)
 consume = Consumer(names.NOTIFICATIONS_QUEUE, NotificationEvent, lambda: env(NotifierEnv), notify=False)
+consume_flush = Consumer(names.NOTIFICATIONS_QUEUE, notifier.FlushRequest, lambda: env(NotifierEnv), notify=False)
 
 
 def step(event: NotificationEvent, conn, settings: NotifierEnv) -> None:
@@ -36,8 +38,16 @@ def step(event: NotificationEvent, conn, settings: NotifierEnv) -> None:
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=int(sent))
 
 
+def flush_step(request: notifier.FlushRequest, conn, settings: NotifierEnv) -> None:
+    sent = notifier.flush_step(request, conn, settings)
+    metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=sent)
+
+
 def record_handler(record) -> None:
-    consume(record, step)
+    if record.body.startswith('{"flush"'):
+        consume_flush(record, flush_step)
+    else:
+        consume(record, step)
 
 
 @logger.inject_lambda_context
@@ -47,6 +57,10 @@ def handler(event, context):
     settings = env(NotifierEnv)
     if "Records" in event:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    if "flush" in event:  # {"flush": time}: send the bursts due by then (a manual run)
+        sent = notifier.flush_step(notifier.FlushRequest.model_validate(event), get_connection(settings), settings)
+        metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=sent)
+        return {"bursts": sent}
     which = SummaryInvocation.model_validate(event).summary
     run = notifier.daily_summary if which == "daily" else notifier.weekly_digest
     sent = run(get_connection(settings), settings)

@@ -68,7 +68,7 @@ class Crash(BaseException):
 #: Every notification sent at once by email, with limits no scenario reaches: the schedules
 #: check exactly-once delivery, not the routing (tests/integration/test_notifications.py).
 NOTIFY_EVERYTHING = NotificationSettings(routes={"urgent": ("email",), "routine": ("email",), "info": ("email",)},
-                                         rate_limits={"sms": 10_000, "email": 10_000})
+                                         rate_limits={"sms": 10_000, "email": 10_000}, burst_hold_seconds=0)
 
 @dataclass
 class Step:

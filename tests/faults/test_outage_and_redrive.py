@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tradeflow import names
 from tradeflow.adapters import db, store
+from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.strategy import StrategyConfig
 
 from tests.faults.conftest import register
@@ -24,7 +25,7 @@ def _alert(at, symbol="AAPL") -> str:
 
 
 def _fresh(stack, clock, url, strategy_id="outage"):
-    config = StrategyConfig()
+    config = StrategyConfig(notifications=NotificationSettings(burst_hold_seconds=0))  # each message on its own
     register(stack, strategy_id, config)
     stack.reset(url)
     clock.set(START)

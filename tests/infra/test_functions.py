@@ -161,7 +161,8 @@ def test_consumers_report_partial_batch_failures_with_bounded_concurrency(templa
         assert by_queue[queue] == found[consumer][0]
 
 
-def test_notifier_publishes_to_the_trader_alerts_and_urgent_topics_only(template: Template, resources: dict) -> None:
+def test_notifier_publishes_to_the_trader_alerts_urgent_and_chat_topics_only(template: Template,
+                                                                           resources: dict) -> None:
     _, notifier = functions(template)["notifier"]
     statements = role_statements(resources, notifier["Role"]["Fn::GetAtt"][0])
     topic_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic"
@@ -169,8 +170,11 @@ def test_notifier_publishes_to_the_trader_alerts_and_urgent_topics_only(template
     (publish,) = [s for s in statements if s["Action"] == "sns:Publish"]
     urgent_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic"
                      and v["Properties"]["TopicName"] == names.URGENT_TOPIC)
-    assert publish["Resource"] == [{"Ref": topic_id}, {"Ref": urgent_id}]
+    chat_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic"
+                   and v["Properties"]["TopicName"] == names.CHAT_TOPIC)
+    assert sorted(r["Ref"] for r in publish["Resource"]) == sorted([topic_id, urgent_id, chat_id])
     assert notifier["Environment"]["Variables"]["URGENT_TOPIC_ARN"] == {"Ref": urgent_id}
+    assert notifier["Environment"]["Variables"]["CHAT_TOPIC_ARN"] == {"Ref": chat_id}
 
 
 def test_no_reserved_concurrency_by_default(template: Template) -> None:

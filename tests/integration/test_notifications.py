@@ -54,7 +54,7 @@ def test_random_streams_lose_nothing_and_keep_limits_and_quiet_hours(conn, monke
     quiet_hours = QuietHours(start=time(start_h), end=time((start_h + length) % 24))
     settings_ = NotificationSettings(rate_limits={"sms": sms_limit, "email": email_limit}, time_zone=zone,
                                      quiet_hours={"sms": quiet_hours}, urgent_overrides=overrides,
-                                     weekly_digest="when_held_back")
+                                     weekly_digest="when_held_back", burst_hold_seconds=0)
     at = datetime(2024, 3, 4, 0, tzinfo=UTC)  # a Monday
     store.add_strategy(conn, sid, StrategyConfig(notifications=settings_), at)
     sent: list[tuple[str, datetime, str]] = []  # (channel, at, message)

@@ -169,7 +169,8 @@ def test_daily_summary_is_sent_once_per_day_by_email(stack, strategy, conn):
     assert note["channels"] == ["email"] and note["status"] == "sent"
     [summary] = [n["message"] for n in stack.inbox()]
     first, *rest = summary.splitlines()
-    assert first == "[test] 2024-03-01: 1 fills, net P&L 0.00, equity 100000.00, 1 open"
+    assert first == "[account] 2024-03-01: 1 fills, net P&L 0.00, equity 100000.00, 1 open"
+    assert "[test] 1 fills, net P&L 0.00, equity 100000.00, 1 open; closed 0, won 0, unrealised 0.00" in rest
     # the open position with its stop: 5 % under the entry's price
     price = rows(conn, "SELECT avg_entry_price FROM positions")[0]["avg_entry_price"]
     stop = rows(conn, "SELECT stop_price FROM orders WHERE purpose = 'stop_loss'")[0]["stop_price"]

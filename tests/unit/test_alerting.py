@@ -195,3 +195,65 @@ def test_notify_errors_are_one_line(argv, says, capsys, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1
+
+
+# --- bursts (the pure rules) ------------------------------------------------------------------
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), levels), min_size=1, max_size=60), st.integers(1, 4),
+       st.integers(0, 900))
+def test_bursts_keep_the_limit_by_send_time_and_never_hold_urgent(events, limit, hold):
+    """Given events at random gaps on one channel with a burst window, when each is admitted
+    as the notifier does (joining the open burst, or opening one, or alone when urgent), then:
+    no rolling hour of send times holds more than the limit, an urgent message is never held, a
+    burst leaves at most ``hold`` seconds after its first message, and every message is sent,
+    in a burst, or held for the digest."""
+    s = NotificationSettings(rate_limits={"email": limit}, burst_hold_seconds=hold)
+    at = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    sends: list[datetime] = []  # one per message that goes out (a burst once)
+    first_of: dict[datetime, datetime] = {}
+    open_burst = None
+    for gap, level in events:
+        at += timedelta(seconds=gap)
+        due = alerting.hold_until(level, "email", at, open_burst, s)
+        if level == "urgent" or hold == 0:
+            assert due is None
+        if due is not None and due == open_burst:
+            status = alerting.admit("email", level, due, [], s)
+            assert status == "pending"  # no quiet hours here: a burst always takes what joins it
+            continue
+        status = alerting.admit("email", level, due or at, sends, s)
+        assert status in ("pending", "rate_limited")
+        if status == "pending":
+            sends.append(due or at)
+            if due is not None:
+                open_burst, first_of[due] = due, at
+    for u in sends:
+        assert sum(1 for v in sends if u - timedelta(hours=1) < v <= u) <= limit
+    for due, first in first_of.items():
+        assert timedelta(0) < due - first <= timedelta(seconds=hold)
+
+
+def test_merge_lists_each_event_once_in_order():
+    burst = [(f"s{n}", f"[ma] Entry BUY 10 S{n} @ 1\nsecond line") for n in range(20)]
+    subject, message = alerting.merge(burst)
+    assert subject == "tradeflow: 20 notifications"
+    assert message.splitlines() == ["20 notifications:"] + [f"[ma] Entry BUY 10 S{n} @ 1" for n in range(20)]
+    assert alerting.merge(burst[:1]) == burst[0]
+    with pytest.raises(ValueError, match="at least one"):
+        alerting.merge([])
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ({"burst_hold_seconds": 901}, "less than or equal to 900"),
+    ({"routes": {"urgent": ["whatsapp"], "routine": [], "info": []}}, "whatsapp"),
+    ({"rate_limits": {"telegram": 0}}, "at least 1"),
+])
+def test_bad_burst_and_chat_settings_say_what_is_wrong(raw, says):
+    with pytest.raises(ValidationError, match=says):
+        StrategyConfig.model_validate({"notifications": raw})
+
+
+def test_chat_channels_have_default_limits():
+    s = NotificationSettings(routes={"urgent": ["telegram"], "routine": ["discord"], "info": ["slack"]})
+    assert s.channels("routine") == ("discord",) and s.limit("telegram") == 30

@@ -68,6 +68,22 @@ OPERATIONS_TOPIC = "tradeflow-operations"
 #: here, so its sns:Publish names a topic instead of any phone number (or any topic).
 URGENT_TOPIC = "tradeflow-urgent"
 
+#: Chat channels: the notifier publishes one message per chat channel to this topic, and the
+#: chat sender (``functions/chat_sender``, outside the VPC, its own construct
+#: cdk/tradeflow_cdk/chat.py, so kept out of FUNCTIONS) posts it to Telegram, Discord or Slack.
+CHAT_TOPIC = "tradeflow-chat"
+CHAT_SENDER_FUNCTION = "chat_sender"
+CHAT_SENDER_FUNCTION_NAME = f"{APP}-{CHAT_SENDER_FUNCTION}"
+#: Where a chat message goes after the chat sender's last asynchronous retry (it alarms).
+CHAT_DEAD_LETTER_QUEUE = f"{APP}-chat-dlq"
+#: SSM SecureString parameters holding each chat channel's token or webhook URL (JSON), set by
+#: ``tradeflow notify set-chat CHANNEL --aws``.
+CHAT_PARAMETERS = {
+    "telegram": "/tradeflow/chat/telegram",
+    "discord": "/tradeflow/chat/discord",
+    "slack": "/tradeflow/chat/slack",
+}
+
 #: A strategy id, as it appears in the parameter names below: 1-63 lower-case letters, digits or dashes.
 STRATEGY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: SSM parameter holding a strategy's webhook secret (SecureString).

@@ -72,6 +72,10 @@ class NotifierEnv(DatabaseEnv):
 
     trader_alerts_topic_arn: str
     urgent_topic_arn: str | None = None
+    #: The chat topic the chat sender (outside the VPC) posts from; unset = no chat channels.
+    chat_topic_arn: str | None = None
+    #: Its own queue, where a burst's timer waits (a delayed message); unset = no timer.
+    notifications_queue_url: str | None = None
 
 
 class ControlApiEnv(DatabaseEnv):

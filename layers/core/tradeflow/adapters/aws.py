@@ -73,6 +73,16 @@ def send(queue_url: str, message: BaseModel, group: str | None = None, dedupe_id
         raise DeliveryError(f"could not send to {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
 
 
+def send_later(queue_url: str, message: BaseModel, delay_seconds: int) -> None:
+    """Send ``message`` (as JSON) to a standard SQS queue, invisible for ``delay_seconds``
+    (0-900, SQS DelaySeconds). Raises :class:`DeliveryError`."""
+    try:
+        client("sqs").send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json(),
+                                   DelaySeconds=delay_seconds)
+    except Exception as exc:  # botocore.exceptions.* — botocore is not imported here on purpose
+        raise DeliveryError(f"could not send to {queue_url.rsplit('/', 1)[-1]}: {exc}") from exc
+
+
 def publish(topic_arn: str, subject: str, message: str) -> None:
     """Publish to an SNS topic (email subscribers see ``subject``, at most 100 characters)."""
     try:

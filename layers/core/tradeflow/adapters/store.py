@@ -918,62 +918,114 @@ def position_pnl_at_fill(conn: psycopg.Connection, position_id: int, fill_id: in
 # --- deliveries: one row per notification and channel --------------------------------------
 
 def deliveries(conn: psycopg.Connection, key: str) -> dict[str, Row]:
-    """The delivery rows of notification ``key`` by channel (empty before it was routed)."""
+    """The delivery rows of notification ``key`` by channel (empty before it was routed):
+    status, attempts, error, hold_until."""
     return {r["channel"]: r for r in conn.execute(
-        "SELECT channel, status, attempts, error FROM notification_deliveries WHERE notification_key = %s "
-        "ORDER BY channel", (key,))}
+        "SELECT channel, status, attempts, error, hold_until FROM notification_deliveries "
+        "WHERE notification_key = %s ORDER BY channel", (key,))}
 
 
 def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, decide, channels: tuple[str, ...],
                        window_start: datetime, now: datetime) -> dict[str, Row]:
-    """Create the delivery rows of ``key`` once: for each channel, ``decide(channel, admitted)``
-    (``admitted``: the times of the strategy's messages admitted on that channel since
-    ``window_start``) gives its first status. Serialised per strategy (an advisory lock), so
-    concurrent notifiers cannot both take the last place under a rate limit. Returns the rows."""
+    """Create the delivery rows of ``key`` once: for each channel, ``decide(channel, sent,
+    open_burst)`` gives its first (status, hold_until). ``sent``: the times the account's
+    messages on that channel (every strategy) go out, from ``window_start`` on, a merged burst
+    once (at its hold_until), a burst still waiting included; ``open_burst``: the hold_until of
+    the channel's burst still waiting, or None. Serialised for the whole account (an advisory
+    lock), so concurrent notifiers cannot both take the last place under a rate limit or open
+    two bursts on one channel. Returns the rows."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify:' || %s))", (strategy_id,))
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify:account'))")
         if existing := deliveries(conn, key):
             return existing
         for channel in channels:
-            admitted = [r["created_at"] for r in conn.execute(
-                "SELECT created_at FROM notification_deliveries WHERE strategy_id = %s AND channel = %s "
-                "AND created_at > %s AND status IN ('pending', 'delivered', 'failed')",
-                (strategy_id, channel, window_start))]
+            sent = [r["at"] for r in conn.execute(
+                "SELECT DISTINCT coalesce(hold_until, created_at) AS at, "
+                "CASE WHEN hold_until IS NULL THEN notification_key END AS one "
+                "FROM notification_deliveries WHERE channel = %(c)s AND created_at > %(early)s "
+                "AND coalesce(hold_until, created_at) > %(start)s AND status IN ('pending', 'delivered', 'failed')",
+                {"c": channel, "start": window_start, "early": window_start - timedelta(minutes=15)})]
+            open_burst = conn.execute(
+                "SELECT max(hold_until) AS at FROM notification_deliveries WHERE channel = %s "
+                "AND hold_until > %s AND status = 'pending'", (channel, now)).fetchone()["at"]
+            status, hold = decide(channel, sent, open_burst)
             conn.execute(
-                "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at) "
-                "VALUES (%s, %s, %s, %s, %s)", (key, channel, strategy_id, decide(channel, admitted), now))
+                "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at, "
+                "hold_until) VALUES (%s, %s, %s, %s, %s, %s)", (key, channel, strategy_id, status, now, hold))
         return deliveries(conn, key)
 
 
-def start_delivery(conn: psycopg.Connection, key: str, channel: str) -> None:
-    """Count an attempt on ``channel`` before sending (committed), so a crash after the send
-    shows as a pending row with attempts > 0: it may have gone out."""
-    conn.execute("UPDATE notification_deliveries SET attempts = attempts + 1 WHERE notification_key = %s "
-                 "AND channel = %s", (key, channel))
+def start_deliveries(conn: psycopg.Connection, keys: list[str], channel: str) -> None:
+    """Count an attempt on ``channel`` for each of ``keys`` (one message, or a merged burst)
+    before sending (committed), so a crash after the send shows as pending rows with
+    attempts > 0: it may have gone out."""
+    conn.execute("UPDATE notification_deliveries SET attempts = attempts + 1 WHERE notification_key = ANY(%s) "
+                 "AND channel = %s", (keys, channel))
 
 
-def finish_delivery(conn: psycopg.Connection, key: str, channel: str, error: str | None, now: datetime) -> None:
-    """Record the outcome on one channel: ``delivered`` at ``now``, or ``failed`` with ``error``."""
+def finish_deliveries(conn: psycopg.Connection, keys: list[str], channel: str, error: str | None,
+                      now: datetime) -> None:
+    """Record the outcome on one channel for each of ``keys``: ``delivered`` at ``now``, or
+    ``failed`` with ``error``."""
     conn.execute(
         "UPDATE notification_deliveries SET status = %s, error = %s, delivered_at = %s "
-        "WHERE notification_key = %s AND channel = %s",
-        ("failed" if error else "delivered", error, None if error else now, key, channel),
+        "WHERE notification_key = ANY(%s) AND channel = %s",
+        ("failed" if error else "delivered", error, None if error else now, keys, channel),
     )
 
 
-def held_back(conn: psycopg.Connection, strategy_id: str, digest_key: str, until: datetime) -> list[Row]:
-    """Notifications of ``strategy_id`` created up to ``until`` waiting for a digest (routed
-    to it, rate-limited or suppressed on a channel, not yet carried by another digest), plus
-    those already attached to ``digest_key`` (a retried digest). One row per notification:
-    notification_key, kind, message, created_at, channels, statuses."""
+def due_bursts(conn: psycopg.Connection, now: datetime) -> list[tuple[str, datetime]]:
+    """(channel, hold_until) of every burst whose hold ended by ``now`` and that has a row not
+    yet delivered (pending, or failed: a retry), oldest first."""
+    return [(r["channel"], r["hold_until"]) for r in conn.execute(
+        "SELECT DISTINCT channel, hold_until FROM notification_deliveries WHERE hold_until IS NOT NULL "
+        "AND hold_until <= %s AND status IN ('pending', 'failed') ORDER BY hold_until, channel", (now,))]
+
+
+def burst(conn: psycopg.Connection, channel: str, hold_until: datetime) -> list[Row]:
+    """The rows of one burst not yet delivered, in the order they came: notification_key,
+    strategy_id, kind, subject, message, status, attempts, created_at."""
     return conn.execute(
-        "SELECT n.notification_key, n.kind, n.message, n.created_at, array_agg(d.channel ORDER BY d.channel) AS channels, "
-        "array_agg(d.status ORDER BY d.channel) AS statuses "
+        "SELECT d.notification_key, d.strategy_id, n.kind, n.subject, n.message, d.status, d.attempts, d.created_at "
         "FROM notification_deliveries d JOIN notifications n USING (notification_key) "
-        "WHERE d.strategy_id = %s AND d.created_at <= %s AND (d.digest_key = %s OR d.digest_key IS NULL AND "
+        "WHERE d.channel = %s AND d.hold_until = %s AND d.status IN ('pending', 'failed') "
+        "ORDER BY d.created_at, d.notification_key", (channel, hold_until)).fetchall()
+
+
+def hold_back(conn: psycopg.Connection, keys: list[str], channel: str, status: str) -> None:
+    """Hold the rows of ``keys`` on ``channel`` back for the digest (``suppressed`` or
+    ``rate_limited``): a burst that fell into quiet hours while it waited."""
+    conn.execute("UPDATE notification_deliveries SET status = %s WHERE notification_key = ANY(%s) AND channel = %s "
+                 "AND status IN ('pending', 'failed')", (status, keys, channel))
+
+
+def lock_bursts(conn: psycopg.Connection) -> bool:
+    """Take the session lock that one notifier at a time holds while it sends bursts (so two
+    cannot send the same burst); False if another holds it. Release with :func:`unlock_bursts`
+    (a lost connection releases it too)."""
+    return conn.execute("SELECT pg_try_advisory_lock(hashtext('notify:bursts')) AS got").fetchone()["got"]
+
+
+def unlock_bursts(conn: psycopg.Connection) -> None:
+    conn.execute("SELECT pg_advisory_unlock(hashtext('notify:bursts'))")
+
+
+def held_back(conn: psycopg.Connection, strategy_id: str | None, digest_key: str, until: datetime) -> list[Row]:
+    """Notifications of ``strategy_id`` (None: of every strategy) created up to ``until``
+    waiting for a digest (routed to it, rate-limited or suppressed on a channel, not yet carried
+    by another digest), plus those already attached to ``digest_key`` (a retried digest). One
+    row per notification: notification_key, strategy_id, kind, message, created_at, channels,
+    statuses."""
+    return conn.execute(
+        "SELECT n.notification_key, n.strategy_id, n.kind, n.message, n.created_at, "
+        "array_agg(d.channel ORDER BY d.channel) AS channels, array_agg(d.status ORDER BY d.channel) AS statuses "
+        "FROM notification_deliveries d JOIN notifications n USING (notification_key) "
+        "WHERE (%(s)s::text IS NULL OR d.strategy_id = %(s)s) AND d.created_at <= %(until)s "
+        "AND (d.digest_key = %(digest)s OR d.digest_key IS NULL AND "
         "(d.status IN ('rate_limited', 'suppressed') OR d.channel = 'digest')) "
-        "GROUP BY n.notification_key, n.kind, n.message, n.created_at ORDER BY n.created_at, n.notification_key",
-        (strategy_id, until, digest_key),
+        "GROUP BY n.notification_key, n.strategy_id, n.kind, n.message, n.created_at "
+        "ORDER BY n.created_at, n.notification_key",
+        {"s": strategy_id, "until": until, "digest": digest_key},
     ).fetchall()
 
 

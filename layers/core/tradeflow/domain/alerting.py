@@ -12,6 +12,14 @@ Pure rules (no I/O); the notifier applies them. The words themselves are in ``no
   does not fit is ``rate_limited`` and folded into the next digest, never dropped.
 - Quiet hours per channel, in the trader's time zone: a message inside them is ``suppressed``
   and folded into the next digest, unless it is urgent and ``urgent_overrides`` is on.
+- Rate limits count the messages of the whole account (every strategy) on a channel; a merged
+  burst counts once, at the time it goes out.
+- Bursts merge (:func:`hold_until`, :func:`merge`): a routine or info message on a direct channel
+  waits ``burst_hold_seconds`` (default 60); everything for the same channel within that window
+  goes out as one message listing the events. Urgent messages are never held: a stop-loss goes
+  out on its own, at once.
+- Channels: ``sms`` and ``email`` (SNS topics), ``telegram``, ``discord`` and ``slack`` (posted
+  by the chat sender outside the VPC), ``digest`` (the next summary).
 """
 
 from __future__ import annotations
@@ -27,8 +35,13 @@ from tradeflow.domain.messages import NotificationKind
 
 Urgency = Literal["urgent", "routine", "info", "digest"]
 #: Channels a message can be sent on directly; ``digest`` is the next summary.
-Channel = Literal["sms", "email", "digest"]
-DIRECT_CHANNELS: tuple[str, ...] = ("sms", "email")
+Channel = Literal["sms", "email", "telegram", "discord", "slack", "digest"]
+DirectChannel = Literal["sms", "email", "telegram", "discord", "slack"]
+#: Chat channels: a Telegram bot, a Discord webhook, a Slack incoming webhook.
+CHAT_CHANNELS: tuple[str, ...] = ("telegram", "discord", "slack")
+DIRECT_CHANNELS: tuple[str, ...] = ("sms", "email", *CHAT_CHANNELS)
+#: Messages per rolling hour when the settings name no limit for a channel.
+DEFAULT_LIMITS: dict[str, int] = {"sms": 10, "email": 20, "telegram": 30, "discord": 30, "slack": 30}
 #: Status of one notification on one channel (the ``notification_deliveries`` table).
 DeliveryStatus = Literal["pending", "delivered", "failed", "rate_limited", "suppressed"]
 #: The rolling window the rate limits count in (seconds).
@@ -95,19 +108,24 @@ class NotificationSettings(BaseModel):
     ``skip_quiet_days`` (no fills, nothing folded, nothing refused: no summary) or ``off``
     (what it would carry waits for the weekly digest). ``weekly_digest`` (Fridays after the
     close): ``skip_quiet_weeks`` (none for a week with no fill and nothing held back),
-    ``when_held_back`` (only when something waits for it), ``always`` or ``off``."""
+    ``when_held_back`` (only when something waits for it), ``always`` or ``off``.
+    ``burst_hold_seconds``: how long a routine or info message waits for others on its channel
+    so that a burst goes out as one message (0: each at once; at most 900, SQS's longest delay
+    the notifier uses). Chat channels (``telegram``, ``discord``, ``slack``) are used when a
+    route names them and their token or webhook URL is stored (``tradeflow notify set-chat``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     routes: dict[Literal["urgent", "routine", "info"], tuple[Channel, ...]] = Field(
         default_factory=lambda: {"urgent": ("sms", "email"), "routine": ("email",), "info": ("digest",)})
-    rate_limits: dict[Literal["sms", "email"], int] = Field(
+    rate_limits: dict[DirectChannel, int] = Field(
         default_factory=lambda: {"sms": 10, "email": 20})
-    quiet_hours: dict[Literal["sms", "email"], QuietHours] = Field(default_factory=dict)
+    quiet_hours: dict[DirectChannel, QuietHours] = Field(default_factory=dict)
     time_zone: str = "America/New_York"
     urgent_overrides: bool = True
     daily_summary: Literal["always", "skip_quiet_days", "off"] = "always"
     weekly_digest: Literal["skip_quiet_weeks", "when_held_back", "always", "off"] = "skip_quiet_weeks"
+    burst_hold_seconds: int = Field(default=60, ge=0, le=900)
 
     @field_validator("time_zone")
     @classmethod
@@ -139,26 +157,57 @@ class NotificationSettings(BaseModel):
         return ("email",) if level == "digest" else tuple(dict.fromkeys(self.routes[level]))
 
     def limit(self, channel: str) -> int:
-        return self.rate_limits.get(channel, {"sms": 10, "email": 20}[channel])
+        """Messages an hour on ``channel`` (:data:`DEFAULT_LIMITS` when the settings name none)."""
+        return self.rate_limits.get(channel, DEFAULT_LIMITS[channel])
 
 
 def admit(channel: str, level: Urgency, at: datetime, sent_in_window: Sequence[datetime],
           settings: NotificationSettings) -> DeliveryStatus:
     """Whether a message of urgency ``level`` goes out on ``channel`` (``sms`` or ``email``) at
     ``at`` (aware): ``pending`` (send it now), ``suppressed`` (quiet hours on that channel, and
-    not an urgent message allowed through) or ``rate_limited`` (``sent_in_window``, the times of
-    the channel's messages in the last hour, already holds the channel's limit). Digests are
-    never held back (one a day at most)."""
+    not an urgent message allowed through) or ``rate_limited`` (``sent_in_window``, the times the
+    account's messages on the channel go out, already holds the channel's limit after
+    ``at - 1 hour``). A time after ``at`` (a burst still waiting to go out) counts too: with
+    every message counted at its send time, no rolling hour ever holds more than the limit, even
+    when a merged burst leaves after a message admitted later. Digests are never held back."""
     if level == "digest":
         return "pending"
     quiet = settings.quiet_hours.get(channel)
     if quiet and quiet.contains(at.astimezone(ZoneInfo(settings.time_zone)).time().replace(tzinfo=None)):
         if not (level == "urgent" and settings.urgent_overrides):
             return "suppressed"
-    recent = sum(1 for t in sent_in_window if at - RATE_WINDOW < t <= at)
+    recent = sum(1 for t in sent_in_window if at - RATE_WINDOW < t)
     if recent >= settings.limit(channel):
         return "rate_limited"
     return "pending"
+
+
+# --- bursts: one message for what arrives within the hold window ------------------------------
+
+def hold_until(level: Urgency, channel: str, at: datetime, open_burst: datetime | None,
+               settings: NotificationSettings) -> datetime | None:
+    """When a message of urgency ``level`` admitted on ``channel`` at ``at`` goes out: None for
+    at once (urgent, a summary, the digest channel, or a hold of 0 s), else the end of the
+    channel's open burst (``open_burst``, the time the messages already waiting on the channel go
+    out) when there is one still to come, else ``at`` + ``burst_hold_seconds``. So a burst is
+    never held longer than the hold window after its first message."""
+    if level in ("urgent", "digest") or channel not in DIRECT_CHANNELS or settings.burst_hold_seconds == 0:
+        return None
+    if open_burst is not None and open_burst > at:
+        return open_burst
+    return at + timedelta(seconds=settings.burst_hold_seconds)
+
+
+def merge(messages: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """One (subject, message) for a burst of (subject, message) pairs in the order they came:
+    a single one unchanged, several as ``"N notifications:"`` and one line each (each message's
+    first line). Raises ValueError for an empty burst."""
+    if not messages:
+        raise ValueError("a burst needs at least one message")
+    if len(messages) == 1:
+        return messages[0]
+    lines = [m.splitlines()[0] if m else s for s, m in messages]
+    return f"tradeflow: {len(messages)} notifications", f"{len(messages)} notifications:\n" + "\n".join(lines)
 
 
 # --- SMS: one GSM-7 segment ------------------------------------------------------------------

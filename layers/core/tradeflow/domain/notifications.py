@@ -58,14 +58,22 @@ def render(event: NotificationEvent) -> tuple[str, str]:
             f"(limit {f['max_age_seconds']} s): {then}",
         )
     if event.kind == "daily_summary":
-        # facts: date, fills, realised_pnl (the day's, net of fees), unrealised_pnl, total_realised_pnl,
-        # equity, trades (closed today), wins, open_positions, positions (lines), refusals {kind: n}, held (messages)
+        # the account's day, one message: facts date, fills, realised_pnl (the day's, net of fees),
+        # unrealised_pnl, total_realised_pnl, equity, trades (closed today), wins, open_positions (the
+        # totals), refusals {kind: n}, held (messages), strategies (each: strategy, fills, realised_pnl,
+        # unrealised_pnl, total_realised_pnl, equity, trades, wins, open_positions, positions (lines))
+        parts = f.get("strategies", [])
         text = (f"[{s}] {f['date']}: {f['fills']} fills, net P&L {f['realised_pnl']}, "
                 f"equity {f['equity']}, {f['open_positions']} open")
-        if "trades" in f:
-            text += (f"\nclosed trades {f['trades']}, won {f['wins']}{_rate(f['wins'], f['trades'])}; "
-                     f"unrealised P&L {f['unrealised_pnl']}, realised to date {f['total_realised_pnl']}")
-        text += _lines("open positions", f.get("positions", []))
+        text += (f"\nclosed trades {f['trades']}, won {f['wins']}{_rate(f['wins'], f['trades'])}; "
+                 f"unrealised P&L {f['unrealised_pnl']}, realised to date {f['total_realised_pnl']}")
+        if len(parts) > 1:
+            text += f"\nacross {len(parts)} strategies:"
+        for p in parts:
+            text += (f"\n[{p['strategy']}] {p['fills']} fills, net P&L {p['realised_pnl']}, equity {p['equity']}, "
+                     f"{p['open_positions']} open; closed {p['trades']}, won {p['wins']}{_rate(p['wins'], p['trades'])}, "
+                     f"unrealised {p['unrealised_pnl']}")
+            text += "".join(f"\n  {line}" for line in p.get("positions", []))
         text += _refusals(f.get("refusals", {})) + _lines("held back", f.get("held", []))
         return f"tradeflow: daily summary {f['date']}", text
     if event.kind == "weekly_digest":

@@ -360,10 +360,17 @@ PREVIEW_FACTS: dict[str, dict] = {
                       "excerpt": '{"ticker": "AAPL", "action": "{{strategy.order.action}}"}'},
     "order_rejected": {"client_order_id": "tf-1f2e3d-entry", "symbol": "ZZZ", "reason": "no price for ZZZ"},
     "message_rejected": {"queue": "tradeflow-orders.fifo", "reason": "no signal 61f50022", "symbol": "AAPL"},
-    "daily_summary": {"date": "2024-03-01", "fills": 2, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
-                      "total_realised_pnl": "5708.91", "equity": "105705.06", "trades": 1, "wins": 1,
-                      "open_positions": 1, "positions": ["MSFT long 361 from 27.65, stop 26.27"],
-                      "refusals": {"signal_refused": 1}, "held": ["[ma-cross] buy AAPL refused: max open positions"]},
+    "daily_summary": {"date": "2024-03-01", "fills": 3, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
+                      "total_realised_pnl": "5708.91", "equity": "205705.06", "trades": 1, "wins": 1,
+                      "open_positions": 1, "refusals": {"signal_refused": 1},
+                      "held": ["[ma-cross] buy AAPL refused: max open positions"],
+                      "strategies": [
+                          {"strategy": "ma-cross", "fills": 2, "realised_pnl": "118.20", "unrealised_pnl": "-40.10",
+                           "total_realised_pnl": "5708.91", "equity": "105705.06", "trades": 1, "wins": 1,
+                           "open_positions": 1, "positions": ["MSFT long 361 from 27.65, stop 26.27"]},
+                          {"strategy": "breakout", "fills": 1, "realised_pnl": "0.00", "unrealised_pnl": "0.00",
+                           "total_realised_pnl": "0.00", "equity": "100000.00", "trades": 0, "wins": 0,
+                           "open_positions": 0, "positions": []}]},
     "weekly_digest": {"week": "2024-02-26", "fills": 4, "trades": 2, "wins": 1, "realised_pnl": "744.15",
                       "best": "GOOG 1117.94", "worst": "MSFT -373.79", "equity": "105705.06",
                       "sparkline": "▁▂▄▃█", "refusals": {}, "held": []},
@@ -381,7 +388,9 @@ PREVIEW_FACTS: dict[str, dict] = {
 def cmd_notify(args: argparse.Namespace) -> int:
     """``preview KIND``: each kind as it would be sent, per channel of its default route;
     ``test``: one test message per channel (email, SMS) through the local stack's topics, or
-    with --aws through the deployed topics (your default AWS credentials and region)."""
+    with --aws through the deployed topics, chat channels included (one per channel whose
+    credentials are stored; your default AWS credentials and region); ``set-chat CHANNEL
+    --aws``: store a chat channel's token or webhook URL (SSM SecureString)."""
     from tradeflow.domain import alerting
     from tradeflow.domain.messages import NotificationEvent
     from tradeflow.domain.notifications import render
@@ -389,7 +398,8 @@ def cmd_notify(args: argparse.Namespace) -> int:
     if args.action == "preview":
         if args.kind not in PREVIEW_FACTS:
             raise ValueError(f"notify preview needs a KIND, one of {', '.join(PREVIEW_FACTS)} (got {args.kind!r})")
-        event = NotificationEvent(key="preview", kind=args.kind, strategy_id="ma-cross", facts=PREVIEW_FACTS[args.kind])
+        owner = "account" if args.kind == "daily_summary" else "ma-cross"
+        event = NotificationEvent(key="preview", kind=args.kind, strategy_id=owner, facts=PREVIEW_FACTS[args.kind])
         subject, message = render(event)
         level = alerting.urgency(event.kind, event.facts)
         print(f"{args.kind}: {level}")
@@ -402,28 +412,18 @@ def cmd_notify(args: argparse.Namespace) -> int:
             else:
                 print(f"--- digest (listed under \"held back\")\n  {message}")
         return 0
+    if args.action == "set-chat":
+        return _set_chat(args)
     if args.kind:
         raise ValueError("notify test takes no KIND")
-    from tradeflow import clock, names
+    from tradeflow import clock
 
     event = NotificationEvent(key="test", kind="notify_test", strategy_id="tradeflow",
                               facts={"sent_at": clock.now().isoformat(timespec="seconds")})
     subject, message = render(event)
     sms = alerting.to_sms(message)
     if args.aws:
-        sns, account, region = _aws_session_client("sns")
-        sent = []
-        for topic, send in ((names.TRADER_ALERTS_TOPIC, {"Subject": subject, "Message": message}),
-                            (names.URGENT_TOPIC, {"Message": sms})):
-            arn = f"arn:aws:sns:{region}:{account}:{topic}"
-            try:
-                sns.publish(TopicArn=arn, **send)
-            except Exception as exc:  # botocore's errors; botocore is not imported here
-                raise RuntimeError(f"could not publish to {topic}: {type(exc).__name__}: {exc}") from None
-            sent.append(topic)
-        print(f"published a test message to {sent[0]} (email) and {sent[1]} (SMS) in {region}; "
-              "its subscribers receive it once confirmed (email) and outside the SMS sandbox or verified (SMS)")
-        return 0
+        return _notify_test_aws(subject, message, sms)
     from tradeflow.adapters import aws
     from tradeflow.local.stack import LocalStack
 
@@ -433,6 +433,89 @@ def cmd_notify(args: argparse.Namespace) -> int:
         received = stack.inbox()
     print(f"email (local trader-alerts topic): {received[0]['message'] if received else 'not received'}")
     print(f"sms (local urgent topic): {sms}")
+    print(f"chat ({', '.join(alerting.CHAT_CHANNELS)}): sent by the deployed stack only (tradeflow notify test --aws)")
+    return 0
+
+
+def _notify_test_aws(subject: str, message: str, sms: str) -> int:
+    """One test message per deployed channel: the trader-alerts topic (email), the urgent topic
+    (SMS; absent without phone numbers) and, per chat channel with stored credentials, the chat
+    topic. Prints what was published; a refusal is one line."""
+    from tradeflow import names
+    from tradeflow.adapters.chat import ChatMessage
+
+    sns, account, region = _aws_session_client("sns")
+    ssm, _, _ = _aws_session_client("ssm")
+
+    def arn(topic: str) -> str:
+        return f"arn:aws:sns:{region}:{account}:{topic}"
+
+    def publish(topic: str, **send) -> bool:
+        try:
+            sns.publish(TopicArn=arn(topic), **send)
+        except Exception as exc:  # botocore's errors; botocore is not imported here
+            if "NotFound" in type(exc).__name__ and topic != names.TRADER_ALERTS_TOPIC:
+                return False
+            raise RuntimeError(f"could not publish to {topic}: {type(exc).__name__}: {exc}") from None
+        return True
+
+    def stored(channel: str) -> bool:
+        try:
+            ssm.get_parameter(Name=names.CHAT_PARAMETERS[channel])
+        except Exception as exc:  # botocore's errors
+            if "ParameterNotFound" in type(exc).__name__:
+                return False
+            raise RuntimeError(f"could not read {names.CHAT_PARAMETERS[channel]}: {type(exc).__name__}") from None
+        return True
+
+    publish(names.TRADER_ALERTS_TOPIC, Subject=subject, Message=message)
+    sent = [f"email ({names.TRADER_ALERTS_TOPIC})"]
+    if publish(names.URGENT_TOPIC, Message=sms):
+        sent.append(f"sms ({names.URGENT_TOPIC})")
+    chats = [c for c in names.CHAT_PARAMETERS if stored(c)]
+    for channel in chats:
+        body = ChatMessage(key=f"test:{channel}", channel=channel, text=message).model_dump_json()
+        if not publish(names.CHAT_TOPIC, Message=body):
+            raise RuntimeError(f"no {names.CHAT_TOPIC} topic in {region}: deploy the stack (cdk deploy) first")
+        sent.append(f"{channel} ({names.CHAT_TOPIC})")
+    print(f"published a test message in {region} to: {', '.join(sent)}")
+    if len(sent) == 1:
+        print("no SMS (the stack has no phone numbers) and no chat channel (tradeflow notify set-chat CHANNEL --aws)")
+    print("email subscribers receive it once confirmed, phones outside the SMS sandbox or once verified, "
+          "chat channels within seconds (a failure alarms on the operations topic)")
+    return 0
+
+
+def _set_chat(args: argparse.Namespace) -> int:
+    """Store a chat channel's credentials in SSM: telegram (the bot token from TELEGRAM_BOT_TOKEN
+    or asked for, the chat id from --chat-id), discord or slack (the webhook URL from
+    DISCORD_WEBHOOK_URL / SLACK_WEBHOOK_URL or asked for). Secrets are never arguments."""
+    import getpass
+
+    from tradeflow.adapters import chat
+    from tradeflow.domain import alerting
+    from tradeflow.local import remote
+
+    if args.kind not in alerting.CHAT_CHANNELS:
+        raise ValueError(f"notify set-chat needs a CHANNEL, one of {', '.join(alerting.CHAT_CHANNELS)} "
+                         f"(got {args.kind!r})")
+    if not args.aws:
+        raise ValueError("chat channels are sent by the deployed stack only: add --aws")
+    channel = args.kind
+    if channel == "telegram":
+        if not args.chat_id:
+            raise ValueError("telegram needs --chat-id (message your bot, then read the chat id from "
+                             "https://api.telegram.org/bot<token>/getUpdates)")
+        token = os.environ.get("TELEGRAM_BOT_TOKEN") or getpass.getpass("Telegram bot token (BotFather): ")
+        value = {"bot_token": token, "chat_id": args.chat_id}
+    else:
+        variable = f"{channel.upper()}_WEBHOOK_URL"
+        value = {"webhook_url": os.environ.get(variable) or getpass.getpass(f"{channel} webhook URL: ")}
+    chat.check_credentials(channel, value)  # a malformed value is refused before any AWS call
+    remote.region()
+    remote.aws_call(f"storing the {channel} credentials in SSM", chat.put_credentials, channel, value)
+    print(f"{channel} credentials stored in AWS (SSM SecureString {chat.PARAMETERS[channel]}); route messages to "
+          f"\"{channel}\" in a strategy's notifications settings, then check with tradeflow notify test --aws")
     return 0
 
 
@@ -811,10 +894,14 @@ def parser() -> argparse.ArgumentParser:
     dead.add_argument("--aws", action="store_true", help="the deployed stack's queues instead of the local stack's")
     dead.set_defaults(run=cmd_dlq)
 
-    notify = sub.add_parser("notify", help="preview each notification kind, or send a test message per channel")
-    notify.add_argument("action", choices=["preview", "test"])
-    notify.add_argument("kind", nargs="?", help="for preview: " + ", ".join(PREVIEW_FACTS))
-    notify.add_argument("--aws", action="store_true", help="test: through the deployed topics")
+    notify = sub.add_parser("notify", help="preview each notification kind, send a test message per channel, "
+                                           "or store a chat channel's credentials")
+    notify.add_argument("action", choices=["preview", "test", "set-chat"])
+    notify.add_argument("kind", nargs="?", help="for preview: " + ", ".join(PREVIEW_FACTS)
+                        + "; for set-chat: telegram, discord or slack")
+    notify.add_argument("--aws", action="store_true", help="test: through the deployed topics; set-chat: required")
+    notify.add_argument("--chat-id", help="set-chat telegram: the chat's id (the bot token is read from "
+                                          "TELEGRAM_BOT_TOKEN or asked for, never an argument)")
     notify.set_defaults(run=cmd_notify)
 
     layer = sub.add_parser("build-layer", help="build the Lambda layer zip for arm64, without Docker")

@@ -1,17 +1,21 @@
 """The notifier step: route a notification by its urgency and the strategy's settings
 (domain/alerting.py), deliver it on each channel on its own (email: the trader-alerts topic;
-SMS: the urgent topic's subscriptions), record a status per channel, and send the daily
-summary and the weekly digest, which carry everything held back."""
+SMS: the urgent topic's subscriptions; Telegram, Discord, Slack: the chat topic, posted by the
+chat sender outside the VPC), merge bursts of routine and info messages into one message per
+channel, record a status per channel, and send the account's daily summary (every strategy and
+the total) and each strategy's weekly digest, which carry everything held back."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, time, timedelta
 
 import psycopg
 from aws_lambda_powertools import Logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from tradeflow import clock
-from tradeflow.adapters import aws, store
+from tradeflow.adapters import aws, chat, store
 from tradeflow.domain import alerting, calendar
 from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.messages import NotificationEvent
@@ -32,63 +36,175 @@ def settings_of(conn: psycopg.Connection, strategy_id: str) -> NotificationSetti
     return found[0].notifications if found else NotificationSettings()
 
 
+class FlushRequest(BaseModel):
+    """A message on the notifications queue asking the notifier to send the bursts due by
+    ``flush`` (aware): the timer of a burst, sent with an SQS delay when the burst opens, so it
+    goes out even when nothing else arrives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flush: AwareDatetime
+
+
+def _available(channel: str, env: NotifierEnv) -> bool:
+    """Whether this deployment can send on ``channel`` (SMS needs the urgent topic, chat the chat topic)."""
+    if channel == "email":
+        return True
+    if channel == "sms":
+        return env.urgent_topic_arn is not None
+    return env.chat_topic_arn is not None
+
+
+def _send(env: NotifierEnv, channel: str, key: str, subject: str, message: str) -> None:
+    """One message on one channel; raises aws.DeliveryError."""
+    if channel == "email":
+        aws.publish(env.trader_alerts_topic_arn, subject, message)
+    elif channel == "sms":
+        aws.send_sms(env.urgent_topic_arn, alerting.to_sms(message))
+    else:
+        chat.publish(env.chat_topic_arn, chat.ChatMessage(key=key, channel=channel, text=message))
+
+
+def _attempt(conn: psycopg.Connection, env: NotifierEnv, channel: str, keys: list[str], message_key: str,
+             subject: str, message: str, repeat: bool, now: datetime) -> str | None:
+    """Send one message (a notification, or a burst of ``keys``) on ``channel`` and record it on
+    every row of ``keys``; returns the error, or None when it went out. The attempt is counted
+    before the send, so a crash after it shows as a possible repeat."""
+    prefix = POSSIBLE_REPEAT if repeat else ""
+    store.start_deliveries(conn, keys, channel)
+    try:
+        _send(env, channel, message_key, prefix + subject, prefix + message)
+    except aws.DeliveryError as exc:
+        store.finish_deliveries(conn, keys, channel, str(exc), now)
+        return str(exc)
+    try:
+        store.finish_deliveries(conn, keys, channel, None, now)
+    except Exception as exc:  # noqa: BLE001 - sent is sent: a retry would send it twice
+        logger.warning("notification sent but not recorded", key=message_key, channel=channel,
+                       error=type(exc).__name__)
+    return None
+
+
 def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv) -> bool:
-    """Deliver ``event`` on each channel its urgency is routed to; returns whether anything
-    was sent now.
+    """Deliver ``event`` on each channel its urgency is routed to, then send every burst whose
+    hold has ended; returns whether ``event`` was sent now on a channel.
 
     Once per channel: the notification is claimed, its delivery rows are created once (status
     ``pending``, or ``rate_limited`` / ``suppressed`` for a channel that must wait, or a
-    ``digest`` row), then each pending or failed channel is sent on its own and marked
-    ``delivered`` or ``failed``. A failure on one channel is raised (DeliveryError, retried by
-    the queue with growing delays, then dead-lettered, which alarms) after the other channels
-    were tried; the retry sends only the channels not yet delivered. A channel attempted but
-    never confirmed (the function died between the send and the mark) may have gone out, so
-    it is sent again marked "[possible repeat]". A failure to record a send that succeeded is
-    not raised, so it cannot cause a second send."""
+    ``digest`` row; a routine or info message on a direct channel joins its channel's burst,
+    :func:`tradeflow.domain.alerting.hold_until`), then each pending or failed channel not in a
+    burst is sent on its own and marked ``delivered`` or ``failed``. A failure on one channel is
+    raised (DeliveryError, retried by the queue with growing delays, then dead-lettered, which
+    alarms) after the other channels were tried; the retry sends only the channels not yet
+    delivered. A channel attempted but never confirmed (the function died between the send and
+    the mark) may have gone out, so it is sent again marked "[possible repeat]". A failure to
+    record a send that succeeded is not raised, so it cannot cause a second send. The message
+    that opens a burst sends its timer (:class:`FlushRequest`, delayed until the burst is due)."""
     subject, message = render(event)
     now = clock.now()
+    errors: list[str] = []
+    sent = False
     claim = store.claim_notification(conn, event.key, event.kind, event.strategy_id, subject, message, now)
-    if claim is None:
-        return False
-    settings = settings_of(conn, event.strategy_id)
-    level = alerting.urgency(event.kind, event.facts)
+    if claim is not None:
+        settings = settings_of(conn, event.strategy_id)
+        level = alerting.urgency(event.kind, event.facts)
+        joined: list[str] = []  # channels whose burst was already open (its timer is on its way)
 
-    def decide(channel: str, admitted: list[datetime]) -> str:
-        if channel == "digest":
-            return "pending"
-        if channel == "sms" and not env.urgent_topic_arn:
-            return "suppressed"
-        return alerting.admit(channel, level, now, admitted, settings)
-
-    rows = store.route_notification(conn, event.key, event.strategy_id, decide, settings.channels(level),
-                                    now - alerting.RATE_WINDOW, now)
-    sent, errors = False, []
-    for channel, row in rows.items():
-        if channel == "digest" or row["status"] not in ("pending", "failed"):
-            continue
-        repeat = row["status"] == "pending" and row["attempts"] > 0
-        prefix = POSSIBLE_REPEAT if repeat else ""
-        store.start_delivery(conn, event.key, channel)
-        try:
-            if channel == "email":
-                aws.publish(env.trader_alerts_topic_arn, prefix + subject, prefix + message)
+        def decide(channel: str, sent_times: list[datetime], open_burst: datetime | None):
+            if channel == "digest":
+                return "pending", None
+            if not _available(channel, env):
+                return "suppressed", None
+            hold = alerting.hold_until(level, channel, now, open_burst, settings)
+            if hold is not None and hold == open_burst:  # joins a burst already admitted: one message
+                joined.append(channel)
+                status = alerting.admit(channel, level, hold, [], settings)
             else:
-                aws.send_sms(env.urgent_topic_arn, alerting.to_sms(prefix + message))
-        except aws.DeliveryError as exc:
-            errors.append(str(exc))
-            store.finish_delivery(conn, event.key, channel, str(exc), now)
-            continue
-        sent = True
-        try:
-            store.finish_delivery(conn, event.key, channel, None, now)
-        except Exception as exc:  # noqa: BLE001 - sent is sent: a retry would send it twice
-            logger.warning("notification sent but not recorded", key=event.key, channel=channel,
-                           error=type(exc).__name__)
-    done = [c for c, r in store.deliveries(conn, event.key).items() if r["status"] == "delivered"]
-    store.finish_notification(conn, event.key, done, "; ".join(errors) or None, now)
+                status = alerting.admit(channel, level, hold or now, sent_times, settings)
+            return status, hold if status == "pending" else None
+
+        rows = store.route_notification(conn, event.key, event.strategy_id, decide, settings.channels(level),
+                                        now - alerting.RATE_WINDOW, now)
+        opened = [r["hold_until"] for c, r in rows.items() if c not in joined and r["hold_until"] is not None
+                  and r["hold_until"] > now and r["status"] == "pending"]
+        if opened:  # a retry sends the timer again: a second flush finds nothing to send
+            try:
+                _start_timer(env, min(opened), now)
+            except aws.DeliveryError as exc:
+                errors.append(str(exc))
+        for channel, row in rows.items():
+            if channel == "digest" or row["hold_until"] is not None or row["status"] not in ("pending", "failed"):
+                continue
+            repeat = row["status"] == "pending" and row["attempts"] > 0
+            error = _attempt(conn, env, channel, [event.key], event.key, subject, message, repeat, now)
+            if error:
+                errors.append(error)
+            sent = sent or error is None
+        done = [c for c, r in store.deliveries(conn, event.key).items() if r["status"] == "delivered"]
+        store.finish_notification(conn, event.key, done, "; ".join(errors) or None, now)
+    flushed, failed = flush(conn, env, now)
+    errors += failed
+    if errors:
+        raise aws.DeliveryError("; ".join(errors))
+    if flushed:
+        logger.info("bursts sent", bursts=flushed)
+    return sent
+
+
+def _start_timer(env: NotifierEnv, due: datetime, now: datetime) -> None:
+    """Send the :class:`FlushRequest` of a burst due at ``due``, delayed until then (SQS
+    DelaySeconds, a second after it, at most 900 s: the hold's own limit). Without the queue's URL (a laptop
+    without the stack) there is no timer: the next notifier run sends the burst."""
+    if env.notifications_queue_url is None:
+        return
+    aws.send_later(env.notifications_queue_url, FlushRequest(flush=due),
+                   min(900, max(0, math.ceil((due - now).total_seconds()) + 1)))
+
+
+def flush_step(request: FlushRequest, conn: psycopg.Connection, env: NotifierEnv) -> int:
+    """A burst's timer: send the bursts due by now; returns how many went out. One that comes
+    early (a queue that does not delay) sends what is due and is acknowledged: the burst then
+    goes with the next notifier run. Raises DeliveryError when a burst failed (the timer is
+    retried by the queue)."""
+    now = clock.now()
+    if request.flush > now:
+        logger.warning("burst timer came early", due=request.flush.isoformat(), now=now.isoformat())
+    sent, errors = flush(conn, env, now)
     if errors:
         raise aws.DeliveryError("; ".join(errors))
     return sent
+
+
+def flush(conn: psycopg.Connection, env: NotifierEnv, now: datetime) -> tuple[int, list[str]]:
+    """Send every burst whose hold ended by ``now`` as one message on its channel
+    (:func:`tradeflow.domain.alerting.merge`), and record it on each of its rows; a burst that
+    fell into its channel's quiet hours while it waited is ``suppressed`` (the digest carries
+    it). One notifier at a time (a session lock; another running one sends them). Returns (how
+    many bursts went out, the errors of those that failed: their rows are ``failed`` and the
+    next flush sends them again)."""
+    if not store.lock_bursts(conn):
+        return 0, []
+    sent, errors = 0, []
+    try:
+        for channel, hold in store.due_bursts(conn, now):
+            rows = store.burst(conn, channel, hold)
+            if not rows:
+                continue
+            keys = [r["notification_key"] for r in rows]
+            if alerting.admit(channel, "routine", now, [], settings_of(conn, rows[0]["strategy_id"])) == "suppressed":
+                store.hold_back(conn, keys, channel, "suppressed")
+                continue
+            subject, message = alerting.merge([(r["subject"], r["message"]) for r in rows])
+            repeat = any(r["status"] == "pending" and r["attempts"] > 0 for r in rows)
+            key = keys[0] if len(keys) == 1 else f"burst:{channel}:{hold.isoformat()}"
+            error = _attempt(conn, env, channel, keys, key, subject, message, repeat, now)
+            if error:
+                errors.append(error)
+            else:
+                sent += 1
+    finally:
+        store.unlock_bursts(conn)
+    return sent, errors
 
 
 def _held(conn: psycopg.Connection, strategy_id: str, digest_key: str, now: datetime) -> tuple[list, list[str]]:
@@ -106,45 +222,68 @@ def _send_digest(conn: psycopg.Connection, env: NotifierEnv, event: Notification
     return sent
 
 
+#: The strategy id of the account's own notifications (the daily summary across strategies).
+ACCOUNT = "account"
+
+
 def daily_summary(conn: psycopg.Connection, env: NotifierEnv) -> int:
-    """Record each strategy's end-of-day equity and send its summary of the trading day
-    (America/New_York) that contains now: P&L, equity, trades, win rate, open positions with
-    their stops, refusals, and everything held back since the last digest. A strategy whose
-    ``notifications.daily_summary`` is ``off`` gets none (the weekly digest carries it), one
-    with ``skip_quiet_days`` none on a day with no fill, no refusal and nothing held back.
-    Returns how many were sent; run twice, it sends each once."""
+    """Record each strategy's end-of-day equity and send the account's summary of the trading
+    day (America/New_York) that contains now, as one message: the total across strategies
+    (fills, net P&L, equity, closed trades, win rate, unrealised and realised P&L, open
+    positions) then each strategy's own (the same, with its open positions and their stops),
+    refusals, and everything held back since the last digest. A strategy whose
+    ``notifications.daily_summary`` is ``off`` is left out (the weekly digest carries what it
+    holds back), one with ``skip_quiet_days`` on a day with no fill, no refusal and nothing held
+    back; with no strategy left there is no summary. Returns how many were sent (0 or 1); run
+    twice, it sends it once."""
     now = clock.now()
+    flush(conn, env, now)
     zone = calendar.MARKET_ZONE
     day = calendar.trading_day(now)
     start = datetime.combine(day, time(0), zone)
-    sent = 0
+    key = f"summary:{ACCOUNT}:{day.isoformat()}"
+    waiting = store.held_back(conn, None, key, now)
+    off: set[str] = set()
+    parts: list[dict] = []
     for strategy_id in store.strategy_ids(conn):
         cash, value = store.mark_to_market(conn, strategy_id, now)
         store.record_equity(conn, strategy_id, now, cash, value)
         settings = settings_of(conn, strategy_id)
         if settings.daily_summary == "off":
+            off.add(strategy_id)
             continue
-        key = f"summary:{strategy_id}:{day.isoformat()}"
         r = store.period_report(conn, strategy_id, start, start + timedelta(days=1))
-        keys, held = _held(conn, strategy_id, key, now)
+        held = [h for h in waiting if h["strategy_id"] == strategy_id]
         if settings.daily_summary == "skip_quiet_days" and not (r["fills"] or r["refusals"] or held):
+            off.add(strategy_id)
             continue
         account = store.account(conn, strategy_id)
         opened = store.open_positions_with_stops(conn, strategy_id)
-        event = NotificationEvent(
-            key=key, kind="daily_summary", strategy_id=strategy_id,
-            facts={"date": day.isoformat(), "fills": r["fills"], "realised_pnl": f"{r['realised_pnl']:.2f}",
-                   "unrealised_pnl": f"{value - sum(p['quantity'] * p['avg_entry_price'] for p in opened):.2f}",
-                   "total_realised_pnl": f"{account['realised_pnl']:.2f}",
-                   "equity": f"{cash + value:.2f}", "trades": r["trades"], "wins": r["wins"],
-                   "open_positions": len(opened),
-                   "positions": [f"{p['symbol']} {p['side']} {p['quantity']:f} from {p['avg_entry_price']:.2f}"
-                                 + (f", stop {p['stop_price']:.2f}" if p["stop_price"] else ", no stop")
-                                 for p in opened],
-                   "refusals": r["refusals"], "held": held},
-        )
-        sent += _send_digest(conn, env, event, keys)
-    return sent
+        cost = sum(p["quantity"] * p["avg_entry_price"] for p in opened)
+        parts.append({"strategy": strategy_id, "fills": r["fills"], "realised_pnl": r["realised_pnl"],
+                      "unrealised_pnl": value - cost, "total_realised_pnl": account["realised_pnl"],
+                      "equity": cash + value, "trades": r["trades"], "wins": r["wins"], "refusals": r["refusals"],
+                      "open_positions": len(opened),
+                      "positions": [f"{p['symbol']} {p['side']} {p['quantity']:f} from {p['avg_entry_price']:.2f}"
+                                    + (f", stop {p['stop_price']:.2f}" if p["stop_price"] else ", no stop")
+                                    for p in opened]})
+    if not parts:
+        return 0
+    held = [h for h in waiting if h["strategy_id"] not in off]
+    refusals: dict[str, int] = {}
+    for part in parts:
+        for kind, n in part["refusals"].items():
+            refusals[kind] = refusals.get(kind, 0) + n
+    money = ("realised_pnl", "unrealised_pnl", "total_realised_pnl", "equity")
+    total = {f: f"{sum(p[f] for p in parts):.2f}" for f in money} | {
+        f: sum(p[f] for p in parts) for f in ("fills", "trades", "wins", "open_positions")}
+    event = NotificationEvent(
+        key=key, kind="daily_summary", strategy_id=ACCOUNT,
+        facts={"date": day.isoformat(), **total, "refusals": refusals, "held": [h["message"] for h in held],
+               "strategies": [{k: (f"{v:.2f}" if k in money else v) for k, v in p.items() if k != "refusals"}
+                              for p in parts]},
+    )
+    return int(_send_digest(conn, env, event, [h["notification_key"] for h in held]))
 
 
 def weekly_digest(conn: psycopg.Connection, env: NotifierEnv) -> int:
@@ -155,6 +294,7 @@ def weekly_digest(conn: psycopg.Connection, env: NotifierEnv) -> int:
     nothing held back; when_held_back: only when something is held back; always).
     Returns how many were sent; run twice, it sends each once."""
     now = clock.now()
+    flush(conn, env, now)
     zone = calendar.MARKET_ZONE
     day = calendar.trading_day(now)
     monday = day - timedelta(days=day.weekday())

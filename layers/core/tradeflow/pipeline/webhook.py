@@ -273,6 +273,8 @@ class Webhook:
             forwarded = self.send_bars([bar]) if self.send_bars is not None else []
             return BarReceived(who.strategy_id, bar, bool(forwarded))
         alert = _guarded(normalise, fields)
+        if alert.comment:  # a secret typed into the comment must not reach the queue or the audit
+            alert = alert.model_copy(update={"comment": redact(alert.comment, who.secrets)})
         settings = self.settings_of(who.strategy_id)
         _check_age(alert.time, now, settings)
         if not self.limiter.allow(f"{who.strategy_id}:{alert.ticker}", now.timestamp()):
