@@ -128,7 +128,10 @@ def _envs(url: str) -> dict[str, object]:
         "order_creator": OrderCreatorEnv(database_url=url, executions_queue_url="paper_executor",
                                          notifications_queue_url="notifier"),
         "paper_executor": PaperExecutorEnv(database_url=url, notifications_queue_url="notifier", state_bucket="bench"),
-        "notifier": NotifierEnv(database_url=url, trader_alerts_topic_arn="topic"),
+        # no urgent or chat topic, and no burst timer (the next run sends a due burst), whatever
+        # a local stack run earlier in the process left in the environment
+        "notifier": NotifierEnv(database_url=url, trader_alerts_topic_arn="topic", urgent_topic_arn=None,
+                                chat_topic_arn=None, notifications_queue_url=None),
     }
 
 
