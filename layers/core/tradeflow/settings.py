@@ -98,10 +98,14 @@ class MarketDataEnv(_Env):
     """market_data (outside the VPC, no database): the state bucket holding the watchlist,
     the stop monitor it hands bars to, ``TICKS_PER_INVOCATION`` fetches ``TICK_SECONDS``
     (seconds) apart in each scheduled invocation, and Alpaca's stock feed (``iex`` on the
-    free plan, ``sip`` with a subscription)."""
+    free plan, ``sip`` with a subscription). ``REPLAY_BARS_FILE`` (the local stack only) names
+    recorded bars served as the ``replay`` source (:mod:`tradeflow.adapters.market_data.replay`).
+    With ``MARKET_CALENDAR=NYSE`` an invocation outside the NYSE regular session fetches
+    nothing; ``NYSE_EXTENDED`` widens it to the extended session (4:00-20:00 New York)."""
 
     state_bucket: str
     stop_monitor_function: str = "tradeflow-stop_monitor"
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
     alpaca_feed: Literal["iex", "sip"] = "iex"
+    replay_bars_file: str | None = None

@@ -15,9 +15,12 @@ so recorded alerts replay verbatim whatever passphrase they carry (the webhook r
 token first); the literal text ``{{passphrase}}`` in a body or a path is replaced by
 ``<strategy>.<secret>``, so a file can also exercise the passphrase field or a wrong token.
 
-The loop (the contract of the local stack): for each bar close, in time order, every bar that
-closes then is recorded in the price feed, the replay clock moves to the close, the stop
-monitor runs and the queues are drained; then every alert whose ``time`` is at or before that
+The loop (the contract of the local stack): the bars are served by the market_data function's
+``replay`` source (:mod:`tradeflow.adapters.market_data.replay`); for each bar close, in time
+order, the replay clock moves to the close and one minute of the deployed schedule runs
+(:meth:`~tradeflow.local.stack.LocalStack.market_tick`: the watchlist's new bars are fetched
+and handed to the stop monitor, which records them while anything is open and ticks), and
+the queues are drained; then every alert whose ``time`` is at or before that
 close, not yet posted, is posted to the webhook (clock at the close) and the queues drained.
 An alert after the last close is not posted (counted in ``alerts_after_last_bar``).
 """
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeflow.clock import ReplayClock
+from tradeflow.domain.ports import Bar
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.report import Progress
 from tradeflow.local.stack import LocalStack, fresh_database
@@ -269,14 +273,14 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
     with LocalStack(state_dir, database_url, replay) as stack:
         credential = f"{strategy_id}.{secrets.token_urlsafe(24)}"
         stack.add_strategy(strategy_id, config, credential.split(".", 1)[1])
+        stack.serve_bars(Bar(b.symbol, b.open_time, b.close_time, b.open, b.high, b.low, b.close, "replay", b.volume)
+                         for b in bars)
         pending = iter(alerts)
         alert = next(pending, None)
         with Progress(progress, len(bars), "replaying bars") as advance:
             for close_time, closing in closes.items():
-                for bar in closing:
-                    stack.record_bar(bar.symbol, close_time, bar.open, bar.high, bar.low, bar.close, bar.open_time)
                 replay.set(close_time)
-                stack.run_schedule("stop_monitor")
+                stack.market_tick()
                 stack.drain()
                 while alert is not None and alert.time <= close_time:
                     body = alert.body.replace(PASSPHRASE_PLACEHOLDER, credential)
