@@ -325,8 +325,8 @@ class LocalStack:
 
     def record_quote(self, symbol: str, ts: datetime, price: Decimal) -> Any:
         """Test helper: a last-trade ``price`` of ``symbol`` at ``ts``, handed over as a flat
-        one-minute bar closing at ``ts`` (:meth:`hand_over`, so the stop monitor ticks)."""
-        return self.record_bar(symbol, ts, price, price, price, price)
+        one-minute bar closing at ``ts`` (:func:`flat_bar`; :meth:`hand_over`, so the stop monitor ticks)."""
+        return self.hand_over([flat_bar(symbol, ts, price)])
 
     def record_bar(self, symbol: str, close_time: datetime, open: Decimal, high: Decimal, low: Decimal,
                    close: Decimal, open_time: datetime | None = None) -> Any:
@@ -461,6 +461,15 @@ class LocalStack:
             sqs.delete_message_batch(QueueUrl=self.inbox_url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
         return out
+
+
+def flat_bar(symbol: str, ts: datetime, price: Decimal) -> Bar:
+    """A last-trade ``price`` (currency per share) as the one-minute bar closing at ``ts`` with
+    open, high, low and close all at it, from the ``replay`` source: the matcher reads it as
+    the quote it is (:func:`tradeflow.adapters.store.as_bar` reads a plain quote the same way)."""
+    from tradeflow.domain.ports import Bar
+
+    return Bar(symbol, ts - timedelta(minutes=1), ts, price, price, price, price, "replay")
 
 
 def http_api_event(body: str, token: str | None, content_type: str, source_ip: str, at: datetime) -> dict[str, Any]:
