@@ -42,6 +42,8 @@ def fetcher() -> MarketData:
 @metrics.log_metrics
 def handler(event, context):
     settings = env(MarketDataEnv)
+    if not settings.in_session(clock.now()):
+        return {"bars": 0, "idle": "outside the NYSE session"}
     handed = 0
     for n in range(settings.ticks_per_invocation):
         if n:
