@@ -41,6 +41,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tradeflow.adapters import db
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.ports import Bar
 from tradeflow.domain.strategy import StrategyConfig
@@ -48,6 +49,8 @@ from tradeflow.local.report import Progress
 from tradeflow.local.stack import LocalStack, fresh_database
 
 BAR_COLUMNS = ("symbol", "timestamp", "open", "high", "low", "close", "volume")
+#: The replay's own database on the embedded server, made afresh for each run.
+REPLAY_DATABASE = "tradeflow_replay"
 #: The literal a file writes where the replay's credential goes.
 PASSPHRASE_PLACEHOLDER = "{{passphrase}}"
 
@@ -258,13 +261,18 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
                strategy_id: str = "replay", progress: bool = True, database_url: str | None = None) -> ReplayResult:
     """Replay ``bars_file`` and ``alerts_file`` through a fresh ``tradeflow_replay`` database
     (or ``database_url``) with one strategy ``strategy_id`` on ``config``. Raises
-    :class:`ReplayFileError` for bad files before anything runs."""
+    :class:`ReplayFileError` for bad files before anything runs. The fresh database runs with
+    ``synchronous_commit = off`` (a commit returns before its WAL reaches the disk): a crash
+    could lose the last commits of a replay, which is thrown away and recomputed anyway; a
+    ``database_url`` given is left as it is."""
     bars, alerts = load_bars(bars_file), load_alerts(alerts_file)
     closes: dict[datetime, list[ReplayBar]] = defaultdict(list)
     for bar in bars:
         closes[bar.close_time].append(bar)
     if database_url is None:
-        database_url = fresh_database(state_dir, "tradeflow_replay")
+        database_url = fresh_database(state_dir, REPLAY_DATABASE)
+        with db.connect(database_url) as conn:  # throwaway and recomputable: commits need not wait for the disk
+            conn.execute(f'ALTER DATABASE "{REPLAY_DATABASE}" SET synchronous_commit = off')
     first = min(closes)
     replay = ReplayClock(min(first, alerts[0].time if alerts else first) - timedelta(seconds=1))
     responses: Counter = Counter()
@@ -280,7 +288,7 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
         with Progress(progress, len(bars), "replaying bars") as advance:
             for close_time, closing in closes.items():
                 replay.set(close_time)
-                stack.market_tick()
+                stack.market_tick(skip_idle=True)
                 stack.drain()
                 while alert is not None and alert.time <= close_time:
                     body = alert.body.replace(PASSPHRASE_PLACEHOLDER, credential)

@@ -298,16 +298,32 @@ class LocalStack:
         env.cache_clear()
         self.handlers.pop(names.MARKET_DATA_FUNCTION, None)  # a fresh container: it loads the bars again
 
-    def market_tick(self) -> Any:
+    def market_tick(self, skip_idle: bool = False) -> Any:
         """One minute of the deployed schedule at the clock's time: the market_data function
         fetches the watchlist's latest bars (:meth:`serve_bars`) and hands the new ones to the
         stop monitor, whose invocation records them and ticks; when it handed nothing over, the
         stop monitor's scheduled invocation ticks instead. One tick either way. Returns the
-        stop monitor's answer."""
+        stop monitor's answer (None when skipped).
+
+        ``skip_idle``: invoke neither function while the state bucket says both would do
+        nothing (:meth:`idle`), which changes nothing but their metrics (a replay's speed)."""
+        if skip_idle and self.idle():
+            return None
         handed = self.invoke(names.MARKET_DATA_FUNCTION, {"source": "schedule"})
         if handed["bars"]:
             return self._last_async
         return self.run_schedule("stop_monitor")
+
+    def idle(self) -> bool:
+        """Whether the scheduled functions would do nothing now: the open-positions flag says 0
+        (the stop monitor leaves the database alone) and the watchlist is empty (the fetcher
+        fetches and invokes nothing). Read from the wire's objects, without a call."""
+        objects = getattr(self, "wire", None) and self.wire.objects
+        if not objects:
+            return False
+        flag = objects.get((self.state_bucket, names.OPEN_POSITIONS_KEY))
+        listed = objects.get((self.state_bucket, names.WATCHLIST_KEY))
+        return flag is not None and flag.strip() == b"0" and listed is not None and json.loads(listed) == {"symbols": []}
 
     def hand_over(self, bars: list[Bar]) -> Any:
         """Hand ``bars`` to the stop monitor as the market_data function does (an asynchronous
