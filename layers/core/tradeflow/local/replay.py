@@ -206,7 +206,9 @@ def replay_config(fill_model: str = "bar", commission_bps: Decimal = Decimal(0),
 @dataclass
 class ReplayResult:
     """What the replay did: counts from the webhook's answers, results read from PostgreSQL
-    (summary, equity curve [(time, equity)], closed trades) and the wall time in seconds."""
+    (summary, equity curve [(time, equity)], closed trades), the wall time in seconds (the
+    local stack's start, registering the strategy and the loop) and ``loop_seconds``, the
+    loop alone (the first bar close to the last delivery)."""
 
     bars: int
     closes: int
@@ -219,6 +221,7 @@ class ReplayResult:
     equity_curve: list[tuple[datetime, Decimal]]
     trades: list[dict]
     dead_letters: dict[str, int]
+    loop_seconds: float = 0.0
 
     @property
     def bars_per_second(self) -> float:
@@ -285,6 +288,7 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
                          for b in bars)
         pending = iter(alerts)
         alert = next(pending, None)
+        looping = time.perf_counter()
         with Progress(progress, len(bars), "replaying bars") as advance:
             for close_time, closing in closes.items():
                 replay.set(close_time)
@@ -300,10 +304,11 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
                     alert = next(pending, None)
                 stack.drain()
                 advance(len(closing))
-        wall = time.perf_counter() - began
+        done = time.perf_counter()
+        wall, loop = done - began, done - looping
         from tradeflow.local.report import read_results
 
         summary, curve, trades, _ = read_results(database_url, strategy_id)
         late = (alert is not None) + sum(1 for _ in pending)
         return ReplayResult(len(bars), len(closes), sum(responses.values()), late, responses, refusals, wall,
-                            summary, curve, trades, stack.dead_letters())
+                            summary, curve, trades, stack.dead_letters(), loop)
