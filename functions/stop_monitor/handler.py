@@ -27,14 +27,16 @@ def handler(event, context):
         return {"ticks": 0, "exits": 0, "idle": "outside the NYSE session"}
     exits = 0
     ticks = settings.ticks_per_invocation
+    flag = state.open_positions(settings.state_bucket) if settings.state_bucket else None
     if event.get("bars"):  # from market_data or a TradingView bar alert: record (if anything is open), one tick
         ticks = 1
-        if not (settings.state_bucket and state.open_positions(settings.state_bucket) == 0):
+        if flag != 0:
             record_handed_bars(get_connection(settings), event)
     for n in range(ticks):
         if n:
             time.sleep(settings.tick_seconds)
-        if settings.state_bucket and state.open_positions(settings.state_bucket) == 0:
+            flag = state.open_positions(settings.state_bucket) if settings.state_bucket else None
+        if flag == 0:
             continue  # nothing open: leave the database asleep
         conn = get_connection(settings)
         exits += len(stop_monitor.tick(clock.now(), conn, settings))
