@@ -279,10 +279,12 @@ def notifications(conn: psycopg.Connection, strategy: str | None = None, limit: 
 
 
 def audit(conn: psycopg.Connection, signal_id: uuid.UUID) -> Audit | None:
-    """The trail of one alert: signal -> decision -> orders -> fills (and each order's status
-    events), or None for an unknown signal."""
-    signal = conn.execute("SELECT signal_id, strategy_id, symbol, action, alert, alert_time, received_at "
-                          "FROM signals WHERE signal_id = %s", (signal_id,)).fetchone()
+    """The trail of one alert: signal (with the raw body it came as, secrets replaced, when
+    kept) -> decision -> orders -> fills (and each order's status events), or None for an
+    unknown signal."""
+    signal = conn.execute("SELECT s.signal_id, s.strategy_id, s.symbol, s.action, s.alert, s.alert_time, "
+                          "s.received_at, b.body AS raw_body FROM signals s LEFT JOIN alert_bodies b USING (signal_id) "
+                          "WHERE s.signal_id = %s", (signal_id,)).fetchone()
     if signal is None:
         return None
     decision = conn.execute("SELECT approved, intent, legs, reasons, config_hash, decided_at FROM decisions "
@@ -347,3 +349,75 @@ def signals(conn: psycopg.Connection, strategy: str | None = None, symbol: str |
         "SELECT s.signal_id, s.strategy_id, s.symbol, s.action, s.received_at, d.approved, d.reasons "
         f"FROM signals s LEFT JOIN decisions d USING (signal_id) WHERE {where} "
         "ORDER BY s.received_at DESC, s.signal_id LIMIT %s OFFSET %s", [*params, limit, offset])]
+
+
+@dataclass(frozen=True)
+class ReceivedAlert:
+    """An alert as received: when (UTC), its raw webhook body and the URL path token it was
+    posted to, secrets replaced by ``{{passphrase}}`` (path None: a signed alert)."""
+
+    signal_id: uuid.UUID
+    received_at: datetime
+    body: str
+    path: str | None
+
+
+def alerts_received(conn: psycopg.Connection, strategy: str, since: datetime, until: datetime,
+                    after: tuple[datetime, uuid.UUID] | None = None, limit: int = 100) -> list[ReceivedAlert]:
+    """The strategy's alerts received in [since, until) whose raw body was kept, in receive
+    order (then signal id); ``after`` is the (received_at, signal_id) of the last one of the
+    previous page."""
+    rows = conn.execute(
+        "SELECT s.signal_id, s.received_at, b.body, b.path FROM signals s JOIN alert_bodies b USING (signal_id) "
+        "WHERE s.strategy_id = %s AND s.received_at >= %s AND s.received_at < %s "
+        + ("AND (s.received_at, s.signal_id) > (%s, %s) " if after else "")
+        + "ORDER BY s.received_at, s.signal_id LIMIT %s",
+        [strategy, since, until, *(after or ()), limit]).fetchall()
+    return [ReceivedAlert(r["signal_id"], r["received_at"], r["body"], r["path"]) for r in rows]
+
+
+def alerts_without_body(conn: psycopg.Connection, strategy: str, since: datetime, until: datetime) -> int:
+    """How many of the strategy's alerts received in [since, until) have no raw body (received
+    before tradeflow kept them, or too deeply nested to be checked for secrets)."""
+    return conn.execute(
+        "SELECT count(*) AS n FROM signals s WHERE s.strategy_id = %s AND s.received_at >= %s AND s.received_at < %s "
+        "AND NOT EXISTS (SELECT 1 FROM alert_bodies b WHERE b.signal_id = s.signal_id)",
+        (strategy, since, until)).fetchone()["n"]
+
+
+def alerted_symbols(conn: psycopg.Connection, strategy: str, since: datetime, until: datetime) -> list[str]:
+    """The symbols of the strategy's alerts received in [since, until), sorted."""
+    return [r["symbol"] for r in conn.execute(
+        "SELECT DISTINCT symbol FROM signals WHERE strategy_id = %s AND received_at >= %s AND received_at < %s "
+        "ORDER BY symbol", (strategy, since, until))]
+
+
+@dataclass(frozen=True)
+class RecordedBar:
+    """A bar of the price feed: symbol, open and close times (UTC), OHLC in the quote currency
+    and its source (the feed keeps no volume)."""
+
+    symbol: str
+    opened_at: datetime
+    closes_at: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    source: str
+
+
+def bars_recorded(conn: psycopg.Connection, symbols: list[str], since: datetime, until: datetime,
+                  after: tuple[str, datetime] | None = None, limit: int = 2000) -> list[RecordedBar]:
+    """The bars of ``symbols`` (price-feed rows with OHLC and an open time: from the market-data
+    function, TradingView bar alerts or a replay) that opened in [since, until), by symbol then
+    close time; ``after`` is the (symbol, close time) of the last one of the previous page.
+    Plain quotes (an alert's price, a last trade) are not bars and are left out."""
+    rows = conn.execute(
+        "SELECT symbol, opened_at, ts, open, high, low, price, source FROM quotes "
+        "WHERE symbol = ANY(%s) AND ts > %s AND opened_at >= %s AND opened_at < %s AND open IS NOT NULL "
+        + ("AND (symbol, ts) > (%s, %s) " if after else "")
+        + "ORDER BY symbol, ts LIMIT %s",
+        [symbols, since, since, until, *(after or ()), limit]).fetchall()
+    return [RecordedBar(r["symbol"], r["opened_at"], r["ts"], r["open"], r["high"], r["low"], r["price"], r["source"])
+            for r in rows]

@@ -47,6 +47,9 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     "breaker_trips": {SP: S, PE: SI, SM: SI, CT: S},
     "breaker_resets": {SP: S, PE: S, SM: S, CT: SI},
     "signals": {SP: SI, OC: S, CT: S},
+    # the raw body of each signal (secrets redacted): kept by the signal processor, exported by
+    # the control API
+    "alert_bodies": {SP: SI, CT: S},
     # an approved entry whose orders never materialised expires (signal processor); the order
     # creator locks the decision it turns into orders, so the two never race, and notes in it
     # how an exposure cap shrank the entry
@@ -65,8 +68,10 @@ TABLE_GRANTS: dict[str, dict[str, str]] = {
     # INSERT runs the triggers that apply the change to orders (UPDATE on orders, above)
     "order_events": {SP: SI, OC: SI, PE: SI, SM: SI, CT: SI},
     "order_amendments": {OC: SI, PE: SI, SM: SI, CT: SI},
-    "fills": {PE: SI, SM: S, NT: S, CT: S},
-    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: S},
+    # a flatten (control) books its market exits' fills itself: the fill, the position it closes
+    # (locked, then updated: never a new one) and the account's cash
+    "fills": {PE: SI, SM: S, NT: S, CT: SI},
+    "positions": {SP: S, OC: S, PE: SIU, SM: S, NT: S, CT: SU},
     # the executor reads the start-of-day equity and the peak for the breakers
     "equity_snapshots": {PE: S, SM: SI, NT: SI, CT: S},
     # the stop monitor reads which stale-price notices were claimed, to tell the trader once

@@ -318,6 +318,13 @@ def insert_signal(conn: psycopg.Connection, signal: Signal) -> bool:
     return cur.rowcount == 1
 
 
+def keep_alert_body(conn: psycopg.Connection, signal_id: uuid.UUID, body: str, path: str | None) -> None:
+    """Keep a signal's raw webhook ``body`` and URL ``path`` token, secrets already replaced
+    (:func:`tradeflow.pipeline.webhook.redact_for_replay`); the first kept for a signal stays."""
+    conn.execute("INSERT INTO alert_bodies (signal_id, body, path) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (signal_id) DO NOTHING", (signal_id, body, path))
+
+
 def decision(conn: psycopg.Connection, signal_id: uuid.UUID) -> Row | None:
     return conn.execute("SELECT * FROM decisions WHERE signal_id = %s", (signal_id,)).fetchone()
 

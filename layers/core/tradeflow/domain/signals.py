@@ -32,6 +32,12 @@ class Signal(BaseModel):
     received_at: datetime
     #: The strategy's settings (StrategyConfig JSON) as the webhook read them from SSM.
     settings: str | None = None
+    #: The webhook body as received, every secret replaced by the replay's placeholder (None
+    #: from a webhook that did not carry it); kept so the alert can be exported and replayed.
+    raw_body: str | None = None
+    #: The URL path token it was posted to, redacted likewise ("" for /webhook; None for a
+    #: signed alert, whose signature cannot be replayed).
+    raw_path: str | None = None
 
     @property
     def symbol(self) -> str:

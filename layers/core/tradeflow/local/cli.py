@@ -547,6 +547,26 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from tradeflow.local.export import export, window
+
+    since, until = window(args.start, args.end)
+    done = export(args.aws, args.strategy, since, until, Path(args.out))
+    where = "from AWS" if args.aws else "from the local database"
+    print(f"exported {where}: {done.alerts} alert(s) of {args.strategy} received in [{since.isoformat()}, "
+          f"{until.isoformat()}) to {done.alerts_file}, {done.bars} bar(s) of {', '.join(done.symbols) or 'no symbol'} "
+          f"to {done.bars_file}")
+    if done.without_body:
+        print(f"{done.without_body} alert(s) of the window have no kept body (received before tradeflow kept them, "
+              "or nested too deeply to check for secrets): not exported")
+    if not done.bars:
+        print("no bars were recorded for these symbols then: tradeflow replay needs a bars file with at least two "
+              "bars per symbol (export a wider window, or bring your own BARS.csv)")
+    print(f"replay them with other settings: tradeflow replay --bars {done.bars_file} --alerts {done.alerts_file} "
+          "--settings '{...}'")
+    return 0
+
+
 def cmd_api_token(args: argparse.Namespace) -> int:
     from tradeflow.adapters.api_token import new_token
     from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
@@ -595,7 +615,7 @@ def cmd_settings_reference(args: argparse.Namespace) -> int:
 #: Verbs that act on the local stack only, and why they cannot take --aws.
 LOCAL_ONLY = {
     "demo": "replays bundled bars through the local stack only",
-    "replay": "runs on the local stack only; fetch the live alerts with the status and trades verbs",
+    "replay": "runs on the local stack only; fetch the live alerts and bars first with tradeflow export --aws",
     "compare": "runs on the local stack only",
     "migrate": "applies to the local database; the deployed stack migrates itself on deploy",
     "invoke": "runs a handler locally; in AWS use aws lambda invoke",
@@ -747,6 +767,16 @@ def parser() -> argparse.ArgumentParser:
     sett.add_argument("name")
     sett.add_argument("--aws", action="store_true", help=aws_help)
     sett.set_defaults(run=cmd_settings)
+
+    exp = sub.add_parser("export", help="write a strategy's received alerts and the recorded bars as replay files")
+    exp.add_argument("--strategy", required=True, help="the strategy whose alerts to export")
+    exp.add_argument("--from", dest="start", required=True, metavar="DATE",
+                     help="first day (YYYY-MM-DD, UTC) or an ISO-8601 time")
+    exp.add_argument("--to", dest="end", required=True, metavar="DATE",
+                     help="last day, included (YYYY-MM-DD, UTC), or an ISO-8601 time, excluded")
+    exp.add_argument("--out", required=True, metavar="DIR", help="writes DIR/alerts.jsonl and DIR/bars.csv")
+    exp.add_argument("--aws", action="store_true", help=aws_help)
+    exp.set_defaults(run=cmd_export)
 
     token = sub.add_parser("api-token", help="create the control API's bearer token (--aws: store it in SSM)")
     token.add_argument("--aws", action="store_true", help="store it as an SSM SecureString in the deployed account")

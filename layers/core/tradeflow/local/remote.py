@@ -14,6 +14,8 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -100,25 +102,44 @@ def request(method: str, path: str, body: dict | None = None) -> dict:
 
 # --- the same answers from the local database --------------------------------------------------
 
-def local(path: str, method: str = "GET", body: dict | None = None, database_url: str | None = None) -> dict:
-    """What the control API would answer for ``method path`` on the local database, through
-    the same handler (token and all), so local and AWS print the same thing."""
+@contextmanager
+def local_api(database_url: str | None = None) -> Iterator[Callable[..., dict]]:
+    """A caller ``(method, path, body=None) -> dict`` of the control handler on the local
+    database (``database_url``, else DATABASE_URL or the embedded one), token and all, so local
+    and AWS print the same thing; several calls share one local stack. A non-2xx answer raises
+    RuntimeError with the API's message."""
+    import psycopg
+
     from tradeflow.local.serve import ControlServer
     from tradeflow.local.stack import LocalStack, home
 
-    with LocalStack(home(), database_url) as stack:
-        server = ControlServer(stack, port=0)
+    with ExitStack() as scope:
         try:
-            headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json",
-                       "X-Tradeflow-User": getpass.getuser()}
+            stack = scope.enter_context(LocalStack(home(), database_url))
+        except psycopg.OperationalError as exc:
+            raise RuntimeError(f"could not reach the local database: {str(exc).splitlines()[0]}") from None
+        server = ControlServer(stack, port=0)
+        headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json",
+                   "X-Tradeflow-User": getpass.getuser()}
+
+        def answer(method: str, path: str, body: dict | None = None) -> dict:
             data = json.dumps(body).encode() if body is not None else b""
             response = server.answer(method, "/api" + path, headers, data, "127.0.0.1")
+            found = json.loads(response.get("body") or "{}")
+            if not 200 <= response["statusCode"] < 300:
+                raise RuntimeError(f"{response['statusCode']}: {found.get('error') or found.get('message')}")
+            return found
+
+        try:
+            yield answer
         finally:
             server.httpd.server_close()
-    answer = json.loads(response.get("body") or "{}")
-    if not 200 <= response["statusCode"] < 300:
-        raise RuntimeError(f"{response['statusCode']}: {answer.get('error') or answer.get('message')}")
-    return answer
+
+
+def local(path: str, method: str = "GET", body: dict | None = None, database_url: str | None = None) -> dict:
+    """What the control API would answer for ``method path`` on the local database (:func:`local_api`)."""
+    with local_api(database_url) as answer:
+        return answer(method, path, body)
 
 
 def call(aws: bool, method: str, path: str, body: dict | None = None) -> dict:

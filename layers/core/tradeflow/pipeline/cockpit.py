@@ -13,9 +13,12 @@ request that cannot be carried out (a missing confirmation, a closed order, a ba
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -141,6 +144,82 @@ def audit(conn: psycopg.Connection, signal_id: str) -> dict:
     if found is None:
         raise LookupError(f"no signal {signal_id}")
     return plain(found)
+
+
+# --- the export: received alerts and recorded bars as replay files ---------------------------
+
+#: Largest page of each export route. The binding limit is Lambda's 6 MB response (API Gateway
+#: allows 10 MB), and the answer is JSON text inside Lambda's own JSON: a kept body of at most
+#: 16 KiB (MAX_BODY_BYTES) is at most twice that in the answer and four times in the response,
+#: so 50 alerts stay under 3.5 MB; 5,000 bars (about 120 bytes each) near 1 MB. Each page is one
+#: indexed read (benchmarks/export.py measures both routes).
+EXPORT_ALERTS_PAGE, EXPORT_BARS_PAGE = 50, 5000
+
+
+def _cursor(*values: Any) -> str:
+    """An opaque page cursor: the sort key of a page's last row."""
+    return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None, *types: Any) -> tuple | None:
+    """The sort key an ``after`` cursor holds; ValueError for anything not made by :func:`_cursor`."""
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError
+        return tuple(kind(v) for kind, v in zip(types, values, strict=True))
+    except (ValueError, TypeError, binascii.Error):
+        raise ValueError("after must be the `next` value of the previous page, as it was given") from None
+
+
+def _window(since: datetime, until: datetime) -> None:
+    if since >= until:
+        raise ValueError(f"the export window is empty: until ({until.isoformat()}) must be after since "
+                         f"({since.isoformat()})")
+
+
+def export_alerts(conn: psycopg.Connection, strategy_id: str, since: datetime, until: datetime,
+                  after: str | None = None, limit: int = EXPORT_ALERTS_PAGE) -> dict:
+    """One page of the strategy's alerts received in [since, until) as ``tradeflow replay
+    --alerts`` reads them: ``{"alerts": [{"time", "body", "path"}], "next": cursor or None,
+    "without_body": count}``. ``time`` is the receive time (ISO-8601 UTC), ``body`` and ``path``
+    are as received with every secret replaced by ``{{passphrase}}`` (``path`` None: post to
+    the replay's own credential); ``without_body`` counts the window's alerts with no kept body
+    (received before bodies were kept, or nested too deeply to be checked; not exported). Raises LookupError (strategy) or ValueError (window, cursor)."""
+    _strategy(conn, strategy_id)
+    _window(since, until)
+    page = read_models.alerts_received(conn, strategy_id, since, until,
+                                       _after(after, _parse_time, uuid.UUID), limit)
+    last = page[-1] if len(page) == limit else None
+    return {"strategy_id": strategy_id, "since": plain(since), "until": plain(until),
+            "alerts": [{"time": a.received_at.astimezone(UTC).isoformat().replace("+00:00", "Z"), "body": a.body,
+                        "path": a.path} for a in page],
+            "next": _cursor(last.received_at.isoformat(), last.signal_id) if last else None,
+            "without_body": read_models.alerts_without_body(conn, strategy_id, since, until)}
+
+
+def export_bars(conn: psycopg.Connection, strategy_id: str, since: datetime, until: datetime,
+                after: str | None = None, limit: int = EXPORT_BARS_PAGE) -> dict:
+    """One page of the bars recorded in the price feed that opened in [since, until), of the
+    symbols the strategy received alerts for then, as ``tradeflow replay --bars`` reads them:
+    ``{"symbols", "bars": [{"symbol", "timestamp" (the bar's open time), "open", "high", "low",
+    "close", "volume" (None: the feed keeps none)}], "next"}``. Raises as :func:`export_alerts`."""
+    _strategy(conn, strategy_id)
+    _window(since, until)
+    symbols = read_models.alerted_symbols(conn, strategy_id, since, until)
+    page = read_models.bars_recorded(conn, symbols, since, until, _after(after, str, _parse_time), limit)
+    last = page[-1] if len(page) == limit else None
+    return {"strategy_id": strategy_id, "since": plain(since), "until": plain(until), "symbols": symbols,
+            "bars": [{"symbol": b.symbol, "timestamp": b.opened_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                      "open": str(b.open), "high": str(b.high), "low": str(b.low), "close": str(b.close),
+                      "volume": None} for b in page],
+            "next": _cursor(last.symbol, last.closes_at.isoformat()) if last else None}
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 # --- actions -------------------------------------------------------------------------------

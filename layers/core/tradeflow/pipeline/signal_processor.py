@@ -1,5 +1,6 @@
-"""The signal_processor step: persist a signal (idempotent), apply the risk gates, record the
-decision with its inputs and config hash, and forward an approved signal to orders.fifo."""
+"""The signal_processor step: persist a signal (idempotent) with its raw body, apply the risk
+gates, record the decision with its inputs and config hash, and forward an approved signal to
+orders.fifo."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def process(signal: Signal, conn: psycopg.Connection, env: SignalProcessorEnv) -
         deadline = now - timedelta(seconds=config.order_deadline_seconds)
         expired = store.expire_stale_entries(conn, signal.strategy_id, deadline, now, _expiry_reason(config))
         store.insert_signal(conn, signal)
+        if signal.raw_body:
+            store.keep_alert_body(conn, signal.signal_id, signal.raw_body, signal.raw_path)
         alert = signal.alert
         if alert.price is not None:
             store.record_quote(conn, alert.ticker, alert.time or signal.received_at, alert.price, "alert")

@@ -20,8 +20,9 @@ database is down. Checks, in order, each with its HTTP status:
 7. more than the burst of alerts for one strategy and symbol (:class:`BurstLimiter`) -> 429
    (TradingView's own cap is per alert, i.e. per chart: many symbols firing at one close is
    normal, one symbol firing 16 times in 3 minutes is not);
-8. the Signal sent to signals.fifo -> 202 {signal_id}; an SQS (or SSM) failure propagates and
-   is answered 503, so that TradingView retries.
+8. the Signal sent to signals.fifo, carrying the raw body and path token with every secret
+   replaced (:func:`redact_for_replay`) for the signal processor to keep -> 202 {signal_id}; an
+   SQS (or SSM) failure propagates and is answered 503, so that TradingView retries.
 
 Every secret comparison is constant-time, and a missing secret is compared with a dummy, so a
 missing and a wrong secret get the same 401 in about the same time. Refusals after the alert
@@ -41,6 +42,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -137,6 +139,75 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _CREDENTIAL_FIELD.sub(lambda m: m.group(1) + (f'"{REDACTED}"' if m.group(2)[:1] == '"' else REDACTED), text)
 
 
+#: Where a secret stood in a kept alert body or path: the literal ``tradeflow replay`` replaces
+#: with its own credential (local/replay.py's PASSPHRASE_PLACEHOLDER).
+REPLAY_PLACEHOLDER = "{{passphrase}}"
+
+
+def redact_for_replay(text: str, secrets: tuple[str, ...]) -> str | None:
+    """``text`` (an alert body or a URL path token) as tradeflow keeps it: each of ``secrets``
+    (the credential ``<strategy>.<secret>`` and the bare secret) and the value of every
+    passphrase-like field (``passphrase``, ``password``, ``secret``, ``token``, ``signature``,
+    JSON or KEY=VALUE) replaced by :data:`REPLAY_PLACEHOLDER`, so that a replay authenticates
+    it with its own credential and a kept body never holds a secret. Everything else is kept
+    byte for byte.
+
+    A JSON body that still decodes to a secret or a passphrase-like value (a secret written with
+    escapes such as ``\\u0065``, or inside JSON text in a field) is written out again from its
+    decoded value with those replaced; numbers with a fraction then become strings, which
+    tradeflow reads the same. None for a JSON body nested too deeply to be checked (hundreds of
+    levels): such a body is not kept."""
+    secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+    original = _json_value(text) if text.lstrip()[:1] == "{" else None
+    for secret in secrets:
+        text = text.replace(secret, REPLAY_PLACEHOLDER)
+    if original is None:
+        return _CREDENTIAL_FIELD.sub(lambda m: m.group(1) + (
+            f'"{REPLAY_PLACEHOLDER}"' if m.group(2)[:1] == '"' else REPLAY_PLACEHOLDER), text)
+    text = _JSON_CREDENTIAL.sub(lambda m: f'{m.group(1)}"{REPLAY_PLACEHOLDER}"', text)
+    decoded = _json_value(text)  # None when a secret's text was part of an escape such as \u0030
+    try:
+        if decoded is not None and _scrub(decoded, secrets) == decoded:
+            return text
+        return json.dumps(_scrub(original, secrets), ensure_ascii=False, default=str)
+    except RecursionError:  # nested too deeply to be checked: not kept rather than kept unchecked
+        return None
+
+
+_CREDENTIAL_NAME = re.compile(r"passphrase|password|secret|token|signature", re.IGNORECASE)
+#: A passphrase-like member of a JSON object and its value (a string, a number, true, false, null).
+_JSON_CREDENTIAL = re.compile(
+    r'("(?:passphrase|password|secret|token|signature)"\s*:\s*)("(?:[^"\\]|\\.)*"|[-+.\w]+)', re.IGNORECASE)
+
+
+def _json_value(text: str) -> Any:
+    """The JSON object or array ``text`` holds, else None."""
+    try:
+        value = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` with every secret replaced in every key and string, JSON text inside strings
+    included, and every passphrase-like member's value replaced."""
+    if isinstance(value, str):
+        inner = _json_value(value) if value.lstrip()[:1] in "{[" else None
+        if inner is not None:
+            scrubbed = _scrub(inner, secrets)
+            return value if scrubbed == inner else json.dumps(scrubbed, ensure_ascii=False, default=str)
+        for secret in secrets:
+            value = value.replace(secret, REPLAY_PLACEHOLDER)
+        return value
+    if isinstance(value, dict):
+        return {_scrub(k, secrets): REPLAY_PLACEHOLDER if isinstance(k, str) and _CREDENTIAL_NAME.fullmatch(k)
+                else _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
 @dataclass
 class Webhook:
     """One container's webhook: its settings, burst limiter and dependencies.
@@ -208,7 +279,9 @@ class Webhook:
             raise Refused(429, f"more than {self.env.alert_burst} alerts for {alert.ticker} in "
                                f"{self.env.alert_burst_seconds:g} s on strategy {who.strategy_id}; TradingView "
                                f"stops a strategy alert firing that often too")
-        signal = new_signal(who.strategy_id, alert, now, settings)
+        signal = new_signal(who.strategy_id, alert, now, settings).model_copy(update={
+            "raw_body": redact_for_replay(storable(text), who.secrets),
+            "raw_path": None if who.signed else redact_for_replay(request.path_token or "", who.secrets)})
         self.send(self.env.signals_queue_url, signal, signal.message_group, signal.dedupe_key[:128])
         return signal
 
@@ -234,7 +307,7 @@ class Webhook:
                               expected.encode() if expected else None)
         if not matched:  # an unknown strategy included, as for a secret
             raise Refused(401, UNAUTHORIZED)
-        who.strategy_id, who.secrets = strategy_id, (stored,)
+        who.strategy_id, who.secrets, who.signed = strategy_id, (stored,), True
 
     def _record(self, refused: Refused, text: str, now: datetime) -> None:
         """Tell the notifier about a refused authenticated alert (best effort: a failure to do so
@@ -264,6 +337,7 @@ class _Caller:
     strategy_id: str | None = None
     secrets: tuple[str, ...] = ()
     text: str = ""
+    signed: bool = False
 
 
 def _bytes(text: str) -> bytes:
