@@ -307,6 +307,24 @@ def test_the_quotes_table_serves_the_price_feed_port_with_source_and_as_of(conn)
     assert feed.latest_bar("AAPL", bars[0].opened_at) is None
     assert feed.latest_quote("AAPL", later) == Quote("AAPL", Decimal("98.1"), later, "alert")
     assert feed.latest_quote("MSFT", later) is None
+    # the bar fill model's reads: the price that closed at a time, the first to close in a window
+    assert feed.closed_at("AAPL", bars[1].closes_at) == bars[1]
+    assert feed.closed_at("AAPL", bars[1].closes_at + timedelta(seconds=1)) is None
+    assert feed.first_closed_after("AAPL", bars[0].closes_at, later) == bars[1]
+    assert feed.first_closed_after("AAPL", bars[-1].closes_at, later) == Quote("AAPL", Decimal("98.1"), later, "alert")
+    assert feed.first_closed_after("AAPL", later, later + timedelta(hours=1)) is None
+
+
+def test_the_bar_model_reads_a_plain_quote_as_a_flat_bar_stamped_at_its_time():
+    from tradeflow.domain import fills
+    from tradeflow.domain.ports import Quote, matched_prices, stamped_at
+
+    bar = recorded_bars()[0]
+    assert matched_prices(bar) == fills.Bar(bar.open, bar.high, bar.low, bar.close)
+    assert stamped_at(bar) == bar.opened_at  # a fill in a bar is labelled with the bar's open time
+    quote = Quote("AAPL", Decimal("98.1"), bar.closes_at, "alert")
+    assert matched_prices(quote) == fills.Bar(*[Decimal("98.1")] * 4)
+    assert stamped_at(quote) == bar.closes_at
 
 
 def test_a_trailing_stop_fires_at_the_bar_an_independent_walk_says(stack, conn, replay_clock):

@@ -484,7 +484,7 @@ class LocalStack:
 def flat_bar(symbol: str, ts: datetime, price: Decimal) -> Bar:
     """A last-trade ``price`` (currency per share) as the one-minute bar closing at ``ts`` with
     open, high, low and close all at it, from the ``replay`` source: the matcher reads it as
-    the quote it is (:func:`tradeflow.adapters.store.as_bar` reads a plain quote the same way)."""
+    the quote it is (:func:`tradeflow.domain.ports.matched_prices` reads a plain quote the same way)."""
     from tradeflow.domain.ports import Bar
 
     return Bar(symbol, ts - timedelta(minutes=1), ts, price, price, price, price, "replay")
