@@ -362,6 +362,10 @@ def test_a_trailing_stop_fires_at_the_bar_an_independent_walk_says(stack, conn, 
         replay_clock.set(b.closes_at + timedelta(seconds=2))
         md.tick(b.closes_at + timedelta(seconds=2))
         stack.drain()
+        # the scheduled stop monitor ticks again on the same latest bar, as it does in AWS
+        replay_clock.set(b.closes_at + timedelta(seconds=17))
+        stack.run_schedule("stop_monitor")
+        stack.drain()
 
     fills = conn.execute("SELECT o.purpose, o.order_type, f.price, f.filled_at, f.price_source FROM fills f "
                          "JOIN orders o USING (order_id) ORDER BY f.fill_id").fetchall()

@@ -590,7 +590,7 @@ _WORKING = (
     "SELECT o.order_id, o.client_order_id, o.strategy_id, o.symbol, o.side, o.order_type, o.purpose, o.status, "
     "  o.stop_price, o.limit_price, o.stop_triggered_at, o.time_in_force, o.expires_at, o.working_since, "
     "  o.position_id, o.high_water_mark, o.trail_amount, o.trail_percent, "
-    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low "
+    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low, o.trailed_at "
     "FROM near JOIN orders o USING (order_id) LEFT JOIN q USING (symbol) "
     "ORDER BY o.strategy_id, o.symbol, o.order_id"
 )
@@ -624,8 +624,8 @@ def apply_tick(conn: psycopg.Connection, plan: TickPlan, now: datetime) -> None:
             cur.executemany("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s "
                             "AND stop_triggered_at IS NULL", [(at, oid) for oid, at in plan.stop_triggers])
         if plan.high_water_marks:
-            cur.executemany("UPDATE orders SET high_water_mark = %s WHERE order_id = %s",
-                            [(mark, oid) for oid, mark in plan.high_water_marks])
+            cur.executemany("UPDATE orders SET high_water_mark = %s, trailed_at = %s WHERE order_id = %s",
+                            [(mark, at, oid) for oid, mark, at in plan.high_water_marks])
         if plan.amendments:
             cur.executemany("INSERT INTO order_amendments (order_id, field, new_value, reason, at) "
                             "VALUES (%s, 'stop_price', %s, %s, %s)",
