@@ -8,8 +8,9 @@ whose low crosses the stop at a random second of the minute (seeded). The deploy
 schedule (cdk/tradeflow_cdk/market_data.py: a fetch every TICK_SECONDS from the start of each
 minute) decides when the fetcher first sees it: that wait is by design, computed from the
 schedule. Then the market_data step runs for real on the local stack (watchlist from the state
-bucket, the replay source, the stop monitor invoked with {"bars"}, the queues drained to the
-executor) and its wall time is measured. Latency = wait + processing; median and worst.
+bucket, the scripted source, the stop monitor invoked with {"bars"} by boto3's asynchronous
+Lambda invoke, answered by the local stack's wire, the queues drained to the executor) and its
+wall time is measured. Latency = wait + processing; median and worst.
 Lambda's own async-invoke and SQS hand-off delays (tens to hundreds of ms) are not in it.
 """
 
@@ -62,8 +63,7 @@ def main() -> int:
             published: list[Bar] = []
             source = {"alpaca": lambda symbols, now: {s: b for b in published if b.closes_at <= now for s in symbols}}
             md = MarketData(watchlist=lambda: watchlist.read(stack.state_bucket), settings_of=MarketDataSettings,
-                            fetchers=source, hand_over=lambda bars: stack.invoke(
-                                "stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]}))))
+                            fetchers=source, hand_over=stack.hand_over)  # boto3's async invoke, at the wire
             with db.connect(url) as conn:
                 for n in range(args.trials):
                     minute = start + timedelta(minutes=10 * n)

@@ -48,6 +48,9 @@ class StackConfig:
     allowed_source_ips: tuple[str, ...] = TRADINGVIEW_IPS
     #: Run the stop monitor every minute around the clock (crypto) instead of NYSE hours.
     stop_monitor_24_7: bool = False
+    #: Run the stop monitor and the market-data fetch in the NYSE extended session (4:00-20:00
+    #: New York, pre-market and after-hours) instead of the regular one; stop_monitor_24_7 wins.
+    extended_hours: bool = False
     #: Aurora Serverless v2 capacity range, in ACUs; 0 lets the database pause when idle.
     db_min_acu: float = 0
     db_max_acu: float = 2
@@ -108,6 +111,7 @@ class StackConfig:
             ops_emails=tuple(setting("ops_emails", ())) or alert_emails,
             allowed_source_ips=tuple(setting("allowed_source_ips", TRADINGVIEW_IPS)),
             stop_monitor_24_7=setting("stop_monitor_24_7", False),
+            extended_hours=setting("extended_hours", False),
             db_min_acu=setting("db_min_acu", 0.0),
             db_max_acu=setting("db_max_acu", 2.0),
             deletion_protection=setting("deletion_protection", True),

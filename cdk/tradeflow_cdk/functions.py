@@ -186,6 +186,7 @@ class Functions(Construct):
         allowed_source_ips: tuple[str, ...],
         reserved_concurrency: bool,
         around_the_clock: bool = False,
+        extended_hours: bool = False,
         dualstack: bool = True,
     ) -> None:
         super().__init__(scope, id)
@@ -195,8 +196,9 @@ class Functions(Construct):
             "stop_monitor": {
                 "TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION),
                 "TICK_SECONDS": str(TICK_SECONDS),
-                # idle outside the NYSE session (holidays, half days) unless watching around the clock
-                **({} if around_the_clock else {"MARKET_CALENDAR": "NYSE"}),
+                # idle outside the NYSE session (holidays, half days; the extended one with
+                # extended_hours) unless watching around the clock
+                **({} if around_the_clock else {"MARKET_CALENDAR": "NYSE_EXTENDED" if extended_hours else "NYSE"}),
             },
             "notifier": {
                 "TRADER_ALERTS_TOPIC_ARN": trader_alerts.topic_arn,

@@ -1,4 +1,5 @@
-"""EventBridge Scheduler: the stop monitor every minute of the trading session, the daily
+"""EventBridge Scheduler: the stop monitor every minute of the trading session (the regular
+one, the extended one with ``tradeflow:extended_hours``, or around the clock), the daily
 summary at 16:30 and the weekly digest on Fridays at 16:45, all in America/New_York
 (Scheduler follows daylight saving time)."""
 
@@ -30,6 +31,7 @@ class Schedules(Construct):
         stop_monitor: lambda_.IFunction,
         notifier: lambda_.IFunction,
         around_the_clock: bool = False,
+        extended_hours: bool = False,
     ) -> None:
         super().__init__(scope, id)
         zone = TimeZone.of(names.MARKET_TIME_ZONE)
@@ -42,7 +44,8 @@ class Schedules(Construct):
             ),
             description="tradeflow schedules: invoke the stop monitor and the notifier",
         )
-        expression = names.STOP_MONITOR_SCHEDULE_24_7 if around_the_clock else names.STOP_MONITOR_SCHEDULE
+        expression = (names.STOP_MONITOR_SCHEDULE_24_7 if around_the_clock
+                      else names.STOP_MONITOR_SCHEDULE_EXTENDED if extended_hours else names.STOP_MONITOR_SCHEDULE)
         self.stop_monitor = scheduler.Schedule(
             self,
             "StopMonitor",

@@ -66,6 +66,7 @@ class TradeflowStack(Stack):
             allowed_source_ips=config.allowed_source_ips,
             reserved_concurrency=config.reserved_concurrency,
             around_the_clock=config.stop_monitor_24_7,
+            extended_hours=config.extended_hours,
             dualstack=config.egress == "ipv6",
         )
         self.migrations = Migrations(
@@ -87,9 +88,11 @@ class TradeflowStack(Stack):
             stop_monitor=self.functions.by_name["stop_monitor"],
             notifier=self.functions.by_name["notifier"],
             around_the_clock=config.stop_monitor_24_7,
+            extended_hours=config.extended_hours,
         )
         self.market_data = MarketData(self, "MarketData", layer=self.layer, state=self.state, network=self.network,
-                                      functions=self.functions.by_name, around_the_clock=config.stop_monitor_24_7)
+                                      functions=self.functions.by_name, around_the_clock=config.stop_monitor_24_7,
+                                      extended_hours=config.extended_hours)
         self.chat = Chat(self, "Chat", layer=self.layer, notifier=self.functions.by_name["notifier"],
                          operations=self.notifications.operations)
         self.monitoring = Monitoring(

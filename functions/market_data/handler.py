@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tradeflow import clock
 from tradeflow.adapters import watchlist
 from tradeflow.adapters.bars_handover import invoke_stop_monitor
-from tradeflow.adapters.market_data import ProviderError, alpaca, coinbase, keys
+from tradeflow.adapters.market_data import ProviderError, alpaca, coinbase, keys, replay
 from tradeflow.adapters.market_data.http import client
 from tradeflow.pipeline.market_data import MarketData
 from tradeflow.settings import MarketDataEnv, env
@@ -32,6 +32,8 @@ def fetcher() -> MarketData:
         return alpaca.stock_bars(http, *found, symbols, now, feed=settings.alpaca_feed)
 
     fetchers["alpaca"] = stocks
+    if settings.replay_bars_file:  # the local stack's recorded bars (the demo, the replay)
+        fetchers[replay.SOURCE] = replay.RecordedBars.load(settings.replay_bars_file)
     return MarketData(watchlist=partial(watchlist.read, settings.state_bucket), settings_of=keys.settings,
                       fetchers=fetchers, hand_over=partial(invoke_stop_monitor, settings.stop_monitor_function))
 
@@ -40,6 +42,8 @@ def fetcher() -> MarketData:
 @metrics.log_metrics
 def handler(event, context):
     settings = env(MarketDataEnv)
+    if not settings.in_session(clock.now()):
+        return {"bars": 0, "idle": "outside the NYSE session"}
     handed = 0
     for n in range(settings.ticks_per_invocation):
         if n:

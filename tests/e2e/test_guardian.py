@@ -13,6 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from tradeflow.domain.strategy import StrategyConfig
+from tradeflow.local.stack import flat_bar
 from tradeflow.pipeline import control
 
 from tests.conftest import SECRET, repo
@@ -69,10 +70,8 @@ def test_daily_loss_trips_at_the_first_close_past_the_limit(stack, conn, replay_
     tripped_on = None
     for n, (day, closes) in enumerate(days):
         close = close_of(day)
-        for symbol, price in closes.items():
-            stack.record_quote(symbol, close, price)
         replay_clock.set(close)
-        stack.run_schedule("stop_monitor")
+        stack.hand_over([flat_bar(symbol, close, price) for symbol, price in closes.items()])  # records, ticks
         stack.run_schedule("stop_monitor")  # the same tick again: trips once
         stack.drain()
         trips = conn.execute("SELECT * FROM breaker_trips").fetchall()

@@ -122,8 +122,7 @@ def test_the_books_add_up_whatever_is_delivered_twice(pg_server_url, template_db
                     o, h, lo, close = _bar(close, bar_moves)
                     closes["AAPL"] = close
                     clock.set(at)
-                    stack.record_bar("AAPL", at, o, h, lo, close, at - HOUR)
-                    stack.run_schedule("stop_monitor")
+                    stack.record_bar("AAPL", at, o, h, lo, close, at - HOUR)  # handed over: one tick
                     stack.drain()
                     _check_books(conn, settings_.starting_cash, closes)
                     if alert is not None:

@@ -94,6 +94,43 @@ def test_a_limit_entry_and_its_stop_loss_fire_at_the_bars_an_independent_walk_sa
     assert watchlist.read(stack.state_bucket) == []
 
 
+def test_the_local_stack_runs_the_deployed_path_market_data_function_async_invoke_stop_monitor(
+        stack, conn, replay_clock):
+    stack.add_strategy("test", StrategyConfig(fill_model="bar", slippage_bps=Decimal(0), commission_bps=Decimal(0),
+                                              stop_loss_pct=Decimal(2), take_profit_pct=None), SECRET)
+    bars = recorded_bars()
+    stack.serve_bars(bars)
+    limit, quantity, pct = Decimal("100"), Decimal(10), Decimal(2)
+    alert_at = START + timedelta(seconds=30)
+    replay_clock.set(alert_at)
+    stack.market_tick()  # nothing watched: no fetch, no invoke, nothing recorded
+    assert stack.wire.calls.get("lambda.Invoke", 0) == 0
+    body = json.dumps({"ticker": "NASDAQ:AAPL", "action": "buy", "quantity": str(quantity), "order_type": "limit",
+                       "limit_price": str(limit), "time": alert_at.isoformat()})
+    assert stack.post_webhook(body, token=f"test.{SECRET}")["statusCode"] == 202
+    stack.drain()
+    for b in bars:
+        replay_clock.set(b.closes_at + timedelta(seconds=2))
+        stack.market_tick()
+        stack.drain()
+
+    # independently, as in the in-process test above: the limit in the first bar after the
+    # alert whose low reaches it, the stop 2 % under the limit in the first later bar reaching it
+    after = [b for b in bars if b.closes_at > alert_at]
+    entry_bar = next(b for b in after if b.low <= limit)
+    stop = limit * (1 - pct / 100)
+    exit_bar = next(b for b in after if b.opened_at > entry_bar.opened_at and b.low <= stop)
+    fills = conn.execute("SELECT o.purpose, f.price, f.filled_at, f.price_source FROM fills f JOIN orders o "
+                         "USING (order_id) ORDER BY f.fill_id").fetchall()
+    assert [(f["purpose"], f["price"], f["filled_at"], f["price_source"]) for f in fills] == [
+        ("entry", min(entry_bar.open, limit), entry_bar.opened_at, "replay"),
+        ("stop_loss", min(exit_bar.open, stop), exit_bar.opened_at, "replay")]
+    handed = [b for b in bars if alert_at < b.closes_at <= exit_bar.closes_at]  # watched from the alert to the exit
+    assert stack.wire.calls["lambda.Invoke"] == len(handed)
+    feed = conn.execute("SELECT ts, source FROM quotes WHERE symbol = 'AAPL' ORDER BY ts").fetchall()
+    assert [(r["ts"], r["source"]) for r in feed] == [(b.closes_at, "replay") for b in handed]
+
+
 def test_each_new_bar_is_handed_over_once(stack):
     handed: list[list[Bar]] = []
     bars = recorded_bars()
@@ -144,14 +181,8 @@ def bar_alert(bar: Bar, passphrase: str | None = None) -> str:
     return json.dumps(message | ({"passphrase": passphrase} if passphrase else {}))
 
 
-def test_a_bar_alert_moves_the_feed_without_trading_notifying_or_using_the_burst(stack, strategy, conn, replay_clock,
-                                                                                 monkeypatch):
-    from tradeflow.adapters import bars_handover
-
-    monkeypatch.setenv("STOP_MONITOR_FUNCTION", "tradeflow-stop_monitor")
-    monkeypatch.setattr(bars_handover, "invoke_stop_monitor", lambda name, bars: stack.invoke(
-        "stop_monitor", json.loads(json.dumps({"bars": [b.to_json() for b in bars]}))))
-    bars = recorded_bars()
+def test_a_bar_alert_moves_the_feed_without_trading_notifying_or_using_the_burst(stack, strategy, conn, replay_clock):
+    bars = recorded_bars()  # the webhook hands bar alerts over by an asynchronous invoke, answered at the wire
     replay_clock.set(bars[0].closes_at)
     stack.run_schedule("stop_monitor")  # looks once (no flag yet) and writes the flag: 0 open
     answer = stack.post_webhook(bar_alert(bars[0]), token=strategy)
@@ -276,6 +307,24 @@ def test_the_quotes_table_serves_the_price_feed_port_with_source_and_as_of(conn)
     assert feed.latest_bar("AAPL", bars[0].opened_at) is None
     assert feed.latest_quote("AAPL", later) == Quote("AAPL", Decimal("98.1"), later, "alert")
     assert feed.latest_quote("MSFT", later) is None
+    # the bar fill model's reads: the price that closed at a time, the first to close in a window
+    assert feed.closed_at("AAPL", bars[1].closes_at) == bars[1]
+    assert feed.closed_at("AAPL", bars[1].closes_at + timedelta(seconds=1)) is None
+    assert feed.first_closed_after("AAPL", bars[0].closes_at, later) == bars[1]
+    assert feed.first_closed_after("AAPL", bars[-1].closes_at, later) == Quote("AAPL", Decimal("98.1"), later, "alert")
+    assert feed.first_closed_after("AAPL", later, later + timedelta(hours=1)) is None
+
+
+def test_the_bar_model_reads_a_plain_quote_as_a_flat_bar_stamped_at_its_time():
+    from tradeflow.domain import fills
+    from tradeflow.domain.ports import Quote, matched_prices, stamped_at
+
+    bar = recorded_bars()[0]
+    assert matched_prices(bar) == fills.Bar(bar.open, bar.high, bar.low, bar.close)
+    assert stamped_at(bar) == bar.opened_at  # a fill in a bar is labelled with the bar's open time
+    quote = Quote("AAPL", Decimal("98.1"), bar.closes_at, "alert")
+    assert matched_prices(quote) == fills.Bar(*[Decimal("98.1")] * 4)
+    assert stamped_at(quote) == bar.closes_at
 
 
 def test_a_trailing_stop_fires_at_the_bar_an_independent_walk_says(stack, conn, replay_clock):
@@ -312,6 +361,10 @@ def test_a_trailing_stop_fires_at_the_bar_an_independent_walk_says(stack, conn, 
     for b in bars:
         replay_clock.set(b.closes_at + timedelta(seconds=2))
         md.tick(b.closes_at + timedelta(seconds=2))
+        stack.drain()
+        # the scheduled stop monitor ticks again on the same latest bar, as it does in AWS
+        replay_clock.set(b.closes_at + timedelta(seconds=17))
+        stack.run_schedule("stop_monitor")
         stack.drain()
 
     fills = conn.execute("SELECT o.purpose, o.order_type, f.price, f.filled_at, f.price_source FROM fills f "

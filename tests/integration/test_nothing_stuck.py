@@ -79,7 +79,6 @@ def test_an_entry_working_before_the_kill_switch_never_fills_after_it(stack, str
     assert store.set_kill_switch(conn, True, "test", START + timedelta(minutes=1)) == 1
     replay_clock.set(START + timedelta(minutes=2))
     stack.record_quote("AAPL", START + timedelta(minutes=2), Decimal("94"))  # the limit would fill now
-    stack.run_schedule("stop_monitor")
     stack.drain()
     assert conn.execute("SELECT count(*) AS n FROM fills").fetchone()["n"] == 0
     assert {o["status"] for o in orders(conn).values()} == {"cancelled"}
@@ -101,7 +100,6 @@ def test_a_fill_message_reports_the_pnl_booked_with_that_fill_whatever_came_afte
     stack.drain()
     replay_clock.set(START + timedelta(minutes=1))
     stack.record_quote("AAPL", START + timedelta(minutes=1), Decimal("105"))  # both targets at once
-    stack.run_schedule("stop_monitor")
     stack.drain()
     notes = [n["message"] for n in stack.inbox() if "Take-profit" in n["message"]]
     assert len(notes) == 2

@@ -30,13 +30,13 @@ def alert(action="buy", at=START, **extra):
     return json.dumps({"ticker": "AAPL", "action": action, "price": "100", "time": at.isoformat(), **extra})
 
 
-def bar(stack, clock, n, o, h, lo, c, monitor=True):
-    """Close bar ``n`` (closing at START + n minutes), move the clock there and run a tick."""
+def bar(stack, clock, n, o, h, lo, c, drain=True):
+    """Close bar ``n`` (closing at START + n minutes), move the clock there and hand the bar to
+    the stop monitor (which records it and ticks once); then deliver the queues unless not ``drain``."""
     at = START + n * MINUTE
     clock.set(at)
     stack.record_bar("AAPL", at, D(o), D(h), D(lo), D(c))
-    if monitor:
-        stack.run_schedule("stop_monitor")
+    if drain:
         stack.drain()
 
 
@@ -127,7 +127,7 @@ def test_an_exit_at_the_open_precedes_a_stop_later_in_the_bar(stack, bars, conn,
 def test_delivering_the_same_execution_twice_fills_once(stack, bars, conn):
     bars(0, 99, 100, 98, 100)
     enter(stack, stop_loss="95")
-    bars(1, 100, 101, 99, 100, monitor=False)
+    bars(1, 100, 101, 99, 100, drain=False)
     stack.run_schedule("stop_monitor")
     sqs = aws.client("sqs")
     messages = sqs.receive_message(QueueUrl=stack.queue_urls[names.EXECUTIONS_QUEUE], MaxNumberOfMessages=10,
@@ -311,7 +311,7 @@ def test_two_executors_on_two_connections_never_fill_both_legs_of_an_oco_group(s
     bars(0, 99, 100, 98, 100)
     enter(stack, stop_loss="95", take_profit="110")
     bars(1, 100, 101, 99, 100)
-    bars(2, 100, 111, 94, 100, monitor=False)  # both legs touched: send both, as two ticks might
+    bars(2, 100, 111, 94, 100, drain=False)  # both legs touched: send both, as two ticks might
     legs = orders(conn)
     settings = env(PaperExecutorEnv).model_copy(update={"state_bucket": None})
     barrier, results = threading.Barrier(2), {}

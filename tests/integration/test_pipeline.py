@@ -70,13 +70,11 @@ def test_stop_loss_closes_the_position_and_cancels_the_take_profit(stack, strate
     stack.post_webhook(alert(quantity="10"), token=strategy)
     stack.drain()
     replay_clock.set(START + timedelta(minutes=1))
-    stack.record_quote("AAPL", START + timedelta(minutes=1), Decimal("96"))
-    stack.run_schedule("stop_monitor")
+    stack.record_quote("AAPL", START + timedelta(minutes=1), Decimal("96"))  # handed over: the stop monitor ticks
     stack.drain()
     assert rows(conn, "SELECT status FROM positions")[0]["status"] == "open"  # 96 is above the 95 stop
     replay_clock.set(START + timedelta(minutes=2))
     stack.record_quote("AAPL", START + timedelta(minutes=2), Decimal("94.5"))
-    stack.run_schedule("stop_monitor")
     stack.run_schedule("stop_monitor")  # a second tick before the fill must not fill twice
     stack.drain()
     position = rows(conn, "SELECT * FROM positions")[0]

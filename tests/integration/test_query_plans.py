@@ -21,6 +21,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from tradeflow.adapters import db
+from tradeflow.local.stack import flat_bar
 
 from tests.conftest import START
 from tests.seed import seed_round_trips
@@ -105,9 +106,8 @@ def recorded(stack, strategy, database_url, replay_clock, monkeypatch):
         stack.post_webhook(alert("buy", ticker, "100", START), token=strategy)
     stack.drain()
     replay_clock.set(START + timedelta(minutes=1))
-    stack.record_quote("AAPL", START + timedelta(minutes=1), Decimal("96"))
-    stack.record_quote("MSFT", START + timedelta(minutes=1), Decimal("94"))  # through MSFT's 95 stop
-    stack.run_schedule("stop_monitor")
+    stack.hand_over([flat_bar("AAPL", START + timedelta(minutes=1), Decimal("96")),
+                     flat_bar("MSFT", START + timedelta(minutes=1), Decimal("94"))])  # through MSFT's 95 stop
     stack.drain()
     replay_clock.set(START + timedelta(minutes=2))
     stack.post_webhook(alert("sell", "AAPL", "103", START + timedelta(minutes=2)), token=strategy)

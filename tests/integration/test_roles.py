@@ -126,8 +126,7 @@ def test_the_whole_pipeline_runs_with_each_function_on_its_own_role(stack, strat
                            token=strategy)
         stack.drain()
         replay_clock.set(replay_clock() + timedelta(minutes=1))
-        stack.record_quote("AAPL", replay_clock(), Decimal("106"))
-        stack.run_schedule("stop_monitor")
+        stack.record_quote("AAPL", replay_clock(), Decimal("106"))  # handed to the stop monitor, which ticks
         stack.drain()
         replay_clock.set(replay_clock() + timedelta(minutes=1))
         stack.post_webhook(alert(action="buy", ticker="MSFT", quantity="5", order_type="limit", limit_price="90",

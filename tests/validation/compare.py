@@ -226,7 +226,8 @@ def run_tradeflow(ds: Dataset, df, bars: Path, alerts: Path, state_dir: Path, da
     ]
     trades.sort()
     return Outcome(trades, Decimal(out["final_equity"]).quantize(CENT),
-                   {"json": out, "bars_per_second": result.bars_per_second, "refused": out["signals_refused"],
+                   {"json": out, "bars_per_second": result.bars_per_second, "loop_seconds": result.loop_seconds,
+                    "refused": out["signals_refused"],
                     "cancelled": result.summary["orders"].get("entry cancelled", 0)})
 
 

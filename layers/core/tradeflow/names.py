@@ -109,6 +109,10 @@ METRICS_NAMESPACE = "tradeflow"
 MARKET_TIME_ZONE = "America/New_York"
 STOP_MONITOR_SCHEDULE = "cron(* 9-16 ? * MON-FRI *)"
 STOP_MONITOR_SCHEDULE_24_7 = "rate(1 minute)"
+#: Every minute of the NYSE extended session, 4:00 to 20:00 New York time on weekdays (the
+#: calendar's ``session(day, extended=True)``, its close included as the regular schedule's
+#: 16:00; the minutes after it, holidays and half days' evenings are idle by MARKET_CALENDAR).
+STOP_MONITOR_SCHEDULE_EXTENDED = "cron(* 4-20 ? * MON-FRI *)"
 DAILY_SUMMARY_SCHEDULE = "cron(30 16 ? * MON-FRI *)"
 #: The weekly digest: Fridays at 16:45 New York time, after the 16:00 close and the daily summary.
 WEEKLY_DIGEST_SCHEDULE = "cron(45 16 ? * FRI *)"
@@ -129,3 +133,4 @@ MARKET_DATA_SETTINGS_PARAMETER = "/tradeflow/market-data/settings"
 #: The fetcher's schedules: every minute of the NYSE session (America/New_York), or around the clock.
 MARKET_DATA_SCHEDULE = STOP_MONITOR_SCHEDULE
 MARKET_DATA_SCHEDULE_24_7 = STOP_MONITOR_SCHEDULE_24_7
+MARKET_DATA_SCHEDULE_EXTENDED = STOP_MONITOR_SCHEDULE_EXTENDED

@@ -6,6 +6,7 @@ cold start with a message naming it, rather than failing later inside a trade.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -14,6 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradeflow.names import CONTROL_API_TOKEN_PARAMETER
 from tradeflow.webhook_env import WebhookEnv  # noqa: F401  (kept apart: the webhook skips pydantic-settings)
+
+
+def in_session(market_calendar: str | None, at: datetime) -> bool:
+    """Whether ``at`` (UTC) falls in the NYSE session ``market_calendar`` names (``NYSE``: the
+    regular one, ``NYSE_EXTENDED``: 4:00-20:00 New York), holidays and half days included
+    (:mod:`tradeflow.domain.calendar`); always True for None (around the clock)."""
+    if market_calendar is None:
+        return True
+    from tradeflow.domain import calendar
+
+    return calendar.is_open(at, extended=market_calendar == "NYSE_EXTENDED")
 
 
 class _Env(BaseSettings):
@@ -56,14 +68,28 @@ class StopMonitorEnv(DatabaseEnv):
     each scheduled invocation; 1 tick per invocation when driven by a replay clock. With
     ``STATE_BUCKET`` set, a tick is skipped while the open-positions flag there says 0. With
     ``MARKET_CALENDAR=NYSE`` (the deployed default) an invocation outside the NYSE regular
-    session (holidays, half days' afternoons) does nothing; unset, it runs around the clock."""
+    session (holidays, half days' afternoons) does nothing; ``NYSE_EXTENDED`` (the deploy
+    setting ``extended_hours``) widens it to the extended session, 4:00-20:00 New York (17:00
+    on half days); unset, it runs around the clock."""
 
     executions_queue_url: str
     notifications_queue_url: str
     state_bucket: str | None = None
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
-    market_calendar: Literal["NYSE"] | None = None
+    market_calendar: Literal["NYSE", "NYSE_EXTENDED"] | None = None
+
+    def in_session(self, at: datetime) -> bool:
+        """Whether ``at`` (UTC) is in the session MARKET_CALENDAR names (always, when unset)."""
+        return in_session(self.market_calendar, at)
+
+    def session_open(self, at: datetime) -> datetime | None:
+        """The open of the session ``at`` is in, on MARKET_CALENDAR (None when unset or closed)."""
+        if self.market_calendar is None:
+            return None
+        from tradeflow.domain import calendar
+
+        return calendar.session_open(at, extended=self.market_calendar == "NYSE_EXTENDED")
 
 
 class NotifierEnv(DatabaseEnv):
@@ -102,10 +128,19 @@ class MarketDataEnv(_Env):
     """market_data (outside the VPC, no database): the state bucket holding the watchlist,
     the stop monitor it hands bars to, ``TICKS_PER_INVOCATION`` fetches ``TICK_SECONDS``
     (seconds) apart in each scheduled invocation, and Alpaca's stock feed (``iex`` on the
-    free plan, ``sip`` with a subscription)."""
+    free plan, ``sip`` with a subscription). ``REPLAY_BARS_FILE`` (the local stack only) names
+    recorded bars served as the ``replay`` source (:mod:`tradeflow.adapters.market_data.replay`).
+    With ``MARKET_CALENDAR=NYSE`` an invocation outside the NYSE regular session fetches
+    nothing; ``NYSE_EXTENDED`` widens it to the extended session (4:00-20:00 New York)."""
 
     state_bucket: str
     stop_monitor_function: str = "tradeflow-stop_monitor"
     ticks_per_invocation: int = Field(default=4, ge=1, le=12)
     tick_seconds: float = Field(default=15.0, ge=0)
     alpaca_feed: Literal["iex", "sip"] = "iex"
+    replay_bars_file: str | None = None
+    market_calendar: Literal["NYSE", "NYSE_EXTENDED"] | None = None
+
+    def in_session(self, at: datetime) -> bool:
+        """Whether ``at`` (UTC) is in the session MARKET_CALENDAR names (always, when unset)."""
+        return in_session(self.market_calendar, at)

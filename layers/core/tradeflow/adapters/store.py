@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from tradeflow.domain.fills import Bar, Resting
+from tradeflow.domain.fills import Resting
 from tradeflow.domain.ledger import Position
 from tradeflow.domain.monitor import TickPlan, WorkingOrder
 from tradeflow.domain.orders import OrderRequest
@@ -262,25 +262,6 @@ def latest_quote(conn: psycopg.Connection, symbol: str, at: datetime) -> Row | N
     ).fetchone()
 
 
-def as_bar(quote: Row) -> Bar:
-    """A quote row as a bar; a plain last-trade quote is a flat bar at its price."""
-    price = quote["price"]
-    return Bar(quote["open"] or price, quote["high"] or price, quote["low"] or price, price)
-
-
-def bar_at(conn: psycopg.Connection, symbol: str, ts: datetime) -> Row | None:
-    """The quote (bar) of ``symbol`` that closed at ``ts``, or None."""
-    return conn.execute(
-        _QUOTE + "WHERE symbol = %s AND ts = %s", (symbol, ts)
-    ).fetchone()
-
-
-def first_bar_after(conn: psycopg.Connection, symbol: str, after: datetime, until: datetime) -> Row | None:
-    """The first quote (bar) of ``symbol`` closing after ``after`` and at or before ``until``."""
-    return conn.execute(
-        _QUOTE + "WHERE symbol = %s AND ts > %s AND ts <= %s ORDER BY ts LIMIT 1",
-        (symbol, after, until),
-    ).fetchone()
 
 
 def record_bars(conn: psycopg.Connection, bars: list[PriceBar]) -> None:
@@ -321,6 +302,23 @@ class QuotesFeed:
         row = latest_quote(self.conn, symbol, at)
         return None if row is None else PriceQuote(symbol, row["price"], row["ts"], row["source"], row["bid"],
                                                    row["ask"])
+
+    def closed_at(self, symbol: str, at: datetime) -> PriceBar | PriceQuote | None:
+        row = self.conn.execute(_QUOTE + "WHERE symbol = %s AND ts = %s", (symbol, at)).fetchone()
+        return None if row is None else _price_of(symbol, row)
+
+    def first_closed_after(self, symbol: str, after: datetime, until: datetime) -> PriceBar | PriceQuote | None:
+        row = self.conn.execute(_QUOTE + "WHERE symbol = %s AND ts > %s AND ts <= %s ORDER BY ts LIMIT 1",
+                                (symbol, after, until)).fetchone()
+        return None if row is None else _price_of(symbol, row)
+
+
+def _price_of(symbol: str, row: Row) -> PriceBar | PriceQuote:
+    """A feed row as the port's bar (open, high, low and open time all kept) or plain quote."""
+    if row["open"] is not None and row["opened_at"] is not None:
+        return PriceBar(symbol, row["opened_at"], row["ts"], row["open"], row["high"], row["low"], row["price"],
+                        row["source"])
+    return PriceQuote(symbol, row["price"], row["ts"], row["source"], row["bid"], row["ask"])
 
 
 # --- signals and decisions ---------------------------------------------------------------
@@ -612,7 +610,7 @@ _WORKING = (
     "SELECT o.order_id, o.client_order_id, o.strategy_id, o.symbol, o.side, o.order_type, o.purpose, o.status, "
     "  o.stop_price, o.limit_price, o.stop_triggered_at, o.time_in_force, o.expires_at, o.working_since, "
     "  o.position_id, o.high_water_mark, o.trail_amount, o.trail_percent, "
-    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low "
+    "  q.ts, q.price, q.bid, q.ask, q.open, q.high, q.low, o.trailed_at "
     "FROM near JOIN orders o USING (order_id) LEFT JOIN q USING (symbol) "
     "ORDER BY o.strategy_id, o.symbol, o.order_id"
 )
@@ -646,8 +644,8 @@ def apply_tick(conn: psycopg.Connection, plan: TickPlan, now: datetime) -> None:
             cur.executemany("UPDATE orders SET stop_triggered_at = %s WHERE order_id = %s "
                             "AND stop_triggered_at IS NULL", [(at, oid) for oid, at in plan.stop_triggers])
         if plan.high_water_marks:
-            cur.executemany("UPDATE orders SET high_water_mark = %s WHERE order_id = %s",
-                            [(mark, oid) for oid, mark in plan.high_water_marks])
+            cur.executemany("UPDATE orders SET high_water_mark = %s, trailed_at = %s WHERE order_id = %s",
+                            [(mark, at, oid) for oid, mark, at in plan.high_water_marks])
         if plan.amendments:
             cur.executemany("INSERT INTO order_amendments (order_id, field, new_value, reason, at) "
                             "VALUES (%s, 'stop_price', %s, %s, %s)",

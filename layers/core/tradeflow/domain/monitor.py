@@ -31,7 +31,8 @@ class WorkingOrder:
     symbol at the tick (``quote_*``, ``open``/``high``/``low``: None when the feed has no
     price yet, or for a plain last-trade quote without a bar). Prices in currency per share;
     ``quote_ts`` is the quote's time (a bar's close), ``working_since`` when the order began
-    to work, ``expires_at`` a day order's session close (UTC)."""
+    to work, ``expires_at`` a day order's session close, ``trailed_at`` the close of the bar
+    (or the quote's time) that last moved a trailing stop's high-water mark (UTC)."""
 
     order_id: int
     client_order_id: str
@@ -58,6 +59,7 @@ class WorkingOrder:
     open: Decimal | None
     high: Decimal | None
     low: Decimal | None
+    trailed_at: datetime | None = None
 
     def resting(self) -> fills.Resting:
         """The matcher's view of the order."""
@@ -73,13 +75,14 @@ class WorkingOrder:
 @dataclass
 class TickPlan:
     """The effects of one tick. ``executions`` in sending order; ``stop_triggers`` (order id,
-    time the stop-limit's stop was touched); ``high_water_marks`` (order id, new mark);
+    time the stop-limit's stop was touched); ``high_water_marks`` (order id, new mark, the
+    close of the bar or the quote's time that moved it);
     ``amendments`` (order id, new stop price, reason); ``transitions`` (order id, from
     status, to status, reason)."""
 
     executions: list[ExecutionRequest] = field(default_factory=list)
     stop_triggers: list[tuple[int, datetime]] = field(default_factory=list)
-    high_water_marks: list[tuple[int, Decimal]] = field(default_factory=list)
+    high_water_marks: list[tuple[int, Decimal, datetime]] = field(default_factory=list)
     amendments: list[tuple[int, Decimal, str]] = field(default_factory=list)
     transitions: list[tuple[int, str, str, str]] = field(default_factory=list)
 
@@ -87,7 +90,9 @@ class TickPlan:
 def plan_tick(orders: Iterable[WorkingOrder], config_of: Callable[[str], StrategyConfig], now: datetime) -> TickPlan:
     """The tick at ``now`` (UTC) for ``orders`` sorted by strategy, symbol and order id;
     ``config_of(strategy_id)`` gives a strategy's settings. A repeated tick on the same price
-    plans the same executions (the executor fills each order at most once) and no new writes."""
+    plans the same executions (the executor fills each order at most once) and no new writes,
+    except that under the bar model a position whose trailing stop moved on that bar is not
+    matched on it again (the bar's low may have come before the high that raised the stop)."""
     plan = TickPlan()
     for (strategy_id, _symbol), group in groupby(orders, key=lambda o: (o.strategy_id, o.symbol)):
         _plan_symbol(plan, config_of(strategy_id), list(group), now)
@@ -134,13 +139,15 @@ def _plan_symbol(plan: TickPlan, config: StrategyConfig, orders: list[WorkingOrd
     legs.sort(key=lambda o: o.position_id)
     for _position, group in groupby(legs, key=lambda o: o.position_id):
         group = list(group)
+        if bar_model and any(o.trailed_at is not None and o.trailed_at >= first.quote_ts for o in group):
+            continue  # its trailing stop already moved on this bar: its low must not then hit the raised stop
         by_key = {o.client_order_id: o for o in group}
         hits = fills.exits_to_fill([o.resting() for o in group], bar, config.same_bar_exit, config.slippage_bps)
         for terms, price in hits:
             send(by_key[terms.key], terms.purpose, price)
         for order in group:
             if order.order_type == "trailing_stop" and order.client_order_id not in sending:
-                _trail(plan, config, order, bar)
+                _trail(plan, config, order, bar, first.quote_ts)
     _expire(plan, orders, sending, cancelled, now)
 
 
@@ -151,13 +158,14 @@ def _price(order: WorkingOrder, bar: fills.Bar, bar_model: bool, config: Strateg
     return fills.quote_fill(order.resting(), reference, config.slippage_bps)
 
 
-def _trail(plan: TickPlan, config: StrategyConfig, order: WorkingOrder, bar: fills.Bar) -> None:
+def _trail(plan: TickPlan, config: StrategyConfig, order: WorkingOrder, bar: fills.Bar, at: datetime) -> None:
     """Move a trailing stop after a bar (or quote) that did not hit it: the high-water mark
-    takes the bar's high (long) or low (short) and the stop follows, only ever tightening."""
+    takes the bar's high (long) or low (short) and the stop follows, only ever tightening.
+    ``at`` is the bar's close (or the quote's time), kept as the order's ``trailed_at``."""
     entry_side = "sell" if order.side == "buy" else "buy"
     mark = stops.new_high_water_mark(entry_side, order.high_water_mark, bar.high, bar.low)
     if mark != order.high_water_mark:
-        plan.high_water_marks.append((order.order_id, mark))
+        plan.high_water_marks.append((order.order_id, mark, at))
     tick_size = config.instrument(order.symbol).tick_size
     proposed = stops.trail_stop(entry_side, mark, order.trail_amount, order.trail_percent, tick_size)
     moved = stops.tighten(entry_side, order.stop_price, proposed)

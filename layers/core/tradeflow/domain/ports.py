@@ -124,11 +124,34 @@ class Quote:
 
 class PriceFeed(Protocol):
     """Where the steps read prices: the latest bar and the latest quote of a symbol at a time
-    (the last one whose ``as_of`` is at or before ``at``), or None when there is none."""
+    (the last one whose ``as_of`` is at or before ``at``), or None when there is none; and, for
+    the bar fill model, the price that closed at a time or the first one to close in a window
+    (a :class:`Bar`, or a :class:`Quote` where the feed holds a plain price there, such as an
+    alert's ``{{close}}``, which the bar model reads as a flat bar: :func:`matched_prices`)."""
 
     def latest_bar(self, symbol: str, at: datetime) -> Bar | None: ...
 
     def latest_quote(self, symbol: str, at: datetime) -> Quote | None: ...
+
+    def closed_at(self, symbol: str, at: datetime) -> Bar | Quote | None: ...
+
+    def first_closed_after(self, symbol: str, after: datetime, until: datetime) -> Bar | Quote | None: ...
+
+
+def matched_prices(price: Bar | Quote) -> fills.Bar:
+    """The bar fill model's view of a feed price: a bar's open, high, low and close, or a plain
+    quote as a flat bar at its price (what it would show as a one-trade bar)."""
+    from tradeflow.domain import fills
+
+    if isinstance(price, Bar):
+        return price.prices()
+    return fills.Bar(price.price, price.price, price.price, price.price)
+
+
+def stamped_at(price: Bar | Quote) -> datetime:
+    """When a fill in ``price`` happened in the market: a bar's open time (its label, as
+    TradingView's List of Trades and backtesting.py show it), or a quote's time."""
+    return price.opened_at if isinstance(price, Bar) else price.as_of
 
 
 # --- staleness ---------------------------------------------------------------------------

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from tradeflow.domain.ports import DEFAULT_MAX_PRICE_AGE_SECONDS
 
 #: The sources a price can come from. ``tradingview`` bars are pushed by the trader's alerts;
-#: the others are fetched by the market_data function.
-Source = Literal["tradingview", "alpaca", "alpaca_crypto", "coinbase"]
-FETCHED: tuple[Source, ...] = ("alpaca", "alpaca_crypto", "coinbase")
+#: the others are fetched by the market_data function. ``replay`` serves recorded bars on the
+#: local stack (the demo and the replay); a deployed market_data function has no such source.
+Source = Literal["tradingview", "alpaca", "alpaca_crypto", "coinbase", "replay"]
+FETCHED: tuple[Source, ...] = ("alpaca", "alpaca_crypto", "coinbase", "replay")
 InstrumentKind = Literal["us_equity", "crypto", "perpetual", "future"]
 
 #: TradingView exchange prefixes of US-listed stocks and ETFs.
@@ -114,7 +115,7 @@ def provider_symbol(item: Instrument, source: Source, settings: MarketDataSettin
         return f"{item.base}/{item.quote}"
     if source == "coinbase" and item.kind == "crypto":
         return f"{item.base}-{item.quote}"
-    if source == "tradingview":
+    if source in ("tradingview", "replay"):
         return item.symbol
     return None
 

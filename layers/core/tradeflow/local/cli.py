@@ -882,7 +882,7 @@ def parser() -> argparse.ArgumentParser:
 
     configure = sub.add_parser("configure", help="set the deploy settings (emails, phones, ...) that cdk deploy reads",
                                description="Write tradeflow.deploy.json, read by every cdk deploy. Settings: "
-                               "alert_emails, sms_numbers, ops_emails, allowed_source_ips, stop_monitor_24_7, "
+                               "alert_emails, sms_numbers, ops_emails, allowed_source_ips, stop_monitor_24_7, extended_hours, "
                                "db_min_acu, db_max_acu, deletion_protection, egress, reserved_concurrency.")
     configure.add_argument("settings", nargs="*", metavar="key=value",
                            help="e.g. alert_emails=you@example.com sms_numbers=+15551234567 (lists comma-separated)")

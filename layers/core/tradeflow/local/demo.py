@@ -1,7 +1,10 @@
 """``tradeflow demo``: real daily bars replayed through the whole local stack.
 
-Each trading day, at the 16:00 America/New_York close: the day's closes enter the price feed;
-the stop monitor ticks (stop-loss and take-profit exits); a moving-average-cross strategy, as
+Each trading day, at the 16:00 America/New_York close: the market_data function fetches the
+day's bars of the watched symbols from the recorded bars (the ``replay`` source) and hands them
+to the stop monitor, which records them and ticks (stop-loss and take-profit exits), as in AWS;
+the stop monitor matches a close as a last-trade price (the quote fill model); a
+moving-average-cross strategy, as
 a Pine strategy would, fires alerts rendered from the nested strategy template (docs/alerts.md)
 and TradingView posts them to the webhook a few seconds later (one alert in
 :data:`RETRY_EVERY` arrives twice, as TradingView's retry does); every queue is delivered; at
@@ -36,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from tradeflow.clock import ReplayClock
 from tradeflow.domain.alerting import NotificationSettings
+from tradeflow.domain.ports import Bar as PriceBar
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.report import Progress
 from tradeflow.local.stack import LocalStack, fresh_database, repo_root
@@ -211,13 +215,13 @@ def run_demo(state_dir: Path, bars_file: Path | None = None, symbols: list[str] 
         refusals: Counter = Counter()
         posted = duplicates = 0
         seen_ids: set[str] = set()
+        stack.serve_bars(PriceBar(b.symbol, b.open_time, b.close_time, b.open, b.high, b.low, b.close, "replay",
+                                  Decimal(b.volume)) for _, bars in days for b in bars)
         with Progress(progress, len(days), "replaying trading days") as advance:
             for day, bars in days:
                 close = bars[0].close_time
-                for bar in bars:
-                    stack.record_quote(bar.symbol, close, bar.close)
                 replay.set(close)
-                stack.run_schedule("stop_monitor")
+                stack.market_tick()
                 stack.drain()
                 for n, bar in enumerate(bars):
                     order = strategy.on_bar(bar)

@@ -85,6 +85,7 @@ SETTINGS: dict[str, Callable[[Any], Any]] = {
     "ops_emails": _emails,
     "allowed_source_ips": _list,
     "stop_monitor_24_7": _bool,
+    "extended_hours": _bool,
     "db_min_acu": _acu,
     "db_max_acu": _acu,
     "deletion_protection": _bool,

@@ -258,7 +258,7 @@ class WireHooks:
 
 
 class Wire:
-    """SQS, SNS ``Publish`` and the objects of chosen S3 buckets answered in memory at
+    """SQS, SNS ``Publish``, the objects of chosen S3 buckets and asynchronous Lambda invokes answered in memory at
     botocore's wire: a ``before-send`` event handler returns the HTTP response the service
     would, so that the callers' boto3 clients still validate, serialise and sign each request
     and parse each response (botocore "Event reference": ``before-send``), with no network and
@@ -266,7 +266,9 @@ class Wire:
     timeouts, receive counts, redrive), spoken in the AWS JSON 1.0 protocol botocore uses for
     SQS; an SNS publish to a topic with SQS subscribers is delivered to them as SNS's JSON
     envelope (Type, MessageId, TopicArn, Subject, Message, Timestamp); S3 GetObject, PutObject
-    and DeleteObject keep bytes per (bucket, key). Every other call returns None from the
+    and DeleteObject keep bytes per (bucket, key); a Lambda ``Invoke`` with
+    ``InvocationType=Event`` is accepted (202, as Lambda queues it) and kept in
+    :attr:`invocations` for the caller to run. Every other call returns None from the
     handler and goes on to the next one (moto, when it is active).
 
     ``install(events)`` registers on a botocore event emitter, e.g. the boto3 default
@@ -287,6 +289,8 @@ class Wire:
         self.calls: dict[str, int] = {}
         self.hooks: Any = WireHooks()
         self.published: list[dict[str, str]] = []
+        #: Asynchronous Lambda invocations accepted and not yet run: (function name, payload).
+        self.invocations: list[tuple[str, bytes]] = []
         self._answered: Any = None
 
     def answered(self, request: Any) -> bool:
@@ -299,9 +303,10 @@ class Wire:
         events.register_first("before-send.sqs", self._sqs, unique_id="tradeflow-wire-sqs")
         events.register_first("before-send.sns", self._sns, unique_id="tradeflow-wire-sns")
         events.register_first("before-send.s3", self._s3, unique_id="tradeflow-wire-s3")
+        events.register_first("before-send.lambda", self._lambda, unique_id="tradeflow-wire-lambda")
 
     def uninstall(self, events: Any) -> None:
-        for service in ("sqs", "sns", "s3"):
+        for service in ("sqs", "sns", "s3", "lambda"):
             events.unregister(f"before-send.{service}", unique_id=f"tradeflow-wire-{service}")
 
     def queue_url(self, name: str) -> str:
@@ -507,3 +512,33 @@ class Wire:
                        "Content-Type": "binary/octet-stream", "Last-Modified": formatdate(usegmt=True)}
             return AWSResponse(request.url, 200, headers, _Raw(b"" if request.method == "HEAD" else body))
         return None
+
+    # --- Lambda (asynchronous Invoke only) ----------------------------------------------------
+
+    def _lambda(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_lambda(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_lambda(self, request: Any) -> Any:
+        """``POST /2015-03-31/functions/{FunctionName}/invocations`` with the header
+        ``X-Amz-Invocation-Type: Event`` (AWS Lambda API reference, "Invoke"): queued, 202 and
+        an empty payload. A synchronous invoke is not answered here."""
+        from urllib.parse import unquote, urlsplit
+
+        from botocore.awsrequest import AWSResponse
+
+        path = unquote(urlsplit(request.url).path)
+        kind = request.headers.get("X-Amz-Invocation-Type") or b""
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if request.method != "POST" or "/functions/" not in path or not path.endswith("/invocations") \
+                or kind != "Event":
+            return None
+        function = path.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
+        function = function.split(":function:", 1)[-1].split(":", 1)[0]  # a name, or an ARN with a qualifier
+        self.calls["lambda.Invoke"] = self.calls.get("lambda.Invoke", 0) + 1
+        self.invocations.append((function, _read_body(request)))
+        return AWSResponse(request.url, 202, {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())},
+                           _Raw(b""))

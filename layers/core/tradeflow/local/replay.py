@@ -15,9 +15,12 @@ so recorded alerts replay verbatim whatever passphrase they carry (the webhook r
 token first); the literal text ``{{passphrase}}`` in a body or a path is replaced by
 ``<strategy>.<secret>``, so a file can also exercise the passphrase field or a wrong token.
 
-The loop (the contract of the local stack): for each bar close, in time order, every bar that
-closes then is recorded in the price feed, the replay clock moves to the close, the stop
-monitor runs and the queues are drained; then every alert whose ``time`` is at or before that
+The loop (the contract of the local stack): the bars are served by the market_data function's
+``replay`` source (:mod:`tradeflow.adapters.market_data.replay`); for each bar close, in time
+order, the replay clock moves to the close and one minute of the deployed schedule runs
+(:meth:`~tradeflow.local.stack.LocalStack.market_tick`: the watchlist's new bars are fetched
+and handed to the stop monitor, which records them while anything is open and ticks), and
+the queues are drained; then every alert whose ``time`` is at or before that
 close, not yet posted, is posted to the webhook (clock at the close) and the queues drained.
 An alert after the last close is not posted (counted in ``alerts_after_last_bar``).
 """
@@ -38,12 +41,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tradeflow.adapters import db
 from tradeflow.clock import ReplayClock
+from tradeflow.domain.ports import Bar
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.local.report import Progress
 from tradeflow.local.stack import LocalStack, fresh_database
 
 BAR_COLUMNS = ("symbol", "timestamp", "open", "high", "low", "close", "volume")
+#: The replay's own database on the embedded server, made afresh for each run.
+REPLAY_DATABASE = "tradeflow_replay"
 #: The literal a file writes where the replay's credential goes.
 PASSPHRASE_PLACEHOLDER = "{{passphrase}}"
 
@@ -199,7 +206,9 @@ def replay_config(fill_model: str = "bar", commission_bps: Decimal = Decimal(0),
 @dataclass
 class ReplayResult:
     """What the replay did: counts from the webhook's answers, results read from PostgreSQL
-    (summary, equity curve [(time, equity)], closed trades) and the wall time in seconds."""
+    (summary, equity curve [(time, equity)], closed trades), the wall time in seconds (the
+    local stack's start, registering the strategy and the loop) and ``loop_seconds``, the
+    loop alone (the first bar close to the last delivery)."""
 
     bars: int
     closes: int
@@ -212,6 +221,7 @@ class ReplayResult:
     equity_curve: list[tuple[datetime, Decimal]]
     trades: list[dict]
     dead_letters: dict[str, int]
+    loop_seconds: float = 0.0
 
     @property
     def bars_per_second(self) -> float:
@@ -254,13 +264,18 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
                strategy_id: str = "replay", progress: bool = True, database_url: str | None = None) -> ReplayResult:
     """Replay ``bars_file`` and ``alerts_file`` through a fresh ``tradeflow_replay`` database
     (or ``database_url``) with one strategy ``strategy_id`` on ``config``. Raises
-    :class:`ReplayFileError` for bad files before anything runs."""
+    :class:`ReplayFileError` for bad files before anything runs. The fresh database runs with
+    ``synchronous_commit = off`` (a commit returns before its WAL reaches the disk): a crash
+    could lose the last commits of a replay, which is thrown away and recomputed anyway; a
+    ``database_url`` given is left as it is."""
     bars, alerts = load_bars(bars_file), load_alerts(alerts_file)
     closes: dict[datetime, list[ReplayBar]] = defaultdict(list)
     for bar in bars:
         closes[bar.close_time].append(bar)
     if database_url is None:
-        database_url = fresh_database(state_dir, "tradeflow_replay")
+        database_url = fresh_database(state_dir, REPLAY_DATABASE)
+        with db.connect(database_url) as conn:  # throwaway and recomputable: commits need not wait for the disk
+            conn.execute(f'ALTER DATABASE "{REPLAY_DATABASE}" SET synchronous_commit = off')
     first = min(closes)
     replay = ReplayClock(min(first, alerts[0].time if alerts else first) - timedelta(seconds=1))
     responses: Counter = Counter()
@@ -269,14 +284,15 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
     with LocalStack(state_dir, database_url, replay) as stack:
         credential = f"{strategy_id}.{secrets.token_urlsafe(24)}"
         stack.add_strategy(strategy_id, config, credential.split(".", 1)[1])
+        stack.serve_bars(Bar(b.symbol, b.open_time, b.close_time, b.open, b.high, b.low, b.close, "replay", b.volume)
+                         for b in bars)
         pending = iter(alerts)
         alert = next(pending, None)
+        looping = time.perf_counter()
         with Progress(progress, len(bars), "replaying bars") as advance:
             for close_time, closing in closes.items():
-                for bar in closing:
-                    stack.record_bar(bar.symbol, close_time, bar.open, bar.high, bar.low, bar.close, bar.open_time)
                 replay.set(close_time)
-                stack.run_schedule("stop_monitor")
+                stack.market_tick(skip_idle=True)
                 stack.drain()
                 while alert is not None and alert.time <= close_time:
                     body = alert.body.replace(PASSPHRASE_PLACEHOLDER, credential)
@@ -288,10 +304,11 @@ def run_replay(bars_file: Path, alerts_file: Path, state_dir: Path, config: Stra
                     alert = next(pending, None)
                 stack.drain()
                 advance(len(closing))
-        wall = time.perf_counter() - began
+        done = time.perf_counter()
+        wall, loop = done - began, done - looping
         from tradeflow.local.report import read_results
 
         summary, curve, trades, _ = read_results(database_url, strategy_id)
         late = (alert is not None) + sum(1 for _ in pending)
         return ReplayResult(len(bars), len(closes), sum(responses.values()), late, responses, refusals, wall,
-                            summary, curve, trades, stack.dead_letters())
+                            summary, curve, trades, stack.dead_letters(), loop)

@@ -19,19 +19,25 @@ import os
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeflow import clock, names
 from tradeflow.adapters import aws, db, store
 
+if TYPE_CHECKING:
+    from tradeflow.domain.ports import Bar
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+#: The environment variables naming the recorded bars (market_data) and the stop monitor
+#: that bars are handed to (market_data and the webhook).
+REPLAY_BARS_ENV, STOP_MONITOR_FUNCTION_ENV = "REPLAY_BARS_FILE", "STOP_MONITOR_FUNCTION"
 #: One of the source addresses TradingView publishes for its webhooks, used as the caller of local webhooks.
 TRADINGVIEW_IP = "52.89.214.238"
 #: The consumers, in pipeline order: one delivery round visits them in this order.
@@ -118,7 +124,8 @@ class LocalStack:
         self.queue_urls: dict[str, str] = {}
         self.deliveries: list[Delivery] = []
         self.metrics: Counter[str] = Counter()
-        self._feed = None
+        self._invoking = False
+        self._last_async: Any = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -150,8 +157,8 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self._save_dead_letters()
-        if self._feed is not None:
-            self._feed.close()
+        for name in (REPLAY_BARS_ENV, STOP_MONITOR_FUNCTION_ENV):  # nothing of this stack leaks into the next
+            os.environ.pop(name, None)
         if self._clock_context:
             self._clock_context.__exit__(*exc)
         if getattr(self, "wire", None) is not None:
@@ -216,6 +223,9 @@ class LocalStack:
         self.wire.buckets.add(self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
+        # Bars (fetched or from TradingView bar alerts) reach the stop monitor by an asynchronous
+        # invoke, which the wire queues and :meth:`invoke` runs once the caller has returned.
+        os.environ[STOP_MONITOR_FUNCTION_ENV] = names.STOP_MONITOR_FUNCTION_NAME
 
     # --- dead letters, kept between runs ------------------------------------------------
 
@@ -270,27 +280,87 @@ class LocalStack:
         self._secrets_file().write_text(json.dumps(saved, indent=1))
         self._secrets_file().chmod(0o600)
 
-    def record_quote(self, symbol: str, ts: datetime, price: Decimal) -> None:
-        """Feed a price into the price feed (what a market-data adapter does in AWS)."""
-        if self._feed is None:
-            self._feed = db.connect(self.database_url)
-        store.record_quote(self._feed, symbol, ts, price, "local-feed")
+    # --- prices: recorded bars through the deployed path -----------------------------------
+
+    def serve_bars(self, bars: Iterable[Bar]) -> None:
+        """Serve ``bars`` as the market_data function's ``replay`` source (for every symbol and
+        instrument kind), each from its close time on the injected clock: :meth:`market_tick`
+        then fetches them for the watchlist and hands them to the stop monitor as in AWS."""
+        from tradeflow.adapters.market_data import keys, replay
+        from tradeflow.domain.symbols import MarketDataSettings
+        from tradeflow.settings import env
+
+        path = self.state_dir / "replay-bars.jsonl"
+        replay.save(path, bars)
+        os.environ[REPLAY_BARS_ENV] = str(path)
+        keys.put_settings(MarketDataSettings(
+            sources={kind: (replay.SOURCE,) for kind in ("us_equity", "crypto", "perpetual", "future")}))
+        env.cache_clear()
+        self.handlers.pop(names.MARKET_DATA_FUNCTION, None)  # a fresh container: it loads the bars again
+
+    def market_tick(self, skip_idle: bool = False) -> Any:
+        """One minute of the deployed schedule at the clock's time: the market_data function
+        fetches the watchlist's latest bars (:meth:`serve_bars`) and hands the new ones to the
+        stop monitor, whose invocation records them and ticks; when it handed nothing over, the
+        stop monitor's scheduled invocation ticks instead. One tick either way. Returns the
+        stop monitor's answer (None when skipped).
+
+        ``skip_idle``: invoke neither function while the state bucket says both would do
+        nothing (:meth:`idle`), which changes nothing but their metrics (a replay's speed)."""
+        if skip_idle and self.idle():
+            return None
+        handed = self.invoke(names.MARKET_DATA_FUNCTION, {"source": "schedule"})
+        if handed["bars"]:
+            return self._last_async
+        return self.run_schedule("stop_monitor")
+
+    def idle(self) -> bool:
+        """Whether the scheduled functions would do nothing now: the open-positions flag says 0
+        (the stop monitor leaves the database alone) and the watchlist is empty (the fetcher
+        fetches and invokes nothing). Read from the wire's objects, without a call."""
+        objects = getattr(self, "wire", None) and self.wire.objects
+        if not objects:
+            return False
+        flag = objects.get((self.state_bucket, names.OPEN_POSITIONS_KEY))
+        listed = objects.get((self.state_bucket, names.WATCHLIST_KEY))
+        return flag is not None and flag.strip() == b"0" and listed is not None and json.loads(listed) == {"symbols": []}
+
+    def hand_over(self, bars: list[Bar]) -> Any:
+        """Hand ``bars`` to the stop monitor as the market_data function does (an asynchronous
+        invoke with ``{"bars": [...]}``): it records them, unless the open-positions flag says
+        nothing is open, and ticks once. Returns the stop monitor's answer."""
+        from tradeflow.adapters.bars_handover import invoke_stop_monitor
+
+        if self._invoking:
+            raise RuntimeError("hand_over is for callers outside a function invocation")
+        if getattr(self, "wire", None) is None:  # no Lambda stand-in: the stop monitor gets the same event
+            return self.invoke("stop_monitor", {"bars": [bar.to_json() for bar in bars]})
+        invoke_stop_monitor(names.STOP_MONITOR_FUNCTION_NAME, bars)
+        self._run_async()
+        return self._last_async
+
+    def record_quote(self, symbol: str, ts: datetime, price: Decimal) -> Any:
+        """Test helper: a last-trade ``price`` of ``symbol`` at ``ts``, handed over as a flat
+        one-minute bar closing at ``ts`` (:func:`flat_bar`; :meth:`hand_over`, so the stop monitor ticks)."""
+        return self.hand_over([flat_bar(symbol, ts, price)])
 
     def record_bar(self, symbol: str, close_time: datetime, open: Decimal, high: Decimal, low: Decimal,
-                   close: Decimal, open_time: datetime | None = None) -> None:
-        """Feed one bar (currency per share), stored under its CLOSE time, for the bar fill model;
-        ``open_time`` (the bar's label on a chart) is the time its fills are stamped with."""
-        if self._feed is None:
-            self._feed = db.connect(self.database_url)
-        store.record_quote(self._feed, symbol, close_time, close, "local-feed", open=open, high=high, low=low,
-                           opened_at=open_time)
+                   close: Decimal, open_time: datetime | None = None) -> Any:
+        """Test helper: one bar (currency per share) closing at ``close_time`` and opened at
+        ``open_time`` (default one minute earlier), handed over (:meth:`hand_over`, so the stop
+        monitor ticks)."""
+        from tradeflow.domain.ports import Bar
+
+        opened = open_time or close_time - timedelta(minutes=1)
+        return self.hand_over([Bar(symbol, opened, close_time, open, high, low, close, "replay")])
 
     # --- invoking functions ------------------------------------------------------------
 
     def handler(self, function: str) -> ModuleType:
         """The ``functions/<function>/handler.py`` module, loaded once."""
-        if function not in names.FUNCTIONS:
-            raise ValueError(f"unknown function {function!r}; choose one of {', '.join(names.FUNCTIONS)}")
+        if function not in (*names.FUNCTIONS, names.MARKET_DATA_FUNCTION):
+            raise ValueError(f"unknown function {function!r}; choose one of {', '.join(names.FUNCTIONS)}, "
+                             f"{names.MARKET_DATA_FUNCTION}")
         if function not in self.handlers:
             path = repo_root() / "functions" / function / "handler.py"
             spec = importlib.util.spec_from_file_location(f"tradeflow_functions_{function}", path)
@@ -301,10 +371,13 @@ class LocalStack:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Run one handler on ``event``, as Lambda would; returns its response. The powertools
-        metrics it emitted are added to :attr:`metrics` instead of printed."""
+        metrics it emitted are added to :attr:`metrics` instead of printed. The asynchronous
+        invokes it made (bars handed to the stop monitor) run after it returns, as Lambda runs
+        them from its queue (an exception one raises reaches the caller: locally nothing retries)."""
         from aws_lambda_powertools import Metrics
 
         module = self.handler(function)
+        outermost, self._invoking = not self._invoking, True
         try:
             return module.handler(event, LambdaContext(function_name=f"tradeflow-{function}"))
         finally:
@@ -312,6 +385,17 @@ class LocalStack:
             for name, metric in recorder.metric_set.items():
                 self.metrics[name] += sum(metric["Value"]) if isinstance(metric["Value"], list) else metric["Value"]
             recorder.clear_metrics()
+            if outermost:
+                self._invoking = False
+                self._run_async()
+
+    def _run_async(self) -> None:
+        """Run the asynchronous invokes the wire queued, oldest first (each may queue more)."""
+        wire = getattr(self, "wire", None)
+        while wire is not None and wire.invocations:
+            name, payload = wire.invocations.pop(0)
+            function = name.removeprefix(f"{names.APP}-")
+            self._last_async = self.invoke(function, json.loads(payload or b"{}"))
 
     def post_webhook(self, body: str, token: str | None = None, content_type: str = "text/plain; charset=utf-8",
                      source_ip: str = TRADINGVIEW_IP) -> dict[str, Any]:
@@ -334,16 +418,12 @@ class LocalStack:
                                        MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
         if not messages:
             return 0
-        if len(messages) < 10:  # it took every visible message: no poll until a send (or a failure) adds one
-            self._pending.discard(queue)
         function = names.QUEUE_CONSUMERS[queue]
         try:
             response = self.invoke(function, sqs_event(queue, messages)) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception:  # as Lambda does: a failed invocation returns the whole batch to the queue
             failed = {m["MessageId"] for m in messages}
-        if failed:
-            self._pending.add(queue)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -358,15 +438,15 @@ class LocalStack:
     def drain(self, max_deliveries: int = 100_000) -> int:
         """Deliver the queues, earliest pipeline step first, until all are empty (or moved to
         their dead-letter queues). Only queues sent to since they were last found empty are
-        polled; a receive of fewer than 10 messages counts as finding the queue empty (unless
-        one of them failed), so a drained queue is not polled once more. Returns the number of
-        records delivered."""
+        polled, and a queue the wire holds nothing receivable in is found empty without a call.
+        Returns the number of records delivered."""
         total = 0
+        wire = getattr(self, "wire", None)
         for _ in range(max_deliveries):
             queue = next((q for q in PIPELINE if q in self._pending), None)
             if queue is None:
                 return total
-            delivered = self.deliver(queue)
+            delivered = self.deliver(queue) if wire is None or wire.queues.has_visible(queue) else 0
             if not delivered:
                 self._pending.discard(queue)
             total += delivered
@@ -399,6 +479,15 @@ class LocalStack:
             sqs.delete_message_batch(QueueUrl=self.inbox_url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
         return out
+
+
+def flat_bar(symbol: str, ts: datetime, price: Decimal) -> Bar:
+    """A last-trade ``price`` (currency per share) as the one-minute bar closing at ``ts`` with
+    open, high, low and close all at it, from the ``replay`` source: the matcher reads it as
+    the quote it is (:func:`tradeflow.domain.ports.matched_prices` reads a plain quote the same way)."""
+    from tradeflow.domain.ports import Bar
+
+    return Bar(symbol, ts - timedelta(minutes=1), ts, price, price, price, price, "replay")
 
 
 def http_api_event(body: str, token: str | None, content_type: str, source_ip: str, at: datetime) -> dict[str, Any]:
@@ -481,15 +570,13 @@ class FastLocalStack(LocalStack):
         from tradeflow.settings import env
 
         db.close_connection()
-        if self._feed is not None:
-            self._feed.close()
-            self._feed = None
         self.database_url = database_url
         os.environ["DATABASE_URL"] = database_url
         env.cache_clear()
         self._use_queues(queues)
         self.wire.published.clear()
         self.wire.objects.clear()
+        self.wire.invocations.clear()
         self.deliveries = []
 
     def _use_queues(self, queues: Any) -> None:

@@ -23,11 +23,12 @@ import psycopg
 
 from tradeflow import clock
 from tradeflow.adapters import aws, state, store
-from tradeflow.adapters.store import as_bar, as_resting
+from tradeflow.adapters.store import as_resting
 from tradeflow.domain import calendar, fills, ledger, sizing, stops
 from tradeflow.domain.errors import Permanent
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
-from tradeflow.domain.ports import stale_refusal
+from tradeflow.domain.ports import Bar as PriceBar
+from tradeflow.domain.ports import Quote, matched_prices, stale_refusal, stamped_at
 from tradeflow.domain.risk.states import TradingState
 from tradeflow.domain.strategy import StrategyConfig
 from tradeflow.pipeline import guardian
@@ -117,11 +118,11 @@ def _entry_refused(conn, order: dict, config: StrategyConfig, now: datetime) -> 
 
 
 def _match(conn, order, request, config: StrategyConfig, now):
-    """(price or None, the pre-slippage reference price, the bar's quote row, the source and
-    as-of time of the quote it read, if it read one from the feed) for ``order`` now; the bar
-    is None under the quote model and False when the bar model has no bar for it yet. None
-    when there is no price at all (the quote model with an empty feed); the reason, when a
-    pending market order would fill at a stale price (it is rejected; any other order waits
+    """(price or None, the pre-slippage reference price, the feed's bar or quote it matched,
+    the source and as-of time of the quote it read under the quote model) for ``order`` now;
+    the bar is None under the quote model and False when the bar model has no bar for it yet.
+    None when there is no price at all (the quote model with an empty feed); the reason, when
+    a pending market order would fill at a stale price (it is rejected; any other order waits
     for a fresh one).
 
     The quote model reads the latest quote through the price feed
@@ -139,16 +140,17 @@ def _match(conn, order, request, config: StrategyConfig, now):
         reference = fills.quote_price(order["side"], quote.price, quote.bid, quote.ask)
         return fills.quote_fill(terms, reference, config.slippage_bps, tick), reference, None, _source(quote)
     if config.fill_model == "bar":
+        feed = store.QuotesFeed(conn)
         if request.bar_ts is not None:
-            quote = store.bar_at(conn, order["symbol"], request.bar_ts)
-            if quote is None or (order["working_since"] and quote["ts"] <= order["working_since"]):
+            matched = feed.closed_at(order["symbol"], request.bar_ts)
+            if matched is None or (order["working_since"] and matched.as_of <= order["working_since"]):
                 return None if order["status"] == "pending" else (None, None, False, None)
         else:
-            quote = store.first_bar_after(conn, order["symbol"], order["working_since"] or order["created_at"], now)
-            if quote is None:  # wait for the next bar
+            matched = feed.first_closed_after(order["symbol"], order["working_since"] or order["created_at"], now)
+            if matched is None:  # wait for the next bar
                 return (None, None, False, None)
-        bar = as_bar(quote)
-        return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, quote, None
+        bar = matched_prices(matched)
+        return fills.bar_fill(terms, bar, config.slippage_bps, tick), bar.open, matched, None
     quote = store.QuotesFeed(conn).latest_quote(order["symbol"], now)
     if quote is None:
         return None if order["status"] == "pending" else (None, None, False, None)
@@ -168,21 +170,22 @@ def _match(conn, order, request, config: StrategyConfig, now):
 
 
 def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: Decimal, reference: Decimal,
-         trigger: str, bar: dict | None, now: datetime, priced_by: dict | None = None) -> None:
+         trigger: str, bar: PriceBar | Quote | None, now: datetime, priced_by: dict | None = None) -> None:
     """Book the fill of accepted ``order`` at ``price`` (currency per share): the fill, the
-    position, cash and P&L, then activate or cancel the related legs. ``bar`` is the quote row
-    of the bar it filled in (bar model), else None; ``priced_by`` the source and as-of time
-    (``source``, ``ts``) of the quote the caller priced it at, if it read one (else it is read).
+    position, cash and P&L, then activate or cancel the related legs. ``bar`` is the feed's
+    bar (or plain quote, read as a flat bar) it filled in under the bar model, else None;
+    ``priced_by`` the source and as-of time (``source``, ``ts``) of the quote the caller priced
+    it at, if it read one (else it is read).
 
     A fill is stamped with the time it happened in the market: under the bar model the open
     time of the bar it filled in (the bar's label, as TradingView's List of Trades and
-    backtesting.py show it; the bar's close when its open time is unknown), else ``now``.
+    backtesting.py show it; a plain quote's own time), else ``now``.
 
     An entry is first checked against the account's buying power at this price
     (:func:`tradeflow.domain.sizing.entry_refusal`, valued at ``now``: under the bar model the
     close of the bar it fills in, as backtesting.py values it): one that the account cannot pay
     for is cancelled with the numbers, and so are its exit legs."""
-    filled_at = (bar["opened_at"] or bar["ts"]) if bar else now
+    filled_at = stamped_at(bar) if bar else now
     tick = config.instrument(order["symbol"]).tick_size
     row = store.open_position(conn, order["strategy_id"], order["symbol"], lock=True)
     held = ledger.Position(order["symbol"])
@@ -209,7 +212,8 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
             return
     effect = ledger.apply_fill(held, order["side"], quantity, price, fee)
     store.transition(conn, order["order_id"], "accepted", "filled", trigger, now)
-    priced_by = bar or priced_by or _priced_by(conn, order["symbol"], now)  # the quote the match used
+    priced_by = {"source": bar.source, "ts": bar.as_of} if bar else (
+        priced_by or _priced_by(conn, order["symbol"], now))  # the quote the match used
     store.insert_fill(conn, order["order_id"], quantity, price, reference, config.slippage_bps, fee,
                       effect.realised_pnl, filled_at, priced_by, booked_at=now)
     position_id = store.save_position(conn, order["strategy_id"], row, effect.position, effect.realised_pnl, fee,
@@ -217,9 +221,9 @@ def fill(conn: psycopg.Connection, order: dict, config: StrategyConfig, price: D
     store.update_account(conn, order["strategy_id"], effect.cash_delta, effect.realised_pnl, fee, now)
     store.attach_to_position(conn, order["order_id"], position_id)
     if order["purpose"] == "entry":
-        legs = _activate_legs(conn, order, config, price, position_id, bar["ts"] if bar else now, now)
+        legs = _activate_legs(conn, order, config, price, position_id, bar.as_of if bar else now, now)
         if bar and legs:  # the new exits may already be hit in the entry's own bar
-            prices = as_bar(bar)
+            prices = matched_prices(bar)
             hits = fills.exits_in_entry_bar(order["order_type"], [as_resting(leg) for leg in legs], prices,
                                             config.same_bar_exit, config.slippage_bps, tick)
             for terms, leg_price in hits:

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 import psycopg
 
 from tradeflow.adapters import aws, store
-from tradeflow.domain import calendar
 from tradeflow.domain.messages import ExecutionRequest, NotificationEvent
 from tradeflow.domain.monitor import plan_tick
 from tradeflow.domain.orders import OrderRequest
@@ -65,7 +64,7 @@ def _stale(conn: psycopg.Connection, configs: dict[str, StrategyConfig], now: da
     exposures = store.stale_exposures(conn, now, now - timedelta(seconds=shortest))
     found = stale_exposures(exposures, lambda s: configs[s].max_price_age_seconds,
                             lambda s: configs[s].close_on_stale_price, now,
-                            calendar.session_open(now) if env.market_calendar == "NYSE" else None)
+                            env.session_open(now))
     told = store.notified(conn, [f.key for f in found])
     return [f for f in found if f.key not in told]
 
