@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,16 +45,27 @@ def _with_database(url: str, name: str) -> str:
     return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
 
 
+@contextmanager
+def migrated_copy(pg_server_url: str, template_db: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database ``<prefix>_<pid>_<n>`` copied from the migrated template,
+    dropped on exit (the process's connection closed first)."""
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    with db.connect(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    try:
+        yield _with_database(pg_server_url, name)
+    finally:
+        db.close_connection()
+        with db.connect(pg_server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def database_url(pg_server_url, template_db) -> str:
     """A fresh, migrated database for one test; dropped afterwards."""
-    name = f"tf_test_{os.getpid()}_{next(_counter)}"
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield _with_database(pg_server_url, name)
-    db.close_connection()
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_copy(pg_server_url, template_db, "tf_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ send to its own queue.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -37,9 +36,9 @@ from tradeflow_cdk.functions import (
     acknowledge_runtime,
     acknowledge_tracing,
     function_name,
+    grant_secure_parameters,
     lambda_role,
 )
-from tradeflow_cdk.market_data import parameter_arn
 from tradeflow_cdk.nag import acknowledge
 
 CHAT_DLQ = names.CHAT_DEAD_LETTER_QUEUE
@@ -92,17 +91,7 @@ class Chat(Construct):
         )
         acknowledge_runtime(self.function)
         acknowledge_tracing(role)
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ssm:GetParameter"], resources=[parameter_arn(p) for p in names.CHAT_PARAMETERS.values()],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt"], resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
-            conditions={"StringEquals": {"kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com"}},
-        ))
-        acknowledge(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
-            "Decrypting the chat SecureStrings with the AWS managed aws/ssm key, whose id is not known at synth; "
-            "limited to calls made through SSM (kms:ViaService).",
-        )
+        grant_secure_parameters(role, list(names.CHAT_PARAMETERS.values()), "the chat SecureStrings")
         self.topic.add_subscription(subscriptions.LambdaSubscription(self.function))
 
         # The notifier publishes each chat message to the topic (and names only this topic).

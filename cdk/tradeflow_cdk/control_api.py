@@ -12,10 +12,9 @@ and traces. In the database it logs in as ``tradeflow_control`` (tradeflow.adapt
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -30,6 +29,7 @@ from tradeflow_cdk.functions import (
     acknowledge_eni,
     acknowledge_runtime,
     function_name,
+    grant_secure_parameters,
     lambda_role,
     vpc_sdk_environment,
 )
@@ -41,10 +41,6 @@ TIMEOUT = Duration.seconds(29)
 MEMORY_MB = 512
 #: The routes (HTTP API paths); every method goes to the function, which knows its own routes.
 PATHS = ("/api", "/api/{proxy+}")
-
-
-def parameter_arn(name: str) -> str:
-    return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
 
 
 class ControlApi(Construct):
@@ -85,16 +81,7 @@ class ControlApi(Construct):
         acknowledge_eni(role)
         secret.grant_read(self.function)
         notifications.grant_send_messages(self.function)
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ssm:GetParameter"], resources=[parameter_arn(names.CONTROL_API_TOKEN_PARAMETER)]))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt"], resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
-            conditions={"StringEquals": {"kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com"}},
-        ))
-        acknowledge(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
-            "Decrypting the API token SecureString with the AWS managed aws/ssm key, whose id is not known at "
-            "synth; limited to calls made through SSM (kms:ViaService).",
-        )
+        grant_secure_parameters(role, [names.CONTROL_API_TOKEN_PARAMETER], "the API token SecureString")
         integration = integrations.HttpLambdaIntegration("Control", self.function)
         self.routes = []
         for path in PATHS:

@@ -123,6 +123,28 @@ class Layer(Construct):
         )
 
 
+
+def parameter_arn(name: str) -> str:
+    """The ARN of the SSM parameter ``name`` (a path starting with ``/``) in this stack's account and region."""
+    return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
+
+
+def grant_secure_parameters(role: iam.IRole, parameters: list[str], what: str) -> None:
+    """Let ``role`` read the SSM parameters ``parameters`` (names), SecureStrings included:
+    ``ssm:GetParameter`` on exactly those, and ``kms:Decrypt`` of the AWS managed ``aws/ssm`` key
+    only through SSM (``kms:ViaService``; its key id is not known at synth, hence the cdk-nag
+    acknowledgement, which names ``what`` the parameters hold)."""
+    role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn(p) for p in parameters]))
+    role.add_to_policy(iam.PolicyStatement(
+        actions=["kms:Decrypt"], resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
+        conditions={"StringEquals": {"kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com"}},
+    ))
+    acknowledge(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
+        f"Decrypting {what} with the AWS managed aws/ssm key, whose id is not known at synth; limited to calls "
+        "made through SSM (kms:ViaService).",
+    )
+
+
 def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, in_vpc: bool, description: str) -> iam.Role:
     """A role for one function: write to its own log group; in the VPC, manage its ENIs
     (:data:`ENI_ACTIONS`, no managed policy)."""

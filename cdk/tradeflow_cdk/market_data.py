@@ -31,6 +31,7 @@ from tradeflow_cdk.functions import (
     acknowledge_runtime,
     acknowledge_tracing,
     function_name,
+    grant_secure_parameters,
     lambda_role,
 )
 from tradeflow_cdk.nag import acknowledge
@@ -47,10 +48,6 @@ MEMORY_MB = 256
 TIMEOUT = Duration.seconds(90)
 #: Functions that write the watchlist (from PostgreSQL, with the open-positions flag).
 WATCHLIST_WRITERS = ("paper_executor", "stop_monitor")
-
-
-def parameter_arn(name: str) -> str:
-    return f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
 
 
 class MarketData(Construct):
@@ -91,18 +88,8 @@ class MarketData(Construct):
         acknowledge_runtime(self.function)
         acknowledge_tracing(role)
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[watchlist_arn]))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ssm:GetParameter"],
-            resources=[parameter_arn(names.MARKET_DATA_KEYS_PARAMETER), parameter_arn(names.MARKET_DATA_SETTINGS_PARAMETER)],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt"], resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
-            conditions={"StringEquals": {"kms:ViaService": f"ssm.{Aws.REGION}.amazonaws.com"}},
-        ))
-        acknowledge(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
-            "Decrypting the Alpaca keys SecureString with the AWS managed aws/ssm key, whose id is not known at "
-            "synth; limited to calls made through SSM (kms:ViaService).",
-        )
+        grant_secure_parameters(role, [names.MARKET_DATA_KEYS_PARAMETER, names.MARKET_DATA_SETTINGS_PARAMETER],
+                                "the Alpaca keys SecureString")
         invoke = iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[stop_monitor.function_arn])
         role.add_to_policy(invoke)
 

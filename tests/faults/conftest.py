@@ -12,7 +12,7 @@ import pytest
 from tradeflow.adapters import db
 from tradeflow.clock import ReplayClock
 
-from tests.conftest import _with_database
+from tests.conftest import _with_database, migrated_copy
 from tests.faults.harness import SECRET, START, FaultyStack, patched
 
 #: Totals over every fault schedule run in this session (see test_fault_schedules).
@@ -67,14 +67,8 @@ def fault_stack(pg_server_url, template_db):
 @pytest.fixture(scope="module")
 def books_url(pg_server_url, template_db):
     """The database every run uses, emptied at the start of each run (harness.empty_books)."""
-    name = f"tf_fault_books_{os.getpid()}_{next(_numbers)}"
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield _with_database(pg_server_url, name)
-    db.close_connection()
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_copy(pg_server_url, template_db, "tf_fault_books") as url:
+        yield url
 
 
 def register(stack: FaultyStack, strategy_id: str, config=None) -> None:

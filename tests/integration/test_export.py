@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from tradeflow.local import export, remote
 from tradeflow.local.replay import PASSPHRASE_PLACEHOLDER, replay_config, run_replay
 
-from tests.conftest import SECRET, START, _with_database, repo
+from tests.conftest import SECRET, START, migrated_copy, repo
 from tests.integration import test_cli_aws
 from tests.integration.test_cli_aws import one_line
 from tests.integration.test_cli_aws import run as run_cli
@@ -33,16 +32,8 @@ deployed = test_cli_aws.deployed
 @pytest.fixture
 def another_database(pg_server_url, template_db):
     """A second fresh, migrated database for the replay of the export."""
-    from tradeflow.adapters import db
-
-    name = f"tf_export_{os.getpid()}"
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield _with_database(pg_server_url, name)
-    db.close_connection()
-    with db.connect(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_copy(pg_server_url, template_db, "tf_export") as url:
+        yield url
 
 
 def live_files(tmp_path: Path) -> tuple[Path, Path]:

@@ -19,6 +19,7 @@ import psycopg
 
 from tradeflow.adapters import store
 from tradeflow.domain.ledger import LotClose, fifo_fill
+from tradeflow.domain.ports import Bar
 
 WORKING = ("pending", "accepted", "partially_filled")
 
@@ -392,32 +393,18 @@ def alerted_symbols(conn: psycopg.Connection, strategy: str, since: datetime, un
         "ORDER BY symbol", (strategy, since, until))]
 
 
-@dataclass(frozen=True)
-class RecordedBar:
-    """A bar of the price feed: symbol, open and close times (UTC), OHLC in the quote currency
-    and its source (the feed keeps no volume)."""
-
-    symbol: str
-    opened_at: datetime
-    closes_at: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    source: str
-
-
 def bars_recorded(conn: psycopg.Connection, symbols: list[str], since: datetime, until: datetime,
-                  after: tuple[str, datetime] | None = None, limit: int = 2000) -> list[RecordedBar]:
+                  after: tuple[str, datetime] | None = None, limit: int = 2000) -> list[Bar]:
     """The bars of ``symbols`` (price-feed rows with OHLC and an open time: from the market-data
     function, TradingView bar alerts or a replay) that opened in [since, until), by symbol then
     close time; ``after`` is the (symbol, close time) of the last one of the previous page.
-    Plain quotes (an alert's price, a last trade) are not bars and are left out."""
+    Plain quotes (an alert's price, a last trade) are not bars and are left out; the feed keeps
+    no volume (None)."""
     rows = conn.execute(
         "SELECT symbol, opened_at, ts, open, high, low, price, source FROM quotes "
         "WHERE symbol = ANY(%s) AND ts > %s AND opened_at >= %s AND opened_at < %s AND open IS NOT NULL "
         + ("AND (symbol, ts) > (%s, %s) " if after else "")
         + "ORDER BY symbol, ts LIMIT %s",
         [symbols, since, since, until, *(after or ()), limit]).fetchall()
-    return [RecordedBar(r["symbol"], r["opened_at"], r["ts"], r["open"], r["high"], r["low"], r["price"], r["source"])
+    return [Bar(r["symbol"], r["opened_at"], r["ts"], r["open"], r["high"], r["low"], r["price"], r["source"])
             for r in rows]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradeflow import clock, names
 from tradeflow.adapters import aws, db, store
+from tradeflow.local.queues import WireHooks
 
 if TYPE_CHECKING:
     from tradeflow.domain.ports import Bar
@@ -409,6 +410,15 @@ class LocalStack:
 
     # --- delivering queues -------------------------------------------------------------
 
+    #: Make a failed record visible again at once (True), or leave it in flight until its
+    #: visibility timeout as SQS does (:class:`FastLocalStack`).
+    retry_at_once = True
+
+    def _invocation_died(self, exc: BaseException) -> bool:
+        """Whether ``exc`` ends the invocation as a failed Lambda invocation (its whole batch
+        returns to the queue) rather than stopping the local stack: any Exception."""
+        return isinstance(exc, Exception)
+
     def deliver(self, queue: str) -> int:
         """Receive one batch (up to 10) from ``queue`` and hand it to its consumer as an SQS
         event; delete what succeeded, make failures visible again. Returns records delivered."""
@@ -422,13 +432,15 @@ class LocalStack:
         try:
             response = self.invoke(function, sqs_event(queue, messages)) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except Exception:  # as Lambda does: a failed invocation returns the whole batch to the queue
+        except BaseException as exc:  # noqa: BLE001 - the invocation died: nothing is deleted
+            if not self._invocation_died(exc):
+                raise
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
-        if failed:
+        if failed and self.retry_at_once:
             sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for n, m in enumerate(messages) if m["MessageId"] in failed])
@@ -535,7 +547,7 @@ def sqs_event(queue: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
 CONSUMER_VISIBILITY_SECONDS = 360
 
 
-class FastLocalStack(LocalStack):
+class FastLocalStack(LocalStack, WireHooks):
     """The local stack delivered as time passes on the replay clock, for fault schedules: the
     same handlers, PostgreSQL, SSM and wire (:class:`~tradeflow.local.queues.Wire`) as
     :class:`LocalStack`, but a failed record is not made visible again at once: it stays in
@@ -594,20 +606,6 @@ class FastLocalStack(LocalStack):
     def _load_dead_letters(self) -> None:
         return None
 
-    # --- hooks (called from the wire) ------------------------------------------------------
-
-    def on_send(self, queue: str, body: str) -> int:
-        return 1
-
-    def on_receive(self, queue: str) -> bool:
-        return True
-
-    def on_delete(self, queue: str) -> bool:
-        return True
-
-    def on_publish(self, subject: str, message: str) -> None:
-        return None
-
     # --- wiring --------------------------------------------------------------------------
 
     def _create_resources(self) -> None:
@@ -618,32 +616,16 @@ class FastLocalStack(LocalStack):
 
     # --- delivering ----------------------------------------------------------------------
 
-    def deliver(self, queue: str) -> int:
-        """Receive one batch from ``queue`` and hand it to its consumer; delete what succeeded.
-        A failed record stays in flight until its visibility timeout (the queue's, or the
-        retry delay its handler set); a crash of the whole invocation (an exception the
-        batch processor does not catch) leaves the whole batch in flight."""
-        sqs = aws.client("sqs")
-        url = self.queue_urls[queue]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                       MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
-        if not messages:
-            return 0
-        function = names.QUEUE_CONSUMERS[queue]
-        try:
-            response = self.invoke(function, sqs_event(queue, messages)) or {}
-            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except BaseException as exc:  # noqa: BLE001 - the invocation died: nothing is deleted
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            db.close_connection()  # a dead process takes its connection with it
-            failed = {m["MessageId"] for m in messages}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
-        self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
-        return len(messages)
+    retry_at_once = False  # a failed record stays in flight until its visibility timeout
+
+    def _invocation_died(self, exc: BaseException) -> bool:
+        """Any exception but an interrupt: a crash of the whole instance (a BaseException the
+        batch processor does not catch) leaves the whole batch in flight, and a dead process
+        takes its database connection with it."""
+        if isinstance(exc, KeyboardInterrupt):
+            return False
+        db.close_connection()
+        return True
 
     def drain(self, max_deliveries: int = 100_000) -> int:
         """Deliver until every queue is empty (or dead-lettered), earliest step first; while
