@@ -52,8 +52,18 @@ class Pipeline:
         #: Wall time spent in each step (seconds), counted or not.
         self.seconds: Counter[str] = Counter()
         self.statements = 0
+        #: Transaction blocks entered (``conn.transaction()``): each costs two round trips more,
+        #: BEGIN and COMMIT, or SAVEPOINT and RELEASE when nested.
+        self.transactions = 0
         self.conn = db.connect(url)
         pipeline = self
+        transaction = self.conn.transaction
+
+        def counted_transaction(*args, **kwargs):
+            pipeline.transactions += 1
+            return transaction(*args, **kwargs)
+
+        self.conn.transaction = counted_transaction
 
         class Cursor(psycopg.Cursor):
             def execute(self, *args, **kwargs):
@@ -86,14 +96,15 @@ class Pipeline:
         while step := next((s for s in STEPS if self.queues[s]), None):
             message = self.queues[step].popleft()
             if count:
-                before, self.statements = counters(self.conn), 0
+                before, self.statements, self.transactions = counters(self.conn), 0, 0
             t = time.perf_counter()
             self.process[step](message, self.conn, self.envs[step])
             self.seconds[step] += time.perf_counter() - t
             if count:
-                statements, after = self.statements, counters(self.conn)
+                statements, transactions, after = self.statements, self.transactions, counters(self.conn)
                 self.counts[f"{step} runs"] += 1
                 self.counts[f"{step} statements"] += statements
+                self.counts[f"{step} round trips"] += statements + 2 * transactions
                 self.counts[f"{step} commits"] += after["commits"] - before["commits"] - PROBE_COMMITS
                 self.counts[f"{step} writes"] += after["xids"] - before["xids"]
                 self.counts["rows"] += after["rows"] - before["rows"]
@@ -107,6 +118,13 @@ class Pipeline:
             self.alert("buy", symbol, "100", at, count)
             self.alert("sell", symbol, "101", at + timedelta(seconds=1), count)
         return 2 * n
+
+    def per_alert(self, alerts: int) -> dict[str, float]:
+        """Round trips (statements, plus BEGIN/COMMIT or SAVEPOINT/RELEASE per transaction
+        block), statements, commits and writing commits per alert over every step, from the
+        counted alerts."""
+        return {what: sum(self.counts[f"{step} {what}"] for step in STEPS) / alerts
+                for what in ("round trips", "statements", "commits", "writes")}
 
     def report_counts(self, alerts: int) -> str:
         parts = [f"{step}: {self.counts[f'{step} commits'] / max(1, self.counts[f'{step} runs']):.2f} commits "

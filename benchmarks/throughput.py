@@ -21,7 +21,13 @@ trips over 10 symbols, after 20 to warm up):
     (a) and (b)) and once with 4 clients (like (c)).
 
 Interleaved, median of ``--runs``; prints the ratios alerts per second / pgbench TPS with the
-same number of connections (and (c) against 1 client too). synchronous_commit is the server's
+same number of connections (and (c) against 1 client too). Then, over 40 more alerts by direct
+calls, counted: the round trips to PostgreSQL per alert (statements, and two per transaction
+block: BEGIN and COMMIT) and the writing commits, against a pgbench transaction's 6 round trips
+(BEGIN, 4 statements, END) and 1 writing commit. The ratio to pgbench splits into two factors:
+6 / (round trips per alert), the ratio an alert would reach at pgbench's own cost per round
+trip, times pgbench's cost per round trip over the pipeline's (which holds everything else:
+our Python, heavier statements, more commits). synchronous_commit is the server's
 default (on) for both sides, so each commit waits for its WAL flush; with several connections
 PostgreSQL may flush several commits at once, on both sides.
 """
@@ -80,6 +86,27 @@ def pgbench_binary() -> str:
     if not found:
         raise SystemExit("no pgbench next to the embedded PostgreSQL")
     return str(found[-1])
+
+
+#: Round trips of one pgbench transaction of :data:`FOUR_STATEMENTS`: BEGIN, the 4, END.
+PGBENCH_ROUND_TRIPS = 6
+
+
+def counted_alerts(server: str, alerts: int = 40) -> dict[str, float]:
+    """Round trips, statements, commits and writing commits per alert by direct step calls,
+    after a warm-up, on a fresh database (see :meth:`benchmarks.pipeline.Pipeline.per_alert`)."""
+    url = fresh(server, "bench_counted")
+    with db.connect(url) as conn:
+        store.add_strategy(conn, "bench", CONFIG, START)
+    pipeline = Pipeline(url, "bench", START)
+    try:
+        pipeline.round_trips(WARM_UP // 2, SYMBOLS, START)
+        sent = pipeline.round_trips(alerts // 2, SYMBOLS, START + timedelta(minutes=1), count=True)
+        return pipeline.per_alert(sent)
+    finally:
+        pipeline.close()
+        with db.connect(server) as admin:
+            admin.execute('DROP DATABASE IF EXISTS "bench_counted" WITH (FORCE)')
 
 
 def pipeline_rate(server: str, alerts: int, run: int, concurrent: bool = False) -> tuple[float, float, float]:
@@ -174,6 +201,7 @@ def main() -> None:
             print(f"run {run + 1}: local stack {figures['stack'][-1]:6.1f} alerts/s | direct calls "
                   f"{figures['direct'][-1]:6.1f} | concurrent steps {figures['concurrent'][-1]:6.1f} alerts/s | "
                   f"pgbench 1 client {figures['tps1'][-1]:7.1f} TPS, 4 clients {figures['tps4'][-1]:7.1f} TPS", flush=True)
+        per_alert = counted_alerts(server)
     m = {k: statistics.median(v) for k, v in figures.items()}
     print(f"{version}, 4-statement transaction, median over {args.runs} runs of {args.seconds} s: "
           f"{m['tps1']:.1f} TPS with 1 client, {m['tps4']:.1f} TPS with 4 clients. {args.alerts} alerts per run:")
@@ -186,6 +214,15 @@ def main() -> None:
           f"with 1 client)")
     print("  work per alert (last run): " + "; ".join(
         f"{mode} {fills:.2f} fills, {orders:.2f} orders" for mode, (fills, orders) in work.items()))
+    trips = per_alert["round trips"]
+    at_pgbench_cost = PGBENCH_ROUND_TRIPS / trips
+    print(f"  why: an alert makes {trips:.1f} round trips to PostgreSQL ({per_alert['statements']:.1f} statements, the rest "
+          f"BEGIN and COMMIT) and {per_alert['writes']:.2f} writing commits over its 4 steps; a pgbench transaction "
+          f"makes {PGBENCH_ROUND_TRIPS} and 1. At pgbench's own cost per round trip an alert would reach "
+          f"{at_pgbench_cost:.3f}x; the direct calls' {m['direct'] / m['tps1']:.3f}x is that times "
+          f"{m['direct'] / m['tps1'] / at_pgbench_cost:.2f}, pgbench's cost per round trip over the pipeline's. "
+          f"0.4x would take at most {PGBENCH_ROUND_TRIPS / 0.4:.0f} round trips per alert at pgbench's cost, "
+          f"and 4 steps that commit once each spend 8 of them beginning and committing.")
 
 
 if __name__ == "__main__":
