@@ -933,7 +933,8 @@ def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, dec
     ``sent``: the times the account's most recent messages on that channel (every strategy) go
     out, from ``window_start`` on, newest first, at most ``limits[channel]`` of them (a rate
     limit needs no more; none for a channel not in ``limits``), a merged burst once (at its
-    hold_until), a burst still waiting included; ``open_burst``: the hold_until of the channel's
+    hold_until, through the row that opened it: ``burst_opener``), a burst still waiting
+    included; ``open_burst``: the hold_until of the channel's
     burst still waiting, or None. Serialised for the whole account by an advisory lock held until
     the caller commits, so concurrent notifiers cannot both take the last place under a rate
     limit or open two bursts on one channel. Returns the rows."""
@@ -946,7 +947,8 @@ def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, dec
             "SELECT DISTINCT coalesce(hold_until, created_at) AS at, "
             "CASE WHEN hold_until IS NULL THEN notification_key END AS one "
             "FROM notification_deliveries WHERE channel = %(c)s AND status IN ('pending', 'delivered', 'failed') "
-            "AND coalesce(hold_until, created_at) > %(start)s ORDER BY 1 DESC, 2 DESC LIMIT %(n)s",
+            "AND (hold_until IS NULL OR burst_opener) AND coalesce(hold_until, created_at) > %(start)s "
+            "ORDER BY 1 DESC, 2 DESC LIMIT %(n)s",
             {"c": channel, "start": window_start, "n": limits.get(channel, 0)})] if limits.get(channel) else []
         open_burst = conn.execute(
             "SELECT max(hold_until) AS at FROM notification_deliveries WHERE channel = %s "
@@ -954,8 +956,9 @@ def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, dec
         status, hold = decide(channel, sent, open_burst)
         rows[channel] = conn.execute(
             "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at, "
-            "hold_until) VALUES (%s, %s, %s, %s, %s, %s) RETURNING channel, status, attempts, error, hold_until",
-            (key, channel, strategy_id, status, now, hold)).fetchone()
+            "hold_until, burst_opener) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING channel, status, attempts, error, hold_until",
+            (key, channel, strategy_id, status, now, hold, hold is not None and hold != open_burst)).fetchone()
     return dict(sorted(rows.items()))
 
 

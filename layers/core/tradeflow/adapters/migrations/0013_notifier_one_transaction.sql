@@ -13,8 +13,15 @@ CREATE SEQUENCE notification_burst_sends OWNED BY notification_deliveries.burst_
 CREATE INDEX notification_deliveries_burst_send ON notification_deliveries (burst_send)
     WHERE burst_send IS NOT NULL;
 -- A rate limit needs only the channel's most recent sends (as many as the limit), newest first:
--- each row at the time it goes out (a waiting burst at its hold_until), one per message or one
--- per burst (a burst's rows share hold_until and have no message key here).
+-- each message sent on its own, and each merged burst once, through the row that opened it
+-- (burst_opener), at the time it goes out (a waiting burst at its hold_until). The rows of a burst
+-- keep one status together, so its opener counts for all of them.
+ALTER TABLE notification_deliveries ADD COLUMN burst_opener boolean NOT NULL DEFAULT false;
+UPDATE notification_deliveries d SET burst_opener = true
+FROM (SELECT DISTINCT ON (channel, hold_until) notification_key, channel FROM notification_deliveries
+      WHERE hold_until IS NOT NULL AND hold_until > now() - interval '2 hours'
+      ORDER BY channel, hold_until, created_at, notification_key) AS first
+WHERE d.notification_key = first.notification_key AND d.channel = first.channel;
 CREATE INDEX notification_deliveries_goes_out ON notification_deliveries
     (channel, (coalesce(hold_until, created_at)), (CASE WHEN hold_until IS NULL THEN notification_key END))
-    WHERE status IN ('pending', 'delivered', 'failed');
+    WHERE status IN ('pending', 'delivered', 'failed') AND (hold_until IS NULL OR burst_opener);
