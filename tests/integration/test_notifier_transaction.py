@@ -159,3 +159,28 @@ def test_a_commit_that_fails_after_the_send_is_recorded_again_without_a_second_s
     note = conn.execute("SELECT status, channels, possibly_duplicated FROM notifications WHERE notification_key = %s",
                         (event.key,)).fetchone()
     assert (note["status"], sorted(note["channels"]), note["possibly_duplicated"]) == ("sent", ["email", "sms"], False)
+
+
+def test_a_rate_limit_reads_the_limits_sends_not_the_hours(conn, outbox):
+    """Given 20,000 emails of the account in the last hour (a seeded history, ANALYZEd), when a
+    stop-loss is delivered, then it is held on email (over the limit of 20) and sent by SMS, and
+    the whole run read a few hundred rows at most (a read of the hour would return 20,000)."""
+    sent, _ = outbox
+    sid = f"t{next(_ids)}"
+    store.add_strategy(conn, sid, StrategyConfig(), MONDAY)
+    seeded = {"s": sid, "start": MONDAY - timedelta(minutes=59)}
+    conn.execute("INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, created_at) "
+                 "SELECT 'seed:' || i, 'fill', %(s)s, 'Fill', 'seeded', 'sent', %(start)s + i * interval '0.1 s' "
+                 "FROM generate_series(1, 20000) AS i", seeded)
+    conn.execute("INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at, "
+                 "delivered_at) SELECT notification_key, 'email', %(s)s, 'delivered', created_at, created_at "
+                 "FROM notifications WHERE notification_key LIKE 'seed:%%'", seeded)
+    conn.execute("ANALYZE notifications")
+    conn.execute("ANALYZE notification_deliveries")
+    before = counters(conn)
+    at(MONDAY, notifier.deliver, fill(f"{sid}:stop", sid, "stop_loss"), conn, ENV)
+    assert counters(conn)["rows"] - before["rows"] < 500
+    assert [c for c, _ in sent] == ["sms"]
+    status = conn.execute("SELECT status FROM notification_deliveries WHERE notification_key = %s AND channel = 'email'",
+                          (f"{sid}:stop",)).fetchone()["status"]
+    assert status == "rate_limited"
