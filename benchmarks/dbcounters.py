@@ -19,10 +19,13 @@ def counters(conn: psycopg.Connection) -> dict[str, int]:
     ``commits`` minus :data:`PROBE_COMMITS` is the number of transactions committed by
     everyone in between, and the difference of ``xids`` the writing ones (savepoints that wrote
     counted apart; the probes write nothing)."""
-    conn.execute("SELECT pg_stat_force_next_flush()")
+    # never prepared: psycopg prepares a statement on its 5th run, and outside a transaction
+    # the Parse of a prepared statement is a transaction (and a commit) of its own
+    conn.execute("SELECT pg_stat_force_next_flush()", prepare=False)
     row = conn.execute(
         "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits, "
         "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xids, "
-        "(SELECT coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0) FROM pg_stat_user_tables) AS rows"
+        "(SELECT coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0) FROM pg_stat_user_tables) AS rows",
+        prepare=False,
     ).fetchone()
     return {"commits": int(row["commits"]), "xids": int(row["xids"]), "rows": int(row["rows"])}

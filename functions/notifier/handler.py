@@ -29,9 +29,9 @@ consume = Consumer(names.NOTIFICATIONS_QUEUE, NotificationEvent, lambda: env(Not
 consume_flush = Consumer(names.NOTIFICATIONS_QUEUE, notifier.FlushRequest, lambda: env(NotifierEnv), notify=False)
 
 
-def step(event: NotificationEvent, conn, settings: NotifierEnv) -> None:
+def step(event: NotificationEvent, conn, settings: NotifierEnv, receive_count: int = 1) -> None:
     try:
-        sent = notifier.deliver(event, conn, settings)
+        sent = notifier.deliver(event, conn, settings, receive_count)
     except DeliveryError:
         metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
         raise
@@ -46,8 +46,9 @@ def flush_step(request: notifier.FlushRequest, conn, settings: NotifierEnv) -> N
 def record_handler(record) -> None:
     if record.body.startswith('{"flush"'):
         consume_flush(record, flush_step)
-    else:
-        consume(record, step)
+    else:  # the receive count tells a redelivery after a crash (notifier.deliver)
+        count = int(record.attributes.approximate_receive_count or 1)
+        consume(record, lambda event, conn, settings: step(event, conn, settings, count))
 
 
 @logger.inject_lambda_context

@@ -836,33 +836,36 @@ def notified(conn: psycopg.Connection, keys: list[str]) -> set[str]:
 # --- notifications -----------------------------------------------------------------------
 
 def claim_notification(conn: psycopg.Connection, key: str, kind: str, strategy_id: str, subject: str, message: str,
-                       now: datetime) -> tuple[str, list[str]] | None:
-    """Claim a notification before sending it, in its own committed statement(s), so that a
-    crash after the send is seen by the redelivery. Returns None if it was sent already, else
-    (mode, channels already sent): mode ``"first"`` when no earlier attempt can have sent it
-    (new, or its last attempt failed), ``"repeat"`` when an earlier attempt was claimed and
-    never confirmed, so it may have gone out (the row is then marked possibly_duplicated).
-    One statement, so one commit: the earlier attempt's status is read (locked) in the same
-    statement that claims the row. A row that a concurrent claimer inserted after this
-    statement's snapshot counts as a repeat (that claimer may have sent it)."""
+                       now: datetime, receive_count: int = 1) -> tuple[str, list[str]] | None:
+    """Claim a notification before sending it, inside the notifier's transaction (the row stays
+    locked until that commits, so a concurrent claimer waits and then finds it sent). Returns
+    None if it was sent already, else (mode, channels already sent): mode ``"first"`` when no
+    earlier attempt can have sent it, ``"repeat"`` when one may have (the row is then marked
+    possibly_duplicated). ``receive_count``: the queue's receive count of the message (SQS
+    ApproximateReceiveCount; 1 for a direct call). A new row with ``receive_count`` > 1 is a
+    repeat: an earlier receive left no row, so it died before its commit, perhaps after a send;
+    the row's ``attempts`` is then the receive count. A row left ``sending`` (committed by a
+    version that claimed in a transaction of its own) is a repeat too. One statement: the earlier
+    attempt's status is read (locked) in the statement that claims the row."""
     row = conn.execute(
         "WITH prior AS (SELECT status FROM notifications WHERE notification_key = %(key)s FOR UPDATE), "
         "claimed AS (INSERT INTO notifications (notification_key, kind, strategy_id, subject, message, status, "
-        "created_at, attempts) SELECT %(key)s, %(kind)s, %(strategy)s, %(subject)s, %(message)s, 'sending', "
-        "%(now)s, 1 FROM (SELECT count(*) FROM prior) AS read_first "  # prior is read (and locked) before the upsert
+        "created_at, attempts, possibly_duplicated) SELECT %(key)s, %(kind)s, %(strategy)s, %(subject)s, "
+        "%(message)s, 'sending', %(now)s, %(count)s, %(count)s > 1 "
+        "FROM (SELECT count(*) FROM prior) AS read_first "  # prior is read (and locked) before the upsert
         "ON CONFLICT (notification_key) DO UPDATE SET status = 'sending', "
         "attempts = notifications.attempts + 1, "
         "possibly_duplicated = notifications.possibly_duplicated OR notifications.status = 'sending' "
         "WHERE notifications.status <> 'sent' RETURNING channels, xmax = 0 AS fresh) "
         "SELECT claimed.channels, claimed.fresh, (SELECT status FROM prior) AS prior FROM claimed",
-        {"key": key, "kind": kind, "strategy": strategy_id, "subject": subject, "message": message, "now": now},
+        {"key": key, "kind": kind, "strategy": strategy_id, "subject": subject, "message": message, "now": now,
+         "count": max(1, receive_count)},
     ).fetchone()
     if row is None:
         return None
     if row["fresh"]:
-        return "first", []
-    repeat = row["prior"] in ("sending", None)
-    return ("repeat" if repeat else "first"), list(row["channels"])
+        return ("repeat" if receive_count > 1 else "first"), []
+    return ("repeat" if row["prior"] == "sending" else "first"), list(row["channels"])
 
 
 def finish_notification(conn: psycopg.Connection, key: str, channels: list[str], error: str | None,
@@ -924,51 +927,51 @@ def deliveries(conn: psycopg.Connection, key: str) -> dict[str, Row]:
 
 
 def route_notification(conn: psycopg.Connection, key: str, strategy_id: str, decide, channels: tuple[str, ...],
-                       window_start: datetime, now: datetime) -> dict[str, Row]:
-    """Create the delivery rows of ``key`` once: for each channel, ``decide(channel, sent,
-    open_burst)`` gives its first (status, hold_until). ``sent``: the times the account's
-    messages on that channel (every strategy) go out, from ``window_start`` on, a merged burst
-    once (at its hold_until), a burst still waiting included; ``open_burst``: the hold_until of
-    the channel's burst still waiting, or None. Serialised for the whole account (an advisory
-    lock), so concurrent notifiers cannot both take the last place under a rate limit or open
-    two bursts on one channel. Returns the rows."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify:account'))")
-        if existing := deliveries(conn, key):
-            return existing
-        for channel in channels:
-            sent = [r["at"] for r in conn.execute(
-                "SELECT DISTINCT coalesce(hold_until, created_at) AS at, "
-                "CASE WHEN hold_until IS NULL THEN notification_key END AS one "
-                "FROM notification_deliveries WHERE channel = %(c)s AND created_at > %(early)s "
-                "AND coalesce(hold_until, created_at) > %(start)s AND status IN ('pending', 'delivered', 'failed')",
-                {"c": channel, "start": window_start, "early": window_start - timedelta(minutes=15)})]
-            open_burst = conn.execute(
-                "SELECT max(hold_until) AS at FROM notification_deliveries WHERE channel = %s "
-                "AND hold_until > %s AND status = 'pending'", (channel, now)).fetchone()["at"]
-            status, hold = decide(channel, sent, open_burst)
-            conn.execute(
-                "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at, "
-                "hold_until) VALUES (%s, %s, %s, %s, %s, %s)", (key, channel, strategy_id, status, now, hold))
-        return deliveries(conn, key)
+                       limits: dict[str, int], window_start: datetime, now: datetime) -> dict[str, Row]:
+    """Create the delivery rows of ``key`` once, inside the caller's transaction: for each
+    channel, ``decide(channel, sent, open_burst)`` gives its first (status, hold_until).
+    ``sent``: the times the account's most recent messages on that channel (every strategy) go
+    out, from ``window_start`` on, newest first, at most ``limits[channel]`` of them (a rate
+    limit needs no more; none for a channel not in ``limits``), a merged burst once (at its
+    hold_until, through the row that opened it: ``burst_opener``), a burst still waiting
+    included; ``open_burst``: the hold_until of the channel's
+    burst still waiting, or None. Serialised for the whole account by an advisory lock held until
+    the caller commits, so concurrent notifiers cannot both take the last place under a rate
+    limit or open two bursts on one channel. Returns the rows."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify:account'))")
+    if existing := deliveries(conn, key):
+        return existing
+    rows: dict[str, Row] = {}
+    for channel in channels:
+        sent = [r["at"] for r in conn.execute(
+            "SELECT DISTINCT coalesce(hold_until, created_at) AS at, "
+            "CASE WHEN hold_until IS NULL THEN notification_key END AS one "
+            "FROM notification_deliveries WHERE channel = %(c)s AND status IN ('pending', 'delivered', 'failed') "
+            "AND (hold_until IS NULL OR burst_opener) AND coalesce(hold_until, created_at) > %(start)s "
+            "ORDER BY 1 DESC, 2 DESC LIMIT %(n)s",
+            {"c": channel, "start": window_start, "n": limits.get(channel, 0)})] if limits.get(channel) else []
+        open_burst = conn.execute(
+            "SELECT max(hold_until) AS at FROM notification_deliveries WHERE channel = %s "
+            "AND hold_until > %s AND status = 'pending'", (channel, now)).fetchone()["at"]
+        status, hold = decide(channel, sent, open_burst)
+        rows[channel] = conn.execute(
+            "INSERT INTO notification_deliveries (notification_key, channel, strategy_id, status, created_at, "
+            "hold_until, burst_opener) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING channel, status, attempts, error, hold_until",
+            (key, channel, strategy_id, status, now, hold, hold is not None and hold != open_burst)).fetchone()
+    return dict(sorted(rows.items()))
 
 
-def start_deliveries(conn: psycopg.Connection, keys: list[str], channel: str) -> None:
-    """Count an attempt on ``channel`` for each of ``keys`` (one message, or a merged burst)
-    before sending (committed), so a crash after the send shows as pending rows with
-    attempts > 0: it may have gone out."""
-    conn.execute("UPDATE notification_deliveries SET attempts = attempts + 1 WHERE notification_key = ANY(%s) "
-                 "AND channel = %s", (keys, channel))
-
-
-def finish_deliveries(conn: psycopg.Connection, keys: list[str], channel: str, error: str | None,
-                      now: datetime) -> None:
-    """Record the outcome on one channel for each of ``keys``: ``delivered`` at ``now``, or
-    ``failed`` with ``error``."""
+def record_deliveries(conn: psycopg.Connection, keys: list[str], channel: str, error: str | None,
+                      now: datetime, burst_send: int | None = None) -> None:
+    """Record one attempt on ``channel`` for each of ``keys`` (one message, or a merged burst)
+    and its outcome, in the transaction of the send: ``delivered`` at ``now``, or ``failed``
+    with ``error``; ``burst_send``: the number the burst's send took
+    (:func:`next_burst_send`)."""
     conn.execute(
-        "UPDATE notification_deliveries SET status = %s, error = %s, delivered_at = %s "
-        "WHERE notification_key = ANY(%s) AND channel = %s",
-        ("failed" if error else "delivered", error, None if error else now, keys, channel),
+        "UPDATE notification_deliveries SET attempts = attempts + 1, status = %s, error = %s, delivered_at = %s, "
+        "burst_send = coalesce(%s, burst_send) WHERE notification_key = ANY(%s) AND channel = %s",
+        ("failed" if error else "delivered", error, None if error else now, burst_send, keys, channel),
     )
 
 
@@ -998,14 +1001,24 @@ def hold_back(conn: psycopg.Connection, keys: list[str], channel: str, status: s
 
 
 def lock_bursts(conn: psycopg.Connection) -> bool:
-    """Take the session lock that one notifier at a time holds while it sends bursts (so two
-    cannot send the same burst); False if another holds it. Release with :func:`unlock_bursts`
-    (a lost connection releases it too)."""
-    return conn.execute("SELECT pg_try_advisory_lock(hashtext('notify:bursts')) AS got").fetchone()["got"]
+    """Take the lock that one notifier at a time holds while it sends bursts (so two cannot
+    send the same burst), until its transaction ends; False if another holds it."""
+    return conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('notify:bursts')) AS got").fetchone()["got"]
 
 
-def unlock_bursts(conn: psycopg.Connection) -> None:
-    conn.execute("SELECT pg_advisory_unlock(hashtext('notify:bursts'))")
+def burst_sent_unrecorded(conn: psycopg.Connection) -> bool:
+    """Whether a burst send took a number (:func:`next_burst_send`) that no row records: a
+    notifier died, or its transaction rolled back, after it may have sent a burst. Call under
+    :func:`lock_bursts`."""
+    return conn.execute(
+        "SELECT coalesce(pg_sequence_last_value('notification_burst_sends'), 0) > "
+        "coalesce((SELECT max(burst_send) FROM notification_deliveries), 0) AS unrecorded").fetchone()["unrecorded"]
+
+
+def next_burst_send(conn: psycopg.Connection) -> int:
+    """The number of the burst send about to happen, taken outside the transaction (a
+    sequence: a rollback does not give it back); record it with :func:`record_deliveries`."""
+    return conn.execute("SELECT nextval('notification_burst_sends') AS n").fetchone()["n"]
 
 
 def held_back(conn: psycopg.Connection, strategy_id: str | None, digest_key: str, until: datetime) -> list[Row]:

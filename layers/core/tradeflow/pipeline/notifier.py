@@ -65,46 +65,93 @@ def _send(env: NotifierEnv, channel: str, key: str, subject: str, message: str) 
         chat.publish(env.chat_topic_arn, chat.ChatMessage(key=key, channel=channel, text=message))
 
 
-def _attempt(conn: psycopg.Connection, env: NotifierEnv, channel: str, keys: list[str], message_key: str,
-             subject: str, message: str, repeat: bool, now: datetime) -> str | None:
-    """Send one message (a notification, or a burst of ``keys``) on ``channel`` and record it on
-    every row of ``keys``; returns the error, or None when it went out. The attempt is counted
-    before the send, so a crash after it shows as a possible repeat."""
-    prefix = POSSIBLE_REPEAT if repeat else ""
-    store.start_deliveries(conn, keys, channel)
-    try:
-        _send(env, channel, message_key, prefix + subject, prefix + message)
-    except aws.DeliveryError as exc:
-        store.finish_deliveries(conn, keys, channel, str(exc), now)
-        return str(exc)
-    try:
-        store.finish_deliveries(conn, keys, channel, None, now)
-    except Exception as exc:  # noqa: BLE001 - sent is sent: a retry would send it twice
-        logger.warning("notification sent but not recorded", key=message_key, channel=channel,
-                       error=type(exc).__name__)
-    return None
+#: Seconds the notifier's transaction may stay idle (waiting on SNS or SQS) before PostgreSQL
+#: ends the session, releasing its locks if the function died without closing its connection:
+#: above one boto3 call with its retries (3 attempts of at most 2 s to connect and 10 s to
+#: read, adapters/aws.py), below the notifier's timeout.
+IDLE_IN_TRANSACTION_SECONDS = 45
+#: Seconds a notifier waits for the account's lock (another notifier sending) before the
+#: message goes back to its queue (a lock timeout is retryable).
+LOCK_WAIT_SECONDS = 30
 
 
-def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv) -> bool:
+def _bound(conn: psycopg.Connection) -> None:
+    """Bound the current transaction's idle time and lock waits (see the constants above)."""
+    conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
+                 "set_config('lock_timeout', %s, true)",
+                 (f"{IDLE_IN_TRANSACTION_SECONDS}s", f"{LOCK_WAIT_SECONDS}s"))
+
+
+class _Sender:
+    """Sends messages and records each outcome in the caller's transaction, remembering what
+    went out, so that a run recorded again after its commit failed does not send it twice."""
+
+    def __init__(self, env: NotifierEnv) -> None:
+        self.env = env
+        self.went_out: set[tuple[str, str]] = set()  # (channel, message key)
+
+    def attempt(self, conn: psycopg.Connection, channel: str, keys: list[str], message_key: str, subject: str,
+                message: str, repeat: bool, now: datetime, burst_send: int | None = None) -> str | None:
+        """Send one message (a notification, or a burst of ``keys``) on ``channel`` and record
+        it on every row of ``keys``; returns the error, or None when it went out."""
+        if (channel, message_key) not in self.went_out:
+            prefix = POSSIBLE_REPEAT if repeat else ""
+            try:
+                _send(self.env, channel, message_key, prefix + subject, prefix + message)
+            except aws.DeliveryError as exc:
+                store.record_deliveries(conn, keys, channel, str(exc), now, burst_send)
+                return str(exc)
+            self.went_out.add((channel, message_key))
+        store.record_deliveries(conn, keys, channel, None, now, burst_send)
+        return None
+
+
+def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv, receive_count: int = 1) -> bool:
     """Deliver ``event`` on each channel its urgency is routed to, then send every burst whose
-    hold has ended; returns whether ``event`` was sent now on a channel.
+    hold has ended; returns whether ``event`` was sent now on a channel. ``receive_count``: the
+    queue's receive count of the message (SQS ApproximateReceiveCount; 1 for a direct call).
 
-    Once per channel: the notification is claimed, its delivery rows are created once (status
-    ``pending``, or ``rate_limited`` / ``suppressed`` for a channel that must wait, or a
-    ``digest`` row; a routine or info message on a direct channel joins its channel's burst,
-    :func:`tradeflow.domain.alerting.hold_until`), then each pending or failed channel not in a
-    burst is sent on its own and marked ``delivered`` or ``failed``. A failure on one channel is
-    raised (DeliveryError, retried by the queue with growing delays, then dead-lettered, which
-    alarms) after the other channels were tried; the retry sends only the channels not yet
-    delivered. A channel attempted but never confirmed (the function died between the send and
-    the mark) may have gone out, so it is sent again marked "[possible repeat]". A failure to
-    record a send that succeeded is not raised, so it cannot cause a second send. The message
+    One transaction, one commit: the notification is claimed (its row locked), its delivery
+    rows are created once (status ``pending``, or ``rate_limited`` / ``suppressed`` for a
+    channel that must wait, or a ``digest`` row; a routine or info message on a direct channel
+    joins its channel's burst, :func:`tradeflow.domain.alerting.hold_until`), each pending or
+    failed channel not in a burst is sent on its own and marked ``delivered`` or ``failed``, and
+    the due bursts are sent (:func:`flush`); then it commits. A failure on one channel is raised
+    (DeliveryError, retried by the queue with growing delays, then dead-lettered, which alarms)
+    after the commit, so the retry sends only the channels not yet delivered. A run that died
+    after a send and before its commit left no row: the redelivery (``receive_count`` > 1,
+    nothing recorded) sends every channel marked "[possible repeat]" (:func:`store.claim_notification`),
+    so a receive that failed before any send (a database outage) is marked too. When the commit
+    itself fails after a send, the run is recorded once more without sending again what went out;
+    only if that fails too is the error raised (the redelivery then marks its sends). The message
     that opens a burst sends its timer (:class:`FlushRequest`, delayed until the burst is due)."""
+    sender = _Sender(env)
+    try:
+        with conn.transaction():
+            sent, errors = _deliver(event, conn, sender, receive_count)
+    except psycopg.Error as exc:
+        if not sender.went_out or conn.closed or conn.broken:
+            raise
+        logger.warning("notification sent but not recorded; recording it again", key=event.key,
+                       error=type(exc).__name__)
+        with conn.transaction():
+            sent, errors = _deliver(event, conn, sender, receive_count)
+    if errors:
+        raise aws.DeliveryError("; ".join(errors))
+    return sent
+
+
+def _deliver(event: NotificationEvent, conn: psycopg.Connection, sender: _Sender,
+             receive_count: int) -> tuple[bool, list[str]]:
+    """:func:`deliver`'s work inside its transaction: (sent now on a channel, errors)."""
+    env = sender.env
     subject, message = render(event)
     now = clock.now()
     errors: list[str] = []
     sent = False
-    claim = store.claim_notification(conn, event.key, event.kind, event.strategy_id, subject, message, now)
+    _bound(conn)
+    claim = store.claim_notification(conn, event.key, event.kind, event.strategy_id, subject, message, now,
+                                     receive_count)
     if claim is not None:
         settings = settings_of(conn, event.strategy_id)
         level = alerting.urgency(event.kind, event.facts)
@@ -123,7 +170,9 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
                 status = alerting.admit(channel, level, hold or now, sent_times, settings)
             return status, hold if status == "pending" else None
 
-        rows = store.route_notification(conn, event.key, event.strategy_id, decide, settings.channels(level),
+        channels = settings.channels(level)
+        limits = {c: settings.limit(c) for c in channels if c in alerting.DIRECT_CHANNELS and _available(c, env)}
+        rows = store.route_notification(conn, event.key, event.strategy_id, decide, channels, limits,
                                         now - alerting.RATE_WINDOW, now)
         opened = [r["hold_until"] for c, r in rows.items() if c not in joined and r["hold_until"] is not None
                   and r["hold_until"] > now and r["status"] == "pending"]
@@ -132,23 +181,22 @@ def deliver(event: NotificationEvent, conn: psycopg.Connection, env: NotifierEnv
                 _start_timer(env, min(opened), now)
             except aws.DeliveryError as exc:
                 errors.append(str(exc))
+        done = [c for c, r in rows.items() if r["status"] == "delivered"]
         for channel, row in rows.items():
             if channel == "digest" or row["hold_until"] is not None or row["status"] not in ("pending", "failed"):
                 continue
-            repeat = row["status"] == "pending" and row["attempts"] > 0
-            error = _attempt(conn, env, channel, [event.key], event.key, subject, message, repeat, now)
+            repeat = row["status"] == "pending" and (claim[0] == "repeat" or row["attempts"] > 0)
+            error = sender.attempt(conn, channel, [event.key], event.key, subject, message, repeat, now)
             if error:
                 errors.append(error)
+            else:
+                done.append(channel)
             sent = sent or error is None
-        done = [c for c, r in store.deliveries(conn, event.key).items() if r["status"] == "delivered"]
-        store.finish_notification(conn, event.key, done, "; ".join(errors) or None, now)
-    flushed, failed = flush(conn, env, now)
-    errors += failed
-    if errors:
-        raise aws.DeliveryError("; ".join(errors))
+        store.finish_notification(conn, event.key, sorted(done), "; ".join(errors) or None, now)
+    flushed, failed = flush(conn, sender, now)
     if flushed:
         logger.info("bursts sent", bursts=flushed)
-    return sent
+    return sent, errors + failed
 
 
 def _start_timer(env: NotifierEnv, due: datetime, now: datetime) -> None:
@@ -162,48 +210,67 @@ def _start_timer(env: NotifierEnv, due: datetime, now: datetime) -> None:
 
 
 def flush_step(request: FlushRequest, conn: psycopg.Connection, env: NotifierEnv) -> int:
-    """A burst's timer: send the bursts due by now; returns how many went out. One that comes
-    early (a queue that does not delay) sends what is due and is acknowledged: the burst then
-    goes with the next notifier run. Raises DeliveryError when a burst failed (the timer is
-    retried by the queue)."""
+    """A burst's timer: send the bursts due by now, in one transaction; returns how many went
+    out. One that comes early (a queue that does not delay) sends what is due and is
+    acknowledged: the burst then goes with the next notifier run. Raises DeliveryError when a
+    burst failed (the timer is retried by the queue)."""
     now = clock.now()
     if request.flush > now:
         logger.warning("burst timer came early", due=request.flush.isoformat(), now=now.isoformat())
-    sent, errors = flush(conn, env, now)
+    sent, errors = _flush_alone(conn, env, now)
     if errors:
         raise aws.DeliveryError("; ".join(errors))
     return sent
 
 
-def flush(conn: psycopg.Connection, env: NotifierEnv, now: datetime) -> tuple[int, list[str]]:
+def _flush_alone(conn: psycopg.Connection, env: NotifierEnv, now: datetime) -> tuple[int, list[str]]:
+    """:func:`flush` in a transaction of its own (committed before an error is raised)."""
+    sender = _Sender(env)
+    try:
+        with conn.transaction():
+            _bound(conn)
+            return flush(conn, sender, now)
+    except psycopg.Error as exc:
+        if not sender.went_out or conn.closed or conn.broken:
+            raise
+        logger.warning("burst sent but not recorded; recording it again", error=type(exc).__name__)
+        with conn.transaction():
+            return flush(conn, sender, now)
+
+
+def flush(conn: psycopg.Connection, sender: _Sender, now: datetime) -> tuple[int, list[str]]:
     """Send every burst whose hold ended by ``now`` as one message on its channel
-    (:func:`tradeflow.domain.alerting.merge`), and record it on each of its rows; a burst that
-    fell into its channel's quiet hours while it waited is ``suppressed`` (the digest carries
-    it). One notifier at a time (a session lock; another running one sends them). Returns (how
-    many bursts went out, the errors of those that failed: their rows are ``failed`` and the
-    next flush sends them again)."""
+    (:func:`tradeflow.domain.alerting.merge`), and record it on each of its rows, inside the
+    caller's transaction; a burst that fell into its channel's quiet hours while it waited is
+    ``suppressed`` (the digest carries it). One notifier at a time (a transaction lock; another
+    running one sends them). A burst send takes a number first (:func:`store.next_burst_send`,
+    recorded with the outcome): when an earlier one is recorded nowhere, a run died or rolled
+    back after it may have sent a burst, so what this flush sends is marked "[possible repeat]".
+    Returns (how many bursts went out, the errors of those that failed: their rows are
+    ``failed`` and the next flush sends them again)."""
     if not store.lock_bursts(conn):
         return 0, []
+    due = store.due_bursts(conn, now)
+    if not due:
+        return 0, []
+    unrecorded = store.burst_sent_unrecorded(conn)
     sent, errors = 0, []
-    try:
-        for channel, hold in store.due_bursts(conn, now):
-            rows = store.burst(conn, channel, hold)
-            if not rows:
-                continue
-            keys = [r["notification_key"] for r in rows]
-            if alerting.admit(channel, "routine", now, [], settings_of(conn, rows[0]["strategy_id"])) == "suppressed":
-                store.hold_back(conn, keys, channel, "suppressed")
-                continue
-            subject, message = alerting.merge([(r["subject"], r["message"]) for r in rows])
-            repeat = any(r["status"] == "pending" and r["attempts"] > 0 for r in rows)
-            key = keys[0] if len(keys) == 1 else f"burst:{channel}:{hold.isoformat()}"
-            error = _attempt(conn, env, channel, keys, key, subject, message, repeat, now)
-            if error:
-                errors.append(error)
-            else:
-                sent += 1
-    finally:
-        store.unlock_bursts(conn)
+    for channel, hold in due:
+        rows = store.burst(conn, channel, hold)
+        if not rows:
+            continue
+        keys = [r["notification_key"] for r in rows]
+        if alerting.admit(channel, "routine", now, [], settings_of(conn, rows[0]["strategy_id"])) == "suppressed":
+            store.hold_back(conn, keys, channel, "suppressed")
+            continue
+        subject, message = alerting.merge([(r["subject"], r["message"]) for r in rows])
+        repeat = unrecorded or any(r["status"] == "pending" and r["attempts"] > 0 for r in rows)
+        key = keys[0] if len(keys) == 1 else f"burst:{channel}:{hold.isoformat()}"
+        error = sender.attempt(conn, channel, keys, key, subject, message, repeat, now, store.next_burst_send(conn))
+        if error:
+            errors.append(error)
+        else:
+            sent += 1
     return sent, errors
 
 
@@ -237,7 +304,7 @@ def daily_summary(conn: psycopg.Connection, env: NotifierEnv) -> int:
     back; with no strategy left there is no summary. Returns how many were sent (0 or 1); run
     twice, it sends it once."""
     now = clock.now()
-    flush(conn, env, now)
+    _flush_alone(conn, env, now)
     zone = calendar.MARKET_ZONE
     day = calendar.trading_day(now)
     start = datetime.combine(day, time(0), zone)
@@ -294,7 +361,7 @@ def weekly_digest(conn: psycopg.Connection, env: NotifierEnv) -> int:
     nothing held back; when_held_back: only when something is held back; always).
     Returns how many were sent; run twice, it sends each once."""
     now = clock.now()
-    flush(conn, env, now)
+    _flush_alone(conn, env, now)
     zone = calendar.MARKET_ZONE
     day = calendar.trading_day(now)
     monday = day - timedelta(days=day.weekday())
