@@ -210,8 +210,6 @@ class LocalStack:
             self.queue_urls[queue] = url
             self.queue_urls[names.dead_letter_queue(queue)] = dlq_url
             os.environ[names.QUEUE_URL_ENV[queue]] = url
-        self._pending: set[str] = set()
-        sqs.meta.events.register("provide-client-params.sqs.SendMessage", self._sent)
         self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]  # moto keeps the topic
         # The trader's inbox: what an email subscriber of the topic would receive.
         self.inbox_url = sqs.create_queue(QueueName="tradeflow-local-inbox")["QueueUrl"]
@@ -421,11 +419,12 @@ class LocalStack:
 
     def deliver(self, queue: str) -> int:
         """Receive one batch (up to 10) from ``queue`` and hand it to its consumer as an SQS
-        event; delete what succeeded, make failures visible again. Returns records delivered."""
-        sqs = aws.client("sqs")
-        url = self.queue_urls[queue]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                       MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+        event; delete what succeeded, make failures visible again. Returns records delivered.
+        This is Lambda's event source mapping, which polls with its own SQS client, not the
+        function's: it takes the batch from the wire and deletes through it directly (its
+        fault hooks asked as for a ``ReceiveMessage`` and a ``DeleteMessageBatch``), with no
+        botocore request."""
+        messages = self.wire.receive(queue, 10)
         if not messages:
             return 0
         function = names.QUEUE_CONSUMERS[queue]
@@ -436,39 +435,33 @@ class LocalStack:
             if not self._invocation_died(exc):
                 raise
             failed = {m["MessageId"] for m in messages}
-        done = [m for m in messages if m["MessageId"] not in failed]
+        done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed]
         if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
+            self.wire.delete(queue, done)
         if failed and self.retry_at_once:
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for n, m in enumerate(messages) if m["MessageId"] in failed])
+            for m in messages:
+                if m["MessageId"] in failed:
+                    self.wire.queues.change_visibility(queue, m["ReceiptHandle"], 0)
         self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
         return len(messages)
 
     def drain(self, max_deliveries: int = 100_000) -> int:
-        """Deliver the queues, earliest pipeline step first, until all are empty (or moved to
-        their dead-letter queues). Only queues sent to since they were last found empty are
-        polled, and a queue the wire holds nothing receivable in is found empty without a call.
-        Returns the number of records delivered."""
+        """Deliver the queues, earliest pipeline step first, until none holds a message a
+        receive would return now (what is left is in flight, or delayed until a later time on
+        the clock: a later drain delivers it once the clock has passed that time). A queue is
+        asked of the wire without a call; a receive a fault hook made come back empty counts
+        as empty until the next drain. Returns the number of records delivered."""
         total = 0
-        wire = getattr(self, "wire", None)
+        empty: set[str] = set()
         for _ in range(max_deliveries):
-            queue = next((q for q in PIPELINE if q in self._pending), None)
+            queue = next((q for q in PIPELINE if q not in empty and self.wire.queues.has_visible(q)), None)
             if queue is None:
                 return total
-            delivered = self.deliver(queue) if wire is None or wire.queues.has_visible(queue) else 0
+            delivered = self.deliver(queue)
             if not delivered:
-                self._pending.discard(queue)
+                empty.add(queue)
             total += delivered
         raise RuntimeError(f"queues still busy after {max_deliveries} deliveries")
-
-    def _sent(self, params: dict[str, Any], **_: Any) -> None:
-        """botocore hook: note which queue a SendMessage went to."""
-        queue = params.get("QueueUrl", "").rsplit("/", 1)[-1]
-        if queue in PIPELINE:
-            self._pending.add(queue)
 
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each dead-letter queue."""
