@@ -148,6 +148,11 @@ class LocalStack:
         self._clock_context = clock.use_clock(self.clock) if self.clock else None
         if self._clock_context:
             self._clock_context.__enter__()
+        import boto3
+
+        # A default session of its own, as moto's mock does: the one before (its cached
+        # credentials, its clients) comes back on exit, untouched by the wire.
+        self._saved_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
         self._create_resources()
         self._load_secrets()
         self._load_dead_letters()
@@ -162,6 +167,10 @@ class LocalStack:
         if getattr(self, "wire", None) is not None:
             self.wire.uninstall(self._events)
         self._reset_caches()
+        if hasattr(self, "_saved_session"):
+            import boto3
+
+            boto3.DEFAULT_SESSION = self._saved_session
 
     def _reset_caches(self) -> None:
         from aws_lambda_powertools.utilities.parameters import clear_caches
