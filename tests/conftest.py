@@ -84,7 +84,7 @@ def replay_clock() -> ReplayClock:
 
 @pytest.fixture
 def stack(database_url, replay_clock, tmp_path, monkeypatch):
-    """The local stack (moto SQS/SNS/SSM + this test's database) on a replay clock."""
+    """The local stack (in-memory SQS/SNS/SSM/S3 + this test's database) on a replay clock."""
     from tradeflow.local.stack import LocalStack
 
     for key in ("DATABASE_URL", "SIGNALS_QUEUE_URL", "TRADER_ALERTS_TOPIC_ARN", "URGENT_TOPIC_ARN"):

@@ -1,5 +1,5 @@
-"""Seeded fault schedules over the local stack (FastLocalStack: the real handlers, PostgreSQL
-and SSM; SQS and SNS answered in memory at botocore's wire, on the replay clock, with the
+"""Seeded fault schedules over the local stack (FastLocalStack: the real handlers and PostgreSQL;
+SQS, SNS and SSM answered in memory at botocore's wire, on the replay clock, with the
 faults injected by the wire's hooks).
 
 A *scenario* (from a seed) is a short trading session: 2 symbols, a few steps 6 hours apart,

@@ -1,4 +1,4 @@
-"""``tradeflow dlq show`` and ``tradeflow dlq redrive`` on the local stack (moto): a message
+"""``tradeflow dlq show`` and ``tradeflow dlq redrive`` on the local stack: a message
 dead-lettered in one run is kept in TRADEFLOW_HOME, shown, and replayed exactly once (a
 second redrive finds nothing and books nothing); ``--aws`` refuses in one line without a region."""
 

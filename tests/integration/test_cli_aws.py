@@ -69,13 +69,15 @@ def test_a_missing_stack_is_one_line(capsys, monkeypatch):
 
 @pytest.fixture
 def deployed(stack, strategy, monkeypatch):
-    """The local control server, published as the stack ``tradeflow``'s ControlApiUrl output."""
+    """The local control server, published as the stack ``tradeflow``'s ControlApiUrl output
+    (CloudFormation is moto's: the local stack answers only what its functions call)."""
     import boto3
+    from moto import mock_aws
 
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     stack.post_webhook(alert(quantity="10"), token=strategy)
     stack.drain()
-    with ControlServer(stack, port=0) as server:
+    with ControlServer(stack, port=0) as server, mock_aws():
         template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
                     "Outputs": {"ControlApiUrl": {"Value": server.url.rstrip("/")}}}
         boto3.client("cloudformation", region_name="us-east-1").create_stack(

@@ -1,5 +1,5 @@
 """No phantom positions, no orphans, facts fixed when they happen, and a kill switch that stops
-everything: through the local stack (moto), each step driven by hand where the order matters."""
+everything: through the local stack, each step driven by hand where the order matters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each handler against the embedded PostgreSQL and moto, through the local stack."""
+"""Each handler against the embedded PostgreSQL and the in-memory AWS, through the local stack."""
 
 import json
 import threading

@@ -1,4 +1,4 @@
-"""The webhook handler through the local stack (moto SQS/SSM, embedded PostgreSQL for what the
+"""The webhook handler through the local stack (in-memory SQS/SSM, embedded PostgreSQL for what the
 notifier records): every answer it gives, its authentication, its refusals and its OpenAPI
 document. Events are the AWS documentation's HTTP API payload 2.0 sample (tests/fixtures)."""
 

@@ -1,6 +1,6 @@
 """Names of every AWS resource that tradeflow creates, shared by the CDK app and the local stack.
 
-The local stack creates queues and topics with exactly these names in moto, so what runs on a
+The local stack creates queues and topics with exactly these names in memory, so what runs on a
 laptop addresses the same resources as what runs in Lambda.
 """
 

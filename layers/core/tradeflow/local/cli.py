@@ -37,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = Console()
     symbols = [s.strip().upper() for s in args.symbols.split(",")] if args.symbols else None
     console.print("[bold]tradeflow demo[/bold]: real daily bars -> TradingView alerts -> webhook -> SQS -> "
-                  "signals, risk, orders, paper fills, stops, notifications (embedded PostgreSQL + moto)")
+                  "signals, risk, orders, paper fills, stops, notifications (embedded PostgreSQL + in-memory AWS)")
     result = run_demo(home(), Path(args.bars) if args.bars else None, symbols, args.start, args.end,
                       progress=not args.no_progress)
     report = write_html(result, Path(args.report))

