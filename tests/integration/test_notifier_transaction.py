@@ -87,6 +87,18 @@ def test_a_message_that_also_sends_a_due_burst_commits_once(conn, outbox):
     assert [c for c, _ in sent] == ["email", "sms", "email"]  # the stop-loss on both, then the due entry
 
 
+def _publish_then_die(monkeypatch):
+    """Make every email go out and the function die right after it; returns the real publish."""
+    real = aws.publish
+
+    def dies_after_sending(arn, subject, message):
+        real(arn, subject, message)
+        raise Died
+
+    monkeypatch.setattr(aws, "publish", dies_after_sending)
+    return real
+
+
 def test_a_run_that_died_after_its_send_is_sent_again_marked_on_the_redelivery(conn, outbox, monkeypatch):
     """Given the function dies after the email went out and before its commit, when the queue
     redelivers the message (receive count 2), then the email goes once more marked as a
@@ -95,13 +107,7 @@ def test_a_run_that_died_after_its_send_is_sent_again_marked_on_the_redelivery(c
     sid = f"t{next(_ids)}"
     store.add_strategy(conn, sid, StrategyConfig(), MONDAY)
     event, env = fill(f"{sid}:stop", sid, "stop_loss"), ENV.model_copy(update={"urgent_topic_arn": None})  # email only
-    real = aws.publish
-
-    def dies_after_sending(arn, subject, message):
-        real(arn, subject, message)
-        raise Died
-
-    monkeypatch.setattr(aws, "publish", dies_after_sending)
+    real = _publish_then_die(monkeypatch)
     with pytest.raises(Died):
         at(MONDAY, notifier.deliver, event, conn, env)
     assert store.notified(conn, [event.key]) == set()  # nothing recorded: the transaction rolled back
@@ -121,13 +127,7 @@ def test_a_burst_sent_by_a_run_that_died_is_marked_by_the_next_flush(conn, outbo
     sid = f"t{next(_ids)}"
     store.add_strategy(conn, sid, StrategyConfig(), MONDAY)
     at(MONDAY, notifier.deliver, fill(f"{sid}:1", sid, "entry"), conn, ENV)
-    real = aws.publish
-
-    def dies_after_sending(arn, subject, message):
-        real(arn, subject, message)
-        raise Died
-
-    monkeypatch.setattr(aws, "publish", dies_after_sending)
+    real = _publish_then_die(monkeypatch)
     with pytest.raises(Died):
         at(MONDAY + timedelta(seconds=61), notifier.flush_step, timers[0], conn, ENV)
     monkeypatch.setattr(aws, "publish", real)

@@ -384,6 +384,15 @@ class Wire:
         mine = self._handlers()
         handlers.BUILTIN_HANDLERS[:] = [spec for spec in handlers.BUILTIN_HANDLERS if spec not in mine]
 
+    def _reply(self, answer: Any, request: Any) -> Any:
+        """``answer(request)``: the response of one service's ``before-send`` handler (None:
+        not answered here, botocore goes on), remembered for :meth:`answered`."""
+        self._answered = None
+        response = answer(request)
+        if response is not None:
+            self._answered = request
+        return response
+
     def _refuse(self, request: Any, event_name: str = "", **_: Any) -> None:
         """The last ``before-send`` handler: a request no handler of this wire answered is
         refused here rather than sent to AWS, unless moto is mocking AWS in this process."""
@@ -422,11 +431,7 @@ class Wire:
                           {"x-amzn-query-error": f"{query_code};Sender"})
 
     def _sqs(self, request: Any, **_: Any) -> Any:
-        self._answered = None
-        response = self._answer_sqs(request)
-        if response is not None:
-            self._answered = request
-        return response
+        return self._reply(self._answer_sqs, request)
 
     def _answer_sqs(self, request: Any) -> Any:
         target = request.headers.get("X-Amz-Target") or b""
@@ -569,11 +574,7 @@ class Wire:
     # --- SNS (Publish only) -------------------------------------------------------------------
 
     def _sns(self, request: Any, **_: Any) -> Any:
-        self._answered = None
-        response = self._answer_sns(request)
-        if response is not None:
-            self._answered = request
-        return response
+        return self._reply(self._answer_sns, request)
 
     def _answer_sns(self, request: Any) -> Any:
         from urllib.parse import parse_qs
@@ -611,11 +612,7 @@ class Wire:
     # --- S3 objects ---------------------------------------------------------------------------
 
     def _s3(self, request: Any, **_: Any) -> Any:
-        self._answered = None
-        response = self._answer_s3(request)
-        if response is not None:
-            self._answered = request
-        return response
+        return self._reply(self._answer_s3, request)
 
     def _answer_s3(self, request: Any) -> Any:
         from email.utils import formatdate
@@ -662,11 +659,7 @@ class Wire:
     # --- SSM parameters ----------------------------------------------------------------------
 
     def _ssm(self, request: Any, **_: Any) -> Any:
-        self._answered = None
-        response = self._answer_ssm(request)
-        if response is not None:
-            self._answered = request
-        return response
+        return self._reply(self._answer_ssm, request)
 
     def _answer_ssm(self, request: Any) -> Any:
         """``PutParameter``, ``GetParameter`` and ``DeleteParameter`` in AWS JSON 1.1 (AWS
@@ -712,11 +705,7 @@ class Wire:
     # --- Lambda (asynchronous Invoke only) ----------------------------------------------------
 
     def _lambda(self, request: Any, **_: Any) -> Any:
-        self._answered = None
-        response = self._answer_lambda(request)
-        if response is not None:
-            self._answered = request
-        return response
+        return self._reply(self._answer_lambda, request)
 
     def _answer_lambda(self, request: Any) -> Any:
         """``POST /2015-03-31/functions/{FunctionName}/invocations`` with the header
