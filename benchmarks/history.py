@@ -17,6 +17,7 @@ included). The first size is the baseline of the ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the steps' loggers exist: figures only
 
 from psycopg.conninfo import make_conninfo  # noqa: E402
 from tradeflow.adapters import db, store  # noqa: E402
