@@ -16,28 +16,21 @@ send to its own queue.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from tradeflow import names
 
-from tradeflow_cdk import paths
 from tradeflow_cdk.functions import (
-    ARCHITECTURE,
-    RUNTIME,
-    acknowledge_runtime,
-    acknowledge_tracing,
-    function_name,
     grant_secure_parameters,
-    lambda_role,
+    outside_vpc_function,
 )
 from tradeflow_cdk.nag import acknowledge
 
@@ -65,32 +58,15 @@ class Chat(Construct):
             "This queue is the chat sender's dead-letter queue (its on-failure destination); it has no "
             "dead-letter queue of its own.",
         )
-        log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"/aws/lambda/{names.CHAT_SENDER_FUNCTION_NAME}",
-            retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY,
-        )
-        description = "tradeflow chat_sender: chat topic -> Telegram, Discord, Slack"
-        role = lambda_role(self, "Role", log_group=log_group, in_vpc=False, description=description)
-        self.function = lambda_.Function(
-            self, "Function",
-            function_name=function_name(names.CHAT_SENDER_FUNCTION),
-            description=description,
-            runtime=RUNTIME, architecture=ARCHITECTURE, handler="handler.handler",
-            code=lambda_.Code.from_asset(str(paths.FUNCTIONS / names.CHAT_SENDER_FUNCTION),
-                                         exclude=["__pycache__", "*.pyc"]),
-            layers=[layer], timeout=TIMEOUT, memory_size=MEMORY_MB, tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group, role=role,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": names.CHAT_SENDER_FUNCTION,
-                "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
-            },
+        self.function, role = outside_vpc_function(
+            self, names.CHAT_SENDER_FUNCTION, names.CHAT_SENDER_FUNCTION_NAME,
+            description="tradeflow chat_sender: chat topic -> Telegram, Discord, Slack",
+            layer=layer, timeout=TIMEOUT, memory_mb=MEMORY_MB,
         )
         self.function.configure_async_invoke(
             retry_attempts=RETRY_ATTEMPTS, max_event_age=Duration.hours(1),
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
-        acknowledge_runtime(self.function)
-        acknowledge_tracing(role)
         grant_secure_parameters(role, list(names.CHAT_PARAMETERS.values()), "the chat SecureStrings")
         self.topic.add_subscription(subscriptions.LambdaSubscription(self.function))
 

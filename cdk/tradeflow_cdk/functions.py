@@ -165,6 +165,35 @@ def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, in_vpc:
     return role
 
 
+def outside_vpc_function(scope: Construct, name: str, full_name: str, *, description: str,
+                         layer: lambda_.ILayerVersion, timeout: Duration, memory_mb: int,
+                         environment: dict[str, str] | None = None) -> tuple[lambda_.Function, iam.Role]:
+    """A function outside the VPC (``name``: its folder under functions/ and powertools'
+    service; ``full_name``: its log group's name) with its own one-month log group ``Logs``,
+    role ``Role`` (:func:`lambda_role`) and function ``Function`` in ``scope``, X-Ray tracing
+    and the runtime and tracing findings acknowledged; ``environment`` is added to powertools'
+    service and namespace. Returns (function, role)."""
+    log_group = logs.LogGroup(
+        scope, "Logs", log_group_name=f"/aws/lambda/{full_name}",
+        retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = lambda_role(scope, "Role", log_group=log_group, in_vpc=False, description=description)
+    function = lambda_.Function(
+        scope, "Function",
+        function_name=function_name(name),
+        description=description,
+        runtime=RUNTIME, architecture=ARCHITECTURE, handler="handler.handler",
+        code=lambda_.Code.from_asset(str(paths.FUNCTIONS / name), exclude=["__pycache__", "*.pyc"]),
+        layers=[layer], timeout=timeout, memory_size=memory_mb, tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group, role=role,
+        environment={"POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+                     **(environment or {})},
+    )
+    acknowledge_runtime(function)
+    acknowledge_tracing(role)
+    return function, role
+
+
 def acknowledge_eni(role: iam.Role) -> None:
     """The ENI actions' ``Resource: *`` (kept apart so the finding's reason says why)."""
     acknowledge(role, "AwsSolutions-IAM5[Resource::*]",

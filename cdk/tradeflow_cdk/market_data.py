@@ -15,24 +15,17 @@ the S3 gateway endpoint, and lets the webhook hand TradingView bar alerts to the
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import Aws, Duration, Stack, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 from tradeflow import names
 
-from tradeflow_cdk import paths
 from tradeflow_cdk.functions import (
-    ARCHITECTURE,
-    RUNTIME,
-    acknowledge_runtime,
-    acknowledge_tracing,
-    function_name,
     grant_secure_parameters,
-    lambda_role,
+    outside_vpc_function,
 )
 from tradeflow_cdk.nag import acknowledge
 from tradeflow_cdk.network import Network
@@ -60,24 +53,11 @@ class MarketData(Construct):
         super().__init__(scope, id)
         stop_monitor = functions["stop_monitor"]
         watchlist_arn = state.bucket.arn_for_objects(names.WATCHLIST_KEY)
-        log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"/aws/lambda/{names.MARKET_DATA_FUNCTION_NAME}",
-            retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY,
-        )
-        description = "tradeflow market_data: latest 1-minute bars of the watchlist -> stop monitor"
-        role = lambda_role(self, "Role", log_group=log_group, in_vpc=False, description=description)
-        self.function = lambda_.Function(
-            self, "Function",
-            function_name=function_name(names.MARKET_DATA_FUNCTION),
-            description=description,
-            runtime=RUNTIME, architecture=ARCHITECTURE, handler="handler.handler",
-            code=lambda_.Code.from_asset(str(paths.FUNCTIONS / names.MARKET_DATA_FUNCTION),
-                                         exclude=["__pycache__", "*.pyc"]),
-            layers=[layer], timeout=TIMEOUT, memory_size=MEMORY_MB, tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group, role=role,
+        self.function, role = outside_vpc_function(
+            self, names.MARKET_DATA_FUNCTION, names.MARKET_DATA_FUNCTION_NAME,
+            description="tradeflow market_data: latest 1-minute bars of the watchlist -> stop monitor",
+            layer=layer, timeout=TIMEOUT, memory_mb=MEMORY_MB,
             environment={
-                "POWERTOOLS_SERVICE_NAME": names.MARKET_DATA_FUNCTION,
-                "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
                 names.STATE_BUCKET_ENV: state.bucket.bucket_name,
                 "STOP_MONITOR_FUNCTION": stop_monitor.function_name,
                 "TICKS_PER_INVOCATION": str(TICKS_PER_INVOCATION),
@@ -85,8 +65,6 @@ class MarketData(Construct):
                 **({} if around_the_clock else {"MARKET_CALENDAR": "NYSE_EXTENDED" if extended_hours else "NYSE"}),
             },
         )
-        acknowledge_runtime(self.function)
-        acknowledge_tracing(role)
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[watchlist_arn]))
         grant_secure_parameters(role, [names.MARKET_DATA_KEYS_PARAMETER, names.MARKET_DATA_SETTINGS_PARAMETER],
                                 "the Alpaca keys SecureString")

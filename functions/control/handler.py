@@ -196,11 +196,15 @@ def get_notifications(strategy: Annotated[str | None, Query()] = None, limit: An
     return {"notifications": cockpit.plain(read_models.notifications(conn(), strategy, limit, offset))}
 
 
+#: The export pages' window and cursor (query parameters).
+Since = Annotated[str, Query(description="ISO-8601 UTC, inclusive")]
+Until = Annotated[str, Query(description="ISO-8601 UTC, exclusive")]
+After = Annotated[str | None, Query(description="the previous page's next")]
+
+
 @app.get("/api/export/alerts", summary="One page of a strategy's alerts received, as tradeflow replay --alerts "
                                      "reads them (raw bodies, secrets replaced)", tags=["export"])
-def get_export_alerts(strategy: Annotated[str, Query()], since: Annotated[str, Query(description="ISO-8601 UTC, inclusive")],
-                      until: Annotated[str, Query(description="ISO-8601 UTC, exclusive")],
-                      after: Annotated[str | None, Query(description="the previous page's next")] = None,
+def get_export_alerts(strategy: Annotated[str, Query()], since: Since, until: Until, after: After = None,
                       limit: Annotated[int, Query(ge=1, le=cockpit.EXPORT_ALERTS_PAGE)] = cockpit.EXPORT_ALERTS_PAGE,
                       ) -> dict:
     return cockpit.export_alerts(conn(), strategy, _time(since, "since"), _time(until, "until"), after, limit)
@@ -208,9 +212,7 @@ def get_export_alerts(strategy: Annotated[str, Query()], since: Annotated[str, Q
 
 @app.get("/api/export/bars", summary="One page of the bars recorded for a strategy's symbols, as tradeflow replay "
                                    "--bars reads them", tags=["export"])
-def get_export_bars(strategy: Annotated[str, Query()], since: Annotated[str, Query(description="ISO-8601 UTC, inclusive")],
-                    until: Annotated[str, Query(description="ISO-8601 UTC, exclusive")],
-                    after: Annotated[str | None, Query(description="the previous page's next")] = None,
+def get_export_bars(strategy: Annotated[str, Query()], since: Since, until: Until, after: After = None,
                     limit: Annotated[int, Query(ge=1, le=cockpit.EXPORT_BARS_PAGE)] = cockpit.EXPORT_BARS_PAGE,
                     ) -> dict:
     return cockpit.export_bars(conn(), strategy, _time(since, "since"), _time(until, "until"), after, limit)

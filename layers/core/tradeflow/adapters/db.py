@@ -38,6 +38,16 @@ def connect(conninfo: str, connect_timeout: int = CONNECT_TIMEOUT) -> psycopg.Co
 RDS_CA_BUNDLE = Path(__file__).resolve().parent / "rds-ca-bundle.pem"
 
 
+def bound_transaction(conn: psycopg.Connection, idle_seconds: int, lock_wait_seconds: int) -> None:
+    """Bound the open transaction of ``conn`` until it ends (``SET LOCAL``): PostgreSQL ends the
+    session once the transaction has been idle ``idle_seconds`` (releasing its locks), and a
+    lock waited for longer than ``lock_wait_seconds`` raises LockNotAvailable (retryable).
+    PostgreSQL documentation, "Client Connection Defaults": idle_in_transaction_session_timeout,
+    lock_timeout."""
+    conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
+                 "set_config('lock_timeout', %s, true)", (f"{idle_seconds}s", f"{lock_wait_seconds}s"))
+
+
 def conninfo_from_secret(secret: dict | str, *, ca_bundle: Path | str = RDS_CA_BUNDLE) -> str:
     """A libpq URL from an RDS/Aurora Secrets Manager secret (JSON with host, port,
     username, password and dbname), over TLS that verifies the server: ``sslmode=verify-full``

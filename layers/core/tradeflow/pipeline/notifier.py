@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from tradeflow import clock
-from tradeflow.adapters import aws, chat, store
+from tradeflow.adapters import aws, chat, db, store
 from tradeflow.domain import alerting, calendar
 from tradeflow.domain.alerting import NotificationSettings
 from tradeflow.domain.messages import NotificationEvent
@@ -77,9 +77,7 @@ LOCK_WAIT_SECONDS = 30
 
 def _bound(conn: psycopg.Connection) -> None:
     """Bound the current transaction's idle time and lock waits (see the constants above)."""
-    conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
-                 "set_config('lock_timeout', %s, true)",
-                 (f"{IDLE_IN_TRANSACTION_SECONDS}s", f"{LOCK_WAIT_SECONDS}s"))
+    db.bound_transaction(conn, IDLE_IN_TRANSACTION_SECONDS, LOCK_WAIT_SECONDS)
 
 
 class _Sender:
